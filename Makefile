@@ -1,0 +1,90 @@
+# juggernautd: one plain GNU Makefile. Each variant builds in its own directory
+# (build/release, build/asan), so sanitizer objects never mix with release ones.
+#
+#   make            build build/release/juggernautd
+#   make run        install missing Debian packages, build, run on :8080 with the demo page
+#   make test       install test dependencies, build, run unit + black-box tests
+#   make unit       cmocka unit tests only
+#   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
+#   make check-asan black-box suite against the ASan build
+#   make deps       print the apt-get line for building
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PKGS      := hiredis jansson libcrypto
+# libev, wslay and http-parser ship no pkg-config file on Debian
+LIBS_NOPC := -lev -lwslay -lhttp_parser -lm
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wno-unused-parameter
+CFLAGS    ?= -O2 -g
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(LIBS_NOPC)
+CMOCKA    := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+BUILD     ?= build/release
+PREFIX    ?= /usr/local
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
+
+SRCS      := $(wildcard src/*.c)
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
+UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+
+DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
+                     libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
+DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl
+
+all: $(BUILD)/juggernautd
+
+$(BUILD)/juggernautd: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=c11 -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARN) -std=c11 -o $@ $^ $(LDLIBS) $(CMOCKA)
+
+unit: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+
+deps:
+	@echo "apt-get install -y $(DEBIAN_BUILD_DEPS)"
+
+install-deps:
+	@sh scripts/install-deps.sh $(DEBIAN_BUILD_DEPS)
+
+install-test-deps:
+	@sh scripts/install-deps.sh $(DEBIAN_TEST_DEPS)
+	@npm ci --no-audit --no-fund --loglevel=error
+
+run: install-deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run-demo.sh $(BUILD)/juggernautd conf/juggernautd.conf
+
+test: install-test-deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory asan
+	@node scripts/run-tests.js
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan LDFLAGS="-fsanitize=address,undefined" \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  all unit
+
+headers:
+	@set -e; for h in include/*.h; do echo "#include \"$$(basename $$h)\"" | \
+	  $(CC) $(CPPFLAGS) $(WARN) -std=c11 -fsyntax-only -x c -; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/juggernautd/public $(DESTDIR)/etc/juggernautd
+	install -m 755 $(BUILD)/juggernautd $(DESTDIR)$(PREFIX)/bin/juggernautd
+	install -m 644 public/* $(DESTDIR)$(PREFIX)/share/juggernautd/public/
+	install -m 644 conf/juggernautd.conf $(DESTDIR)/etc/juggernautd/juggernautd.conf
+
+clean:
+	rm -rf build
+
+.PHONY: all unit deps install-deps install-test-deps run test asan headers install clean
+-include $(OBJS:.o=.d)

@@ -1,0 +1,103 @@
+/* session.h: socket.io sessions (protocol.md §6): the sid table, the current transport, the
+ * queue of packets waiting for a poll, and the timers (handshake expiry, close timeout,
+ * heartbeats, poll duration). Transports plug in through struct jg_transport_ops; the
+ * session never asks which transport it has. Loop thread only. */
+#ifndef JG_SESSION_H
+#define JG_SESSION_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+#include <jansson.h>
+#include <uthash.h>
+
+#include "config.h"
+#include "list.h"
+
+struct jg_buf;
+struct jg_conn;
+struct jg_server;
+
+#define JG_SID_LEN 22            /* 128 random bits, URL-safe base64 */
+
+/* What a transport does with packets. */
+struct jg_transport_ops {
+    const char *name;
+    bool streaming;              /* stays open after a write (websocket, htmlfile) */
+    /* Writes N >= 1 packets to the open transport C. FRAME_CACHE, when not NULL and N == 1,
+     * is where an encoding shared by every receiver of PKTS[0] is kept (built on first use,
+     * owned by the caller). A polling transport answers its request and detaches. */
+    void (*deliver)(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, struct jg_buf **frame_cache);
+    /* The session ended while C was its transport; close C the way this transport should. */
+    void (*end)(struct jg_conn *c);
+};
+
+extern const struct jg_transport_ops jg_ws_ops, jg_xhr_ops, jg_jsonp_ops, jg_htmlfile_ops;
+
+struct jg_session {
+    char sid[JG_SID_LEN + 1];
+    UT_hash_handle hh;                   /* in the sid table */
+    struct jg_server *srv;               /* borrowed */
+    struct jg_list subs;                 /* struct jg_sub.session_node, in subscription order */
+    size_t nsubs;
+    json_t *meta;                        /* owned ref; NULL until the client sends meta */
+    struct jg_conn *transport;           /* borrowed: the open transport, or NULL */
+    const struct jg_transport_ops *ops;  /* ops of the open transport */
+    bool connected;                      /* "1::" has been sent */
+    bool used;                           /* a transport request has been seen */
+    bool ended;
+    bool hb_waiting;                     /* "2::" sent, reply not yet received */
+    struct jg_buf **queue;               /* owned refs: packets waiting for a transport */
+    size_t queue_len;
+    size_t queue_cap;
+    ev_timer close_timer;                /* handshake expiry, then close timeout */
+    ev_timer hb_timer;                   /* heartbeat interval, then heartbeat timeout */
+    ev_timer poll_timer;                 /* polling duration of a held GET */
+    struct jg_list end_node;             /* in the table's end-later list */
+    const char *end_reason;              /* why it is to be ended later */
+};
+
+struct jg_session_table;
+
+struct jg_session_table *jg_session_table_new(struct jg_server *srv);
+/* Ends every session (publishing their unsubscribe events) and frees the table. */
+void jg_session_table_free(struct jg_session_table *t);
+size_t jg_session_count(const struct jg_session_table *t);
+
+/* Handshake: a new session with a fresh unguessable sid; forgotten after handshake-expiry
+ * unless a transport request comes. */
+struct jg_session *jg_session_create(struct jg_server *srv);
+struct jg_session *jg_session_find(struct jg_server *srv, const char *sid);
+
+/* A transport request (GET poll, htmlfile stream, WebSocket) for S arrived on C. Replaces
+ * any older transport (an older held GET is answered 8::), sends 1:: on the first one,
+ * flushes the queue, starts heartbeats on streaming transports. Returns true if C is still
+ * S's transport afterwards (e.g. a GET with nothing to send is now held). */
+bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const struct jg_transport_ops *ops);
+/* C stopped being S's transport without the session ending: a poll was answered. Starts
+ * the close timeout. */
+void jg_session_transport_done(struct jg_session *s, struct jg_conn *c);
+/* C's connection went away. Streams and held GETs end the session (protocol.md §6.4, §7.5). */
+void jg_session_transport_lost(struct jg_session *s, struct jg_conn *c);
+
+/* Sends PKT (a "3:::..." packet; a new ref is taken) to the session: written to the open
+ * transport, or queued for the next poll. Never ends the session synchronously (safe inside
+ * a fan-out loop); queue overflow ends it later. See jg_transport_ops for FRAME_CACHE. */
+void jg_session_send(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache);
+
+/* One packet received from the client on any transport (protocol.md §4.2). */
+void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len);
+/* A POST body: one payload (bare or framed), decoded as UTF-8 with replacement. */
+void jg_session_payload_in(struct jg_session *s, const char *body, size_t len);
+
+/* Ends the session now: timers off, transport closed (with "0::" first when SEND_DISCONNECT),
+ * unsubscribe events published, sid forgotten, memory freed. */
+void jg_session_end(struct jg_session *s, const char *reason, bool send_disconnect);
+/* Ends it from the loop's check phase, for callers inside a fan-out or a transport. */
+void jg_session_end_later(struct jg_session *s, const char *reason);
+/* Runs the ends requested with jg_session_end_later. */
+void jg_session_reap(struct jg_server *srv);
+/* Ends every session (shutdown), publishing their unsubscribe events. */
+void jg_session_end_all(struct jg_server *srv, const char *reason);
+
+#endif /* JG_SESSION_H */

@@ -1,0 +1,50 @@
+/* stats.h: the daemon's counters and gauges, one X-macro table, rendered as /stats (JSON)
+ * and /metrics (Prometheus text). Counters only grow; gauges go up and down. */
+#ifndef JG_STATS_H
+#define JG_STATS_H
+#include <stdint.h>
+
+#include "sb.h"
+
+/* X(name, kind, help); kind is counter, gauge or flag (a 0/1 gauge, a boolean in JSON) */
+#define JG_STATS_TABLE(X) \
+    X(connections, gauge, "Open client TCP connections") \
+    X(connections_total, counter, "Client TCP connections accepted") \
+    X(connections_rejected, counter, "Connections refused: max-connections reached or accept failed") \
+    X(sessions, gauge, "Live socket.io sessions (handshaken or connected)") \
+    X(handshakes, counter, "socket.io handshakes answered") \
+    X(ws_connections, gauge, "Open WebSocket transports") \
+    X(polls_pending, gauge, "Long-poll GETs held open") \
+    X(htmlfile_streams, gauge, "Open htmlfile streams") \
+    X(channels, gauge, "Channels with at least one subscriber") \
+    X(subscriptions, gauge, "Session-channel subscriptions") \
+    X(messages_in, counter, "Messages received from Redis on the juggernaut channel") \
+    X(messages_invalid, counter, "Redis messages dropped: not JSON or not an object") \
+    X(deliveries, counter, "Messages queued to a session (one per subscriber per channel)") \
+    X(client_messages, counter, "Juggernaut messages received from clients") \
+    X(client_messages_invalid, counter, "Client messages ignored: not JSON, unknown type, bad channel") \
+    X(events_published, counter, "juggernaut:* events published to Redis") \
+    X(events_dropped, counter, "juggernaut:* events dropped: Redis away and queue full") \
+    X(bytes_out, counter, "Bytes written to clients") \
+    X(writev_calls, counter, "writev system calls made to clients") \
+    X(slow_consumers, counter, "Connections closed because their output buffer passed max-output-buffer") \
+    X(session_queue_overflows, counter, "Sessions ended because their poll queue passed max-session-queue") \
+    X(http_errors, counter, "HTTP requests answered with an error or dropped as malformed") \
+    X(unknown_sid, counter, "Transport requests for unknown or expired session ids") \
+    X(heartbeat_timeouts, counter, "Sessions ended by heartbeat timeout") \
+    X(close_timeouts, counter, "Sessions ended by close timeout") \
+    X(redis_connected, flag, "1 while both Redis connections are up") \
+    X(redis_reconnects, counter, "Redis connections (re)established")
+
+struct jg_stats {
+#define JG_STATS_FIELD(name, kind, help) int64_t name;
+    JG_STATS_TABLE(JG_STATS_FIELD)
+#undef JG_STATS_FIELD
+};
+
+/* Appends the stats as one JSON object (no trailing newline). */
+void jg_stats_json(const struct jg_stats *st, struct jg_sb *out);
+/* Appends the stats in Prometheus text exposition format, names prefixed juggernautd_. */
+void jg_stats_prometheus(const struct jg_stats *st, struct jg_sb *out);
+
+#endif /* JG_STATS_H */

@@ -1,0 +1,377 @@
+/* broker.c: Redis I/O with hiredis' async API on libev. Two links: "sub" (SUBSCRIBE
+ * juggernaut) and "pub" (PUBLISH juggernaut:*). Each reconnects on its own with backoff;
+ * events wait in a bounded FIFO while "pub" is down, and an event whose PUBLISH got no
+ * reply (the link broke) goes back to that FIFO instead of being lost.
+ * hiredis 0.14: the context frees itself after the disconnect callback, and pending
+ * callbacks then get reply == NULL. */
+#include "broker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <hiredis/adapters/libev.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "pubsub.h"
+#include "server.h"
+#include "xalloc.h"
+
+#define BACKOFF_MIN 0.1      /* s */
+#define BACKOFF_MAX 2.0      /* s */
+#define CONNECT_TIMEOUT 5.0  /* s: hiredis 0.14's libev adapter has no timeout of its own */
+
+struct event {
+    struct event *next;
+    char *channel;           /* owned */
+    char *text;              /* owned */
+    size_t len;
+};
+
+struct link {
+    struct jg_broker *broker;    /* borrowed: the owner */
+    const char *name;            /* "subscriber" or "publisher", for logs */
+    redisAsyncContext *ac;       /* NULL while down; hiredis owns it */
+    bool ready;                  /* connected, authenticated (and subscribed) */
+    bool was_ready;              /* for one log line per state change */
+    ev_timer timer;              /* reconnect backoff, or connect timeout */
+    double backoff;              /* s */
+};
+
+struct jg_broker {
+    struct jg_server *srv;       /* borrowed */
+    struct link sub;
+    struct link pub;
+    struct event *head, *tail;   /* events waiting for the publisher link */
+    size_t queued;
+    size_t in_flight;            /* PUBLISHes sent, reply not yet received */
+    double down_since;           /* ev_now when a link last went down; 0 when both up */
+    bool closing;
+};
+
+static void link_connect(struct link *l);
+
+static void update_connected(struct jg_broker *b)
+{
+    bool up = b->sub.ready && b->pub.ready;
+    b->srv->stats.redis_connected = up;
+    if (up)
+        b->down_since = 0;
+    else if (b->down_since == 0)
+        b->down_since = ev_now(b->srv->loop);
+}
+
+static void schedule_reconnect(struct link *l)
+{
+    struct jg_broker *b = l->broker;
+    if (b->closing)
+        return;
+    ev_timer_stop(b->srv->loop, &l->timer);
+    ev_timer_set(&l->timer, l->backoff, 0);
+    ev_timer_start(b->srv->loop, &l->timer);
+    l->backoff = l->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : l->backoff * 2;
+}
+
+static void link_down(struct link *l, const char *why)
+{
+    struct jg_broker *b = l->broker;
+    l->ac = NULL;
+    if (l->was_ready || !l->ready) {
+        if (l->was_ready)
+            jg_warn("redis %s link to %s:%d lost: %s; reconnecting", l->name,
+                    b->srv->cfg->redis_host, b->srv->cfg->redis_port, why);
+    }
+    if (!l->was_ready && l->backoff == BACKOFF_MIN)
+        jg_warn("redis %s link to %s:%d: %s; retrying with backoff", l->name,
+                b->srv->cfg->redis_host, b->srv->cfg->redis_port, why);
+    l->ready = false;
+    l->was_ready = false;
+    update_connected(b);
+    schedule_reconnect(l);
+}
+
+static void event_free(struct event *e)
+{
+    free(e->channel);
+    free(e->text);
+    free(e);
+}
+
+static struct event *queue_pop(struct jg_broker *b)
+{
+    struct event *e = b->head;
+    if (e) {
+        b->head = e->next;
+        if (!b->head)
+            b->tail = NULL;
+        b->queued--;
+    }
+    return e;
+}
+
+static void queue_push(struct jg_broker *b, struct event *e)
+{
+    if (b->queued >= b->srv->cfg->redis_queue_limit) {
+        b->srv->stats.events_dropped++;
+        if (b->srv->stats.events_dropped == 1 || b->srv->stats.events_dropped % 1000 == 0)
+            jg_warn("redis away: event queue full (redis-queue-limit %zu); dropping events (%lld so far)",
+                    b->srv->cfg->redis_queue_limit, (long long)b->srv->stats.events_dropped);
+        event_free(e);
+        return;
+    }
+    e->next = NULL;
+    if (b->tail)
+        b->tail->next = e;
+    else
+        b->head = e;
+    b->tail = e;
+    b->queued++;
+}
+
+static void publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct event *e = privdata;
+    struct jg_broker *b = ac->data;
+    if (!b) {
+        event_free(e);
+        return;
+    }
+    b->in_flight--;
+    redisReply *r = reply;
+    if (!r) {
+        /* The link broke before Redis answered: keep the event for the next link. */
+        if (b->closing) {
+            event_free(e);
+            return;
+        }
+        queue_push(b, e);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR)
+        jg_warn("redis PUBLISH %s failed: %s", e->channel, r->str);
+    else
+        b->srv->stats.events_published++;
+    event_free(e);
+}
+
+static void send_event(struct jg_broker *b, struct event *e)
+{
+    b->in_flight++;
+    if (redisAsyncCommand(b->pub.ac, publish_reply, e, "PUBLISH %s %b", e->channel, e->text, e->len) != REDIS_OK) {
+        b->in_flight--;
+        queue_push(b, e);
+    }
+}
+
+static void flush_queue(struct jg_broker *b)
+{
+    struct event *e;
+    while (b->pub.ready && b->pub.ac && (e = queue_pop(b)) != NULL)
+        send_event(b, e);
+}
+
+void jg_broker_publish(struct jg_broker *b, const char *channel, const char *text, size_t len)
+{
+    struct event *e = jg_xmalloc(sizeof *e);
+    e->next = NULL;
+    e->channel = jg_xstrdup(channel);
+    e->text = jg_xstrndup(text, len);
+    e->len = len;
+    if (b->pub.ready && b->pub.ac && !b->head)
+        send_event(b, e);
+    else
+        queue_push(b, e);
+}
+
+static void set_ready(struct link *l)
+{
+    struct jg_broker *b = l->broker;
+    l->ready = true;
+    l->was_ready = true;
+    l->backoff = BACKOFF_MIN;
+    b->srv->stats.redis_reconnects++;
+    jg_info("redis %s link up (%s:%d)", l->name, b->srv->cfg->redis_host, b->srv->cfg->redis_port);
+    update_connected(b);
+    if (l == &b->pub)
+        flush_queue(b);
+}
+
+static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct jg_broker *b = ac->data;
+    redisReply *r = reply;
+    if (!r || !b)
+        return;   /* link going down; the disconnect callback handles it */
+    if (r->type == REDIS_REPLY_ERROR) {
+        jg_error("redis SUBSCRIBE juggernaut failed: %s", r->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (!strcmp(kind, "subscribe")) {
+        set_ready(&b->sub);
+    } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+        jg_pubsub_redis_message(b->srv, r->element[2]->str, r->element[2]->len);
+    }
+}
+
+static void after_auth(struct link *l)
+{
+    struct jg_broker *b = l->broker;
+    if (l == &b->sub)
+        redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut");
+    else
+        set_ready(l);
+}
+
+static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct link *l = privdata;
+    redisReply *r = reply;
+    if (!r)
+        return;
+    if (r->type == REDIS_REPLY_ERROR) {
+        jg_error("redis %s link: AUTH/SELECT refused: %s (check redis-url / redis-password)", l->name, r->str);
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    after_auth(l);
+}
+
+static void on_connect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    struct jg_broker *b = ac->data;
+    if (!b)
+        return;   /* abandoned by the connect timeout */
+    struct link *l = ac == b->sub.ac ? &b->sub : &b->pub;
+    ev_timer_stop(b->srv->loop, &l->timer);
+    if (status != REDIS_OK) {
+        link_down(l, ac->errstr[0] ? ac->errstr : "connect failed");
+        return;   /* hiredis frees the context */
+    }
+    const struct jg_config *cfg = b->srv->cfg;
+    if (cfg->redis_password)
+        redisAsyncCommand(ac, auth_reply, l, "AUTH %s", cfg->redis_password);
+    if (cfg->redis_db && l == &b->pub)
+        redisAsyncCommand(ac, auth_reply, l, "SELECT %d", cfg->redis_db);
+    if (!cfg->redis_password && !(cfg->redis_db && l == &b->pub))
+        after_auth(l);
+}
+
+static void on_disconnect(const redisAsyncContext *cac, int status)
+{
+    redisAsyncContext *ac = (redisAsyncContext *)cac;
+    struct jg_broker *b = ac->data;
+    if (!b)
+        return;
+    struct link *l = ac == b->sub.ac ? &b->sub : &b->pub;
+    if (b->closing) {
+        l->ac = NULL;
+        return;
+    }
+    link_down(l, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct link *l = w->data;
+    if (l->ac && !l->ready) {
+        /* connect timeout: give up this attempt */
+        redisAsyncContext *ac = l->ac;
+        l->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        link_down(l, "connect timed out");
+        return;
+    }
+    if (!l->ac)
+        link_connect(l);
+}
+
+static void link_connect(struct link *l)
+{
+    struct jg_broker *b = l->broker;
+    const struct jg_config *cfg = b->srv->cfg;
+    redisAsyncContext *ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
+    if (!ac || ac->err) {
+        const char *why = ac ? ac->errstr : "out of memory";
+        if (!l->was_ready && l->backoff == BACKOFF_MIN)
+            jg_warn("redis %s link to %s:%d: %s; retrying with backoff", l->name, cfg->redis_host,
+                    cfg->redis_port, why);
+        if (ac)
+            redisAsyncFree(ac);
+        schedule_reconnect(l);
+        return;
+    }
+    ac->data = b;
+    l->ac = ac;
+    redisLibevAttach(b->srv->loop, ac);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    ev_timer_stop(b->srv->loop, &l->timer);
+    ev_timer_set(&l->timer, CONNECT_TIMEOUT, 0);
+    ev_timer_start(b->srv->loop, &l->timer);
+}
+
+static void link_init(struct jg_broker *b, struct link *l, const char *name)
+{
+    l->broker = b;
+    l->name = name;
+    l->backoff = BACKOFF_MIN;
+    ev_timer_init(&l->timer, timer_cb, 0, 0);
+    l->timer.data = l;
+}
+
+struct jg_broker *jg_broker_new(struct jg_server *srv)
+{
+    struct jg_broker *b = jg_xcalloc(1, sizeof *b);
+    b->srv = srv;
+    b->down_since = ev_now(srv->loop);
+    link_init(b, &b->sub, "subscriber");
+    link_init(b, &b->pub, "publisher");
+    link_connect(&b->sub);
+    link_connect(&b->pub);
+    return b;
+}
+
+void jg_broker_free(struct jg_broker *b)
+{
+    if (!b)
+        return;
+    b->closing = true;
+    struct link *links[2] = { &b->sub, &b->pub };
+    for (int i = 0; i < 2; i++) {
+        ev_timer_stop(b->srv->loop, &links[i]->timer);
+        if (links[i]->ac) {
+            redisAsyncContext *ac = links[i]->ac;
+            links[i]->ac = NULL;
+            redisAsyncFree(ac);
+        }
+    }
+    struct event *e;
+    while ((e = queue_pop(b)) != NULL) {
+        b->srv->stats.events_dropped++;
+        event_free(e);
+    }
+    free(b);
+}
+
+bool jg_broker_connected(const struct jg_broker *b)
+{
+    return b->sub.ready && b->pub.ready;
+}
+
+double jg_broker_down_for(const struct jg_broker *b)
+{
+    return b->down_since ? ev_now(b->srv->loop) - b->down_since : 0;
+}
+
+bool jg_broker_idle(const struct jg_broker *b)
+{
+    return b->queued == 0 && b->in_flight == 0;
+}

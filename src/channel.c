@@ -1,0 +1,169 @@
+/* channel.c: the channel registry (uthash) and the fan-out loop. The loop does no
+ * encoding of its own: one packet, one shared frame, a reference per subscriber. */
+#include "channel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "session.h"
+#include "stats.h"
+#include "xalloc.h"
+
+struct jg_channel_registry {
+    struct jg_channel *by_name;   /* uthash head */
+    size_t count;
+    struct jg_stats *stats;       /* borrowed, may be NULL */
+};
+
+struct jg_channel_registry *jg_channel_registry_new(struct jg_stats *stats)
+{
+    struct jg_channel_registry *reg = jg_xcalloc(1, sizeof *reg);
+    reg->stats = stats;
+    return reg;
+}
+
+void jg_channel_registry_free(struct jg_channel_registry *reg)
+{
+    if (!reg)
+        return;
+    struct jg_channel *ch, *tmp;
+    HASH_ITER(hh, reg->by_name, ch, tmp) {
+        struct jg_list *pos, *n;
+        jg_list_each_safe(pos, n, &ch->subs) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+            jg_list_remove(&sub->session_node);
+            free(sub);
+        }
+        HASH_DEL(reg->by_name, ch);
+        free(ch->name);
+        free(ch);
+    }
+    free(reg);
+}
+
+struct jg_channel *jg_channel_find(struct jg_channel_registry *reg, const char *name)
+{
+    struct jg_channel *ch = NULL;
+    HASH_FIND_STR(reg->by_name, name, ch);
+    return ch;
+}
+
+size_t jg_channel_count(const struct jg_channel_registry *reg)
+{
+    return reg->count;
+}
+
+static struct jg_sub *find_sub(struct jg_channel *ch, const struct jg_session *s)
+{
+    /* Walk the shorter list: a session has few channels, a channel may have thousands. */
+    struct jg_list *pos;
+    if (s->nsubs <= ch->nsubs) {
+        for (pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+            if (sub->channel == ch)
+                return sub;
+        }
+    } else {
+        for (pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+            if (sub->session == s)
+                return sub;
+        }
+    }
+    return NULL;
+}
+
+int jg_channel_subscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s,
+                         bool allow_duplicate)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    if (!ch) {
+        ch = jg_xcalloc(1, sizeof *ch);
+        ch->name = jg_xstrdup(name);
+        jg_list_init(&ch->subs);
+        HASH_ADD_KEYPTR(hh, reg->by_name, ch->name, strlen(ch->name), ch);
+        reg->count++;
+        if (reg->stats)
+            reg->stats->channels++;
+    } else if (!allow_duplicate && find_sub(ch, s)) {
+        return 0;
+    }
+    struct jg_sub *sub = jg_xcalloc(1, sizeof *sub);
+    sub->channel = ch;
+    sub->session = s;
+    jg_list_add_tail(&ch->subs, &sub->channel_node);
+    jg_list_add_tail(&s->subs, &sub->session_node);
+    ch->nsubs++;
+    s->nsubs++;
+    if (reg->stats)
+        reg->stats->subscriptions++;
+    return 1;
+}
+
+void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
+{
+    struct jg_channel *ch = sub->channel;
+    jg_list_remove(&sub->channel_node);
+    jg_list_remove(&sub->session_node);
+    ch->nsubs--;
+    sub->session->nsubs--;
+    free(sub);
+    if (reg->stats)
+        reg->stats->subscriptions--;
+    if (ch->nsubs == 0) {
+        HASH_DEL(reg->by_name, ch);
+        reg->count--;
+        if (reg->stats)
+            reg->stats->channels--;
+        free(ch->name);
+        free(ch);
+    }
+}
+
+size_t jg_channel_unsubscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    size_t removed = 0;
+    struct jg_sub *sub;
+    /* A channel survives while it has other subscribers, so CH stays valid until the
+     * removal that empties it, which is necessarily the last one. */
+    while (ch && (sub = find_sub(ch, s)) != NULL) {
+        bool last = ch->nsubs == 1;
+        jg_channel_remove_sub(reg, sub);
+        removed++;
+        if (last)
+            break;
+    }
+    return removed;
+}
+
+static bool excepted(const struct jg_session *s, char *const *except, size_t nexcept)
+{
+    for (size_t i = 0; i < nexcept; i++)
+        if (strcmp(except[i], s->sid) == 0)
+            return true;
+    return false;
+}
+
+size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, struct jg_buf *pkt,
+                          char *const *except, size_t nexcept)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    if (!ch)
+        return 0;
+    struct jg_buf *frame = NULL;   /* shared transport encoding, built by the first user */
+    size_t sent = 0;
+    struct jg_list *pos;
+    /* jg_session_send never unsubscribes or ends a session synchronously, so the list
+     * cannot change under this loop. */
+    for (pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+        if (nexcept && excepted(sub->session, except, nexcept))
+            continue;
+        jg_session_send(sub->session, pkt, &frame);
+        sent++;
+    }
+    jg_buf_unref(frame);
+    return sent;
+}

@@ -1,0 +1,483 @@
+/* config.c: defaults -> conf file -> environment -> command line, one table of keys.
+ * Errors name the file, the line, the key and what is expected (style.md §4). */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+static const char *const transport_names[JG_TR_COUNT] = {
+    "websocket", "htmlfile", "xhr-polling", "jsonp-polling",
+};
+
+const char *jg_transport_name(enum jg_transport_kind kind)
+{
+    return (unsigned)kind < JG_TR_COUNT ? transport_names[kind] : "none";
+}
+
+int jg_transport_parse(const char *name, size_t len)
+{
+    for (int i = 0; i < JG_TR_COUNT; i++)
+        if (strlen(transport_names[i]) == len && memcmp(transport_names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+void jg_config_defaults(struct jg_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 8080;
+    cfg->bind = jg_xstrdup("0.0.0.0");
+    cfg->public_dir = jg_xstrdup("public");
+    cfg->redis_host = jg_xstrdup("127.0.0.1");
+    cfg->redis_port = 6379;
+    cfg->redis_queue_limit = 10000;
+    cfg->transports = (1u << JG_TR_COUNT) - 1;
+    cfg->heartbeat_interval = 10;
+    cfg->heartbeat_timeout = 15;
+    cfg->close_timeout = 25;
+    cfg->polling_duration = 20;
+    cfg->handshake_expiry = 30;
+    cfg->max_connections = 19000;
+    cfg->max_header_size = 8192;
+    cfg->max_post_body = 1 << 20;
+    cfg->max_message_size = 1 << 20;
+    cfg->max_output_buffer = 8 << 20;
+    cfg->max_session_queue = 1000;
+    cfg->max_channel_length = 256;
+    cfg->max_subscriptions = 1000;
+    cfg->log_level = JG_LOG_INFO;
+}
+
+static void free_origins(struct jg_config *cfg)
+{
+    for (size_t i = 0; i < cfg->norigins; i++)
+        free(cfg->origins[i]);
+    free(cfg->origins);
+    cfg->origins = NULL;
+    cfg->norigins = 0;
+}
+
+void jg_config_deinit(struct jg_config *cfg)
+{
+    free(cfg->bind);
+    free(cfg->public_dir);
+    free(cfg->redis_host);
+    free(cfg->redis_password);
+    free(cfg->log_file);
+    free(cfg->pidfile);
+    free_origins(cfg);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- value parsers: each returns 0 or -1 with ERR saying what is expected ---- */
+
+static int parse_size(const char *v, size_t *out, size_t min, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mult = 1;
+    if (end != v) {
+        if (*end == 'k' || *end == 'K')
+            mult = 1024, end++;
+        else if (*end == 'm' || *end == 'M')
+            mult = 1024 * 1024, end++;
+        else if (*end == 'g' || *end == 'G')
+            mult = 1024ull * 1024 * 1024, end++;
+        if ((*end == 'b' || *end == 'B') && mult > 1)
+            end++;
+    }
+    if (end == v || *end || errno || v[0] == '-' || n * mult < min || n > (unsigned long long)SIZE_MAX / mult) {
+        snprintf(err, errlen, "expected a whole number >= %zu (k, m or g suffix allowed), got \"%s\"", min, v);
+        return -1;
+    }
+    *out = (size_t)(n * mult);
+    return 0;
+}
+
+static int parse_seconds(const char *v, double *out, double min, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno || !isfinite(d) || d < min || d > 86400) {
+        snprintf(err, errlen, "expected a number of seconds between %g and 86400, got \"%s\"", min, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_port(const char *v, int *out, char *err, size_t errlen)
+{
+    size_t n;
+    if (parse_size(v, &n, 1, err, errlen) < 0 || n > 65535) {
+        snprintf(err, errlen, "expected a port number 1-65535, got \"%s\"", v);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_bool(const char *v, bool *out, char *err, size_t errlen)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "off"))
+        *out = false;
+    else {
+        snprintf(err, errlen, "expected yes or no, got \"%s\"", v);
+        return -1;
+    }
+    return 0;
+}
+
+static void set_string(char **field, const char *v)
+{
+    free(*field);
+    *field = *v ? jg_xstrdup(v) : NULL;
+}
+
+/* redis://[user][:password@]host[:port][/db] (also the original's REDISTOGO_URL form). */
+static int parse_redis_url(struct jg_config *cfg, const char *url, char *err, size_t errlen)
+{
+    const char *p = url;
+    if (strncmp(p, "redis://", 8) != 0) {
+        snprintf(err, errlen, "expected redis://[:password@]host:port[/db], got \"%s\"", url);
+        return -1;
+    }
+    p += 8;
+    char *password = NULL;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon && at > colon + 1)
+            password = jg_xstrndup(colon + 1, (size_t)(at - colon - 1));
+        p = at + 1;
+    }
+    const char *hostend = p + strcspn(p, ":/");
+    if (hostend == p) {
+        free(password);
+        snprintf(err, errlen, "expected a host in redis URL \"%s\"", url);
+        return -1;
+    }
+    int port = 6379, db = 0;
+    const char *q = hostend;
+    if (*q == ':') {
+        char *end;
+        long n = strtol(q + 1, &end, 10);
+        if (end == q + 1 || n < 1 || n > 65535 || (*end && *end != '/')) {
+            free(password);
+            snprintf(err, errlen, "expected a port 1-65535 in redis URL \"%s\"", url);
+            return -1;
+        }
+        port = (int)n;
+        q = end;
+    }
+    if (*q == '/' && q[1]) {
+        char *end;
+        long n = strtol(q + 1, &end, 10);
+        if (end == q + 1 || *end || n < 0 || n > 1000000) {
+            free(password);
+            snprintf(err, errlen, "expected a database number after / in redis URL \"%s\"", url);
+            return -1;
+        }
+        db = (int)n;
+    }
+    free(cfg->redis_host);
+    cfg->redis_host = jg_xstrndup(p, (size_t)(hostend - p));
+    cfg->redis_port = port;
+    cfg->redis_db = db;
+    free(cfg->redis_password);
+    cfg->redis_password = password;
+    return 0;
+}
+
+static int parse_transports(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    unsigned bits = 0;
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n) {
+            int k = jg_transport_parse(p, n);
+            if (k < 0) {
+                snprintf(err, errlen, "expected a comma list of websocket, htmlfile, xhr-polling, "
+                         "jsonp-polling; \"%.*s\" is not one", (int)n, p);
+                return -1;
+            }
+            bits |= 1u << k;
+        }
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (!bits) {
+        snprintf(err, errlen, "expected at least one transport");
+        return -1;
+    }
+    cfg->transports = bits;
+    return 0;
+}
+
+static int parse_origins(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    free_origins(cfg);
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ", ");
+        if (n) {
+            if (n == 3 && memcmp(p, "*:*", 3) == 0) {
+                free_origins(cfg);     /* everything allowed: no list at all */
+                return 0;
+            }
+            cfg->origins = jg_xrealloc(cfg->origins, (cfg->norigins + 1) * sizeof *cfg->origins);
+            cfg->origins[cfg->norigins++] = jg_xstrndup(p, n);
+        }
+        p += n;
+        p += strspn(p, ", ");
+    }
+    if (!cfg->norigins) {
+        snprintf(err, errlen, "expected \"*:*\" or a list of host:port entries");
+        return -1;
+    }
+    return 0;
+}
+
+int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *err, size_t errlen)
+{
+    if (!strcmp(key, "port"))
+        return parse_port(v, &cfg->port, err, errlen);
+    if (!strcmp(key, "bind")) {
+        if (!*v) {
+            snprintf(err, errlen, "expected an IP address");
+            return -1;
+        }
+        set_string(&cfg->bind, v);
+        return 0;
+    }
+    if (!strcmp(key, "public-dir")) {
+        set_string(&cfg->public_dir, v);
+        return 0;
+    }
+    if (!strcmp(key, "redis-url"))
+        return parse_redis_url(cfg, v, err, errlen);
+    if (!strcmp(key, "redis-host")) {
+        if (!*v) {
+            snprintf(err, errlen, "expected a host name or address");
+            return -1;
+        }
+        set_string(&cfg->redis_host, v);
+        return 0;
+    }
+    if (!strcmp(key, "redis-port"))
+        return parse_port(v, &cfg->redis_port, err, errlen);
+    if (!strcmp(key, "redis-password")) {
+        set_string(&cfg->redis_password, v);
+        return 0;
+    }
+    if (!strcmp(key, "redis-db")) {
+        size_t n;
+        if (parse_size(v, &n, 0, err, errlen) < 0 || n > 1000000)
+            return -1;
+        cfg->redis_db = (int)n;
+        return 0;
+    }
+    if (!strcmp(key, "redis-queue-limit"))
+        return parse_size(v, &cfg->redis_queue_limit, 0, err, errlen);
+    if (!strcmp(key, "transports"))
+        return parse_transports(cfg, v, err, errlen);
+    if (!strcmp(key, "heartbeat-interval"))
+        return parse_seconds(v, &cfg->heartbeat_interval, 0.05, err, errlen);
+    if (!strcmp(key, "heartbeat-timeout"))
+        return parse_seconds(v, &cfg->heartbeat_timeout, 0.05, err, errlen);
+    if (!strcmp(key, "close-timeout"))
+        return parse_seconds(v, &cfg->close_timeout, 0.05, err, errlen);
+    if (!strcmp(key, "polling-duration"))
+        return parse_seconds(v, &cfg->polling_duration, 0.05, err, errlen);
+    if (!strcmp(key, "handshake-expiry"))
+        return parse_seconds(v, &cfg->handshake_expiry, 0.05, err, errlen);
+    if (!strcmp(key, "origins"))
+        return parse_origins(cfg, v, err, errlen);
+    if (!strcmp(key, "duplicate-subscribe"))
+        return parse_bool(v, &cfg->duplicate_subscribe, err, errlen);
+    if (!strcmp(key, "max-connections"))
+        return parse_size(v, &cfg->max_connections, 1, err, errlen);
+    if (!strcmp(key, "max-header-size"))
+        return parse_size(v, &cfg->max_header_size, 256, err, errlen);
+    if (!strcmp(key, "max-post-body"))
+        return parse_size(v, &cfg->max_post_body, 16, err, errlen);
+    if (!strcmp(key, "max-message-size"))
+        return parse_size(v, &cfg->max_message_size, 16, err, errlen);
+    if (!strcmp(key, "max-output-buffer"))
+        return parse_size(v, &cfg->max_output_buffer, 1024, err, errlen);
+    if (!strcmp(key, "max-session-queue"))
+        return parse_size(v, &cfg->max_session_queue, 1, err, errlen);
+    if (!strcmp(key, "max-channel-length"))
+        return parse_size(v, &cfg->max_channel_length, 1, err, errlen);
+    if (!strcmp(key, "max-subscriptions"))
+        return parse_size(v, &cfg->max_subscriptions, 1, err, errlen);
+    if (!strcmp(key, "log-level")) {
+        int l = jg_log_level_parse(v);
+        if (l < 0) {
+            snprintf(err, errlen, "expected debug, info, warn, error or silent, got \"%s\"", v);
+            return -1;
+        }
+        cfg->log_level = l;
+        return 0;
+    }
+    if (!strcmp(key, "log-file")) {
+        set_string(&cfg->log_file, v);
+        return 0;
+    }
+    if (!strcmp(key, "pidfile")) {
+        set_string(&cfg->pidfile, v);
+        return 0;
+    }
+    snprintf(err, errlen, "unknown key (see conf/juggernautd.conf for the list)");
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int jg_config_load(struct jg_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno, sizeof line - 1);
+            rc = -1;
+            break;
+        }
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *key = s;
+        size_t klen = strcspn(s, " \t");
+        char *value = s + klen;
+        if (*value)
+            *value++ = '\0';
+        value = trim(value);
+        /* a value may be quoted to keep spaces or be empty */
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        char why[512];
+        if (jg_config_set(cfg, key, value, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, key, why);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int jg_config_apply_env(struct jg_config *cfg, char *err, size_t errlen)
+{
+    static const char *const names[] = { "REDISTOGO_URL", "REDIS_URL" };
+    char why[512];
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v && parse_redis_url(cfg, v, why, sizeof why) < 0) {
+            snprintf(err, errlen, "environment %s: %s", names[i], why);
+            return -1;
+        }
+    }
+    const char *port = getenv("PORT");
+    if (port && *port && parse_port(port, &cfg->port, why, sizeof why) < 0) {
+        snprintf(err, errlen, "environment PORT: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int jg_config_check(const struct jg_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->polling_duration >= cfg->close_timeout) {
+        snprintf(err, errlen, "polling-duration (%g s) must be shorter than close-timeout (%g s): "
+                 "clients poll again only after an answer", cfg->polling_duration, cfg->close_timeout);
+        return -1;
+    }
+    if (cfg->heartbeat_interval >= cfg->heartbeat_timeout)
+        jg_warn("heartbeat-interval (%g s) >= heartbeat-timeout (%g s): socket.io-client 0.9 "
+                "reconnects when heartbeats come slower than the advertised timeout",
+                cfg->heartbeat_interval, cfg->heartbeat_timeout);
+    return 0;
+}
+
+void jg_config_transports_list(const struct jg_config *cfg, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < JG_TR_COUNT; i++) {
+        if (!(cfg->transports & (1u << i)))
+            continue;
+        int n = snprintf(out + used, outlen - used, "%s%s", used ? "," : "", transport_names[i]);
+        if (n < 0 || (size_t)n >= outlen - used)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* socket.io 0.8 origin rules: entries "host:port" where either side may be "*"; an
+ * entry may also be written as a full origin "scheme://host:port". A missing port
+ * in the Origin means 80 (443 for https). */
+bool jg_config_origin_allowed(const struct jg_config *cfg, const char *origin)
+{
+    if (!cfg->origins)
+        return true;
+    if (!origin || !*origin)
+        return false;
+    const char *hostp = origin;
+    const char *scheme_end = strstr(origin, "://");
+    bool https = false;
+    if (scheme_end) {
+        https = (size_t)(scheme_end - origin) == 5 && !strncasecmp(origin, "https", 5);
+        hostp = scheme_end + 3;
+    }
+    size_t hlen = strcspn(hostp, ":/");
+    char port[16];
+    if (hostp[hlen] == ':')
+        snprintf(port, sizeof port, "%.*s", (int)strcspn(hostp + hlen + 1, "/"), hostp + hlen + 1);
+    else
+        snprintf(port, sizeof port, "%s", https ? "443" : "80");
+    for (size_t i = 0; i < cfg->norigins; i++) {
+        const char *e = cfg->origins[i];
+        const char *se = strstr(e, "://");
+        if (se)
+            e = se + 3;
+        size_t elen = strcspn(e, ":");
+        const char *eport = e[elen] == ':' ? e + elen + 1 : "*";
+        bool host_ok = (elen == 1 && e[0] == '*') || (elen == hlen && !strncasecmp(e, hostp, hlen));
+        bool port_ok = !strcmp(eport, "*") || !strcmp(eport, port);
+        if (host_ok && port_ok)
+            return true;
+    }
+    return false;
+}

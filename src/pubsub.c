@@ -1,0 +1,120 @@
+/* pubsub.c: what Juggernaut messages do (protocol.md §12). Parsing and JSON building live in
+ * juggernaut.c; here they meet the session table, the channel registry and the broker. */
+#include "pubsub.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "channel.h"
+#include "juggernaut.h"
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+static void publish_event(struct jg_server *srv, const char *channel, char *json, size_t len)
+{
+    jg_broker_publish(srv->broker, channel, json, len);
+    free(json);
+}
+
+static void channel_event(struct jg_session *s, const char *redis_channel, const char *channel)
+{
+    size_t len;
+    char *json = jg_jug_event_channel(channel, s->meta, s->sid, &len);
+    publish_event(s->srv, redis_channel, json, len);
+}
+
+void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len)
+{
+    struct jg_server *srv = s->srv;
+    struct jg_jug_client_msg m;
+    srv->stats.client_messages++;
+    jg_jug_client_parse(text, len, &m);
+    switch (m.type) {
+    case JG_JUG_SUBSCRIBE:
+        if (strlen(m.channel) > srv->cfg->max_channel_length) {
+            srv->stats.client_messages_invalid++;
+            jg_info("session %s: subscribe refused: channel name longer than %zu bytes "
+                    "(max-channel-length)", s->sid, srv->cfg->max_channel_length);
+            break;
+        }
+        if (s->nsubs >= srv->cfg->max_subscriptions) {
+            srv->stats.client_messages_invalid++;
+            jg_info("session %s: subscribe to \"%s\" refused: already %zu subscriptions "
+                    "(max-subscriptions)", s->sid, m.channel, s->nsubs);
+            break;
+        }
+        /* Fix J1: a second subscribe is a no-op unless duplicate-subscribe is on. */
+        if (jg_channel_subscribe(srv->channels, m.channel, s, srv->cfg->duplicate_subscribe))
+            channel_event(s, "juggernaut:subscribe", m.channel);
+        break;
+    case JG_JUG_UNSUBSCRIBE:
+        if (jg_channel_unsubscribe(srv->channels, m.channel, s))
+            channel_event(s, "juggernaut:unsubscribe", m.channel);
+        break;
+    case JG_JUG_META:
+        if (s->meta)
+            json_decref(s->meta);
+        s->meta = m.data ? json_incref(m.data) : NULL;
+        break;
+    case JG_JUG_EVENT: {
+        size_t n;
+        char *json = jg_jug_event_custom(s->meta, s->sid, m.data, &n);
+        publish_event(srv, "juggernaut:custom", json, n);
+        break;
+    }
+    case JG_JUG_INVALID:
+    default:
+        srv->stats.client_messages_invalid++;
+        jg_debug("session %s: ignored client message: %s", s->sid, m.error ? m.error : "invalid");
+        break;
+    }
+    jg_jug_client_msg_deinit(&m);
+}
+
+void jg_pubsub_session_ended(struct jg_session *s)
+{
+    struct jg_list *pos, *n;
+    /* Subscription order (protocol.md §12.4 allows it); one event per channel (J7). */
+    jg_list_each_safe(pos, n, &s->subs) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        /* Skip duplicates of a channel already reported (duplicate-subscribe mode). */
+        bool seen = false;
+        for (struct jg_list *p = s->subs.next; p != pos; p = p->next)
+            if (jg_container_of(p, struct jg_sub, session_node)->channel == sub->channel)
+                seen = true;
+        if (!seen)
+            channel_event(s, "juggernaut:unsubscribe", sub->channel->name);
+    }
+    /* Remove after the events: the names live in the channels being dropped. */
+    while (!jg_list_empty(&s->subs)) {
+        struct jg_sub *sub = jg_container_of(s->subs.next, struct jg_sub, session_node);
+        jg_channel_remove_sub(s->srv->channels, sub);
+    }
+}
+
+void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len)
+{
+    struct jg_jug_publish p;
+    const char *error = NULL;
+    srv->stats.messages_in++;
+    if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
+        srv->stats.messages_invalid++;
+        jg_info("redis: dropped a message on \"juggernaut\": %s (%zu bytes)", error ? error : "invalid", len);
+        return;
+    }
+    for (size_t i = 0; i < p.nchannels; i++) {
+        /* Encode once per channel, and only if someone listens. */
+        if (!jg_channel_find(srv->channels, p.channels[i]))
+            continue;
+        size_t n;
+        char *text_pkt = jg_jug_publish_packet(&p, p.channels[i], &n);
+        struct jg_buf *pkt = jg_buf_new(text_pkt, n);
+        free(text_pkt);
+        jg_channel_publish(srv->channels, p.channels[i], pkt, p.except, p.nexcept);
+        jg_buf_unref(pkt);
+    }
+    jg_jug_publish_deinit(&p);
+}

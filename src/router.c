@@ -1,0 +1,284 @@
+/* router.c: request dispatch. socket.io URLs follow the original's regular expression
+ * ^/([^/]+)/?([^/]+)?/?([^/]+)?/?$ under the resource "/socket.io" (protocol.md §2). */
+#include "router.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "channel.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "poll.h"
+#include "server.h"
+#include "session.h"
+#include "sio.h"
+#include "static.h"
+#include "ws.h"
+
+#define RESOURCE "/socket.io"
+#define REDIS_GRACE 30.0   /* s: /health stays 200 this long after Redis went away */
+
+const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len)
+{
+    const char *q = memchr(url, '?', urllen);
+    if (!q)
+        return NULL;
+    const char *end = url + urllen;
+    size_t nlen = strlen(name);
+    const char *p = q + 1;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            *len = (size_t)(stop - v);
+            return v;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+/* The path part of the URL, NUL-terminated into OUT (truncated if huge). */
+static void url_path(const struct jg_http_req *req, char *out, size_t outlen)
+{
+    const char *url = req->url.data ? req->url.data : "";
+    size_t n = strcspn(url, "?#");
+    if (n >= outlen)
+        n = outlen - 1;
+    memcpy(out, url, n);
+    out[n] = '\0';
+}
+
+static long round_up_seconds(double s)
+{
+    return (long)ceil(s);
+}
+
+static void handshake(struct jg_conn *c)
+{
+    struct jg_server *srv = c->srv;
+    struct jg_http_req *req = c->req;
+    size_t jlen = 0;
+    const char *jsonp = jg_query_param(req->url.data, req->url.len, "jsonp", &jlen);
+    bool use_jsonp = jsonp && jg_sio_is_small_index(jsonp, jlen);
+    char body[256];
+    int n;
+    if (!jg_config_origin_allowed(srv->cfg, req->origin)) {
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: handshake refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
+                req->origin ? req->origin : "(none)");
+        if (use_jsonp) {
+            n = snprintf(body, sizeof body, "io.j[%.*s](new Error(\"handshake bad origin\"));", (int)jlen, jsonp);
+            jg_http_respond(c, 200, "application/javascript", NULL, body, (size_t)n);
+        } else {
+            jg_http_respond(c, 403, "text/plain", NULL, "handshake bad origin", 20);
+        }
+        return;
+    }
+    if (srv->draining) {
+        jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
+        return;
+    }
+    struct jg_session *s = jg_session_create(srv);
+    srv->stats.handshakes++;
+    if (use_jsonp) {
+        n = snprintf(body, sizeof body, "io.j[%.*s](\"%s:%ld:%ld:%s\");", (int)jlen, jsonp, s->sid,
+                     round_up_seconds(srv->cfg->heartbeat_timeout), round_up_seconds(srv->cfg->close_timeout),
+                     srv->transports_list);
+        jg_http_respond(c, 200, "application/javascript", NULL, body, (size_t)n);
+        return;
+    }
+    n = snprintf(body, sizeof body, "%s:%ld:%ld:%s", s->sid, round_up_seconds(srv->cfg->heartbeat_timeout),
+                 round_up_seconds(srv->cfg->close_timeout), srv->transports_list);
+    struct jg_sb extra = JG_SB_INIT;
+    jg_http_cors(req, &extra);
+    jg_http_respond(c, 200, "text/plain", extra.data, body, (size_t)n);
+    jg_sb_free(&extra);
+}
+
+/* GET/POST/OPTIONS on /socket.io/1/<transport>/<sid> */
+static void transport_request(struct jg_conn *c, const char *transport, const char *sid, const char *rest,
+                              size_t restlen)
+{
+    struct jg_server *srv = c->srv;
+    struct jg_http_req *req = c->req;
+    size_t dlen;
+    struct jg_session *s = jg_session_find(srv, sid);
+
+    if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
+        /* §11.4 Fix: end the session whether or not a transport is open, answer 200 */
+        if (s)
+            jg_session_end(s, "?disconnect", true);
+        struct jg_sb extra = JG_SB_INIT;
+        jg_http_cors(req, &extra);
+        jg_http_respond(c, 200, NULL, extra.data, "", 0);
+        jg_sb_free(&extra);
+        return;
+    }
+    int kind = jg_transport_parse(transport, strlen(transport));
+    if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
+        /* like the original: no answer for a transport that is not enabled (§2.2) */
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
+                c->peer, transport);
+        jg_conn_close(c, "transport not enabled");
+        return;
+    }
+    if (req->origin && !jg_config_origin_allowed(srv->cfg, req->origin)) {
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
+                transport, req->origin);
+        req->keep_alive = false;
+        jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
+        return;
+    }
+    if (kind == JG_TR_WEBSOCKET) {
+        if (req->method != HTTP_GET || !req->upgrade_websocket) {
+            srv->stats.http_errors++;
+            req->keep_alive = false;
+            jg_http_respond(c, 400, "text/plain", NULL, "WebSocket upgrade expected\n", 27);
+            return;
+        }
+        jg_ws_upgrade(c, s, rest, restlen);
+        return;
+    }
+    switch (req->method) {
+    case HTTP_GET:
+        jg_poll_get(c, s, kind);
+        return;
+    case HTTP_POST:
+        jg_poll_post(c, s, kind);
+        return;
+    case HTTP_OPTIONS: {
+        struct jg_sb extra = JG_SB_INIT;
+        jg_http_cors(req, &extra);
+        jg_sb_appends(&extra, "Access-Control-Allow-Methods: GET, POST\r\n"
+                              "Access-Control-Allow-Headers: Content-Type\r\nAccess-Control-Max-Age: 86400\r\n");
+        jg_http_respond(c, 204, NULL, extra.data, "", 0);
+        jg_sb_free(&extra);
+        return;
+    }
+    default:
+        jg_http_respond(c, 405, "text/plain", "Allow: GET, POST\r\n", "Method Not Allowed\n", 19);
+        return;
+    }
+}
+
+static void socketio(struct jg_conn *c, const char *path, const char *rest, size_t restlen)
+{
+    /* split P = path after the resource into at most three segments */
+    char segs[3][256] = { "", "", "" };
+    int nseg = 0;
+    const char *p = path;
+    if (*p != '/') {
+        jg_http_respond(c, 200, NULL, NULL, "Welcome to socket.io.", 21);
+        return;
+    }
+    p++;
+    size_t plen = strlen(p);
+    if (plen && p[plen - 1] == '/')
+        plen--;   /* one trailing slash is allowed */
+    const char *end = p + plen;
+    bool ok = plen > 0;
+    while (ok && p <= end) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *stop = slash ? slash : end;
+        if (nseg == 3 || (size_t)(stop - p) >= sizeof segs[0]) {
+            ok = false;
+            break;
+        }
+        memcpy(segs[nseg], p, (size_t)(stop - p));
+        segs[nseg][stop - p] = '\0';
+        nseg++;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    /* protocol must be there; a sid needs a (possibly empty) transport before it */
+    if (!ok || !segs[0][0] || (nseg == 3 && !segs[2][0])) {
+        jg_http_respond(c, 200, NULL, NULL, "Welcome to socket.io.", 21);
+        return;
+    }
+    const char *proto = segs[0];
+    bool numeric = strspn(proto, "0123456789") == strlen(proto);
+    long version = numeric ? strtol(proto, NULL, 10) : -1;
+    bool has_transport = nseg >= 2 && (segs[1][0] || nseg == 3);
+    if (version != 1) {
+        if (!has_transport && (version == 0 || !numeric))
+            jg_http_respond(c, 200, NULL, NULL, "Welcome to socket.io.", 21);
+        else
+            jg_http_respond(c, 500, NULL, NULL, "Protocol version not supported.", 31);
+        return;
+    }
+    if (nseg < 3) {
+        handshake(c);
+        return;
+    }
+    transport_request(c, segs[1], segs[2], rest, restlen);
+}
+
+static void health(struct jg_conn *c)
+{
+    struct jg_server *srv = c->srv;
+    if (srv->draining) {
+        jg_http_respond(c, 503, "text/plain", NULL, "draining\n", 9);
+        return;
+    }
+    if (jg_broker_down_for(srv->broker) > REDIS_GRACE) {
+        jg_http_respond(c, 503, "text/plain", NULL, "redis unavailable\n", 18);
+        return;
+    }
+    jg_http_respond(c, 200, "text/plain", NULL, "ok\n", 3);
+}
+
+static void stats(struct jg_conn *c, bool prometheus)
+{
+    struct jg_sb out = JG_SB_INIT;
+    if (prometheus)
+        jg_stats_prometheus(&c->srv->stats, &out);
+    else
+        jg_stats_json(&c->srv->stats, &out);
+    jg_http_respond(c, 200, prometheus ? "text/plain; version=0.0.4" : "application/json",
+                    "Cache-Control: no-cache\r\n", out.data, out.len);
+    jg_sb_free(&out);
+}
+
+void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)
+{
+    struct jg_http_req *req = c->req;
+    char path[2048];
+    url_path(req, path, sizeof path);
+    if (strncmp(path, RESOURCE, strlen(RESOURCE)) == 0) {
+        /* raw prefix match, like 0.8.7 (§2.1) */
+        socketio(c, path + strlen(RESOURCE), rest, restlen);
+        return;
+    }
+    if (req->upgrade_websocket || c->parser.upgrade) {
+        /* "destroy upgrade" (§2.1): no answer outside the socket.io resource */
+        c->srv->stats.http_errors++;
+        jg_conn_close(c, "upgrade outside /socket.io");
+        return;
+    }
+    bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;
+    if (get && !strcmp(path, "/health")) {
+        health(c);
+        return;
+    }
+    if (get && !strcmp(path, "/stats")) {
+        stats(c, false);
+        return;
+    }
+    if (get && !strcmp(path, "/metrics")) {
+        stats(c, true);
+        return;
+    }
+    jg_static_serve(c->srv->files, c, path);
+}

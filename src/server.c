@@ -1,0 +1,221 @@
+/* server.c: the listener and the loop hooks. Accept never busy-loops: on EMFILE/ENFILE the
+ * listener pauses briefly; past max-connections a new connection is answered 503 and closed. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "buf.h"
+#include "channel.h"
+#include "conn.h"
+#include "log.h"
+#include "session.h"
+#include "static.h"
+
+#define ACCEPT_BATCH 64          /* connections accepted per readiness event */
+#define ACCEPT_PAUSE 0.1         /* s to wait after EMFILE/ENFILE */
+
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct jg_server *srv = w->data;
+    jg_conn_process_resumed(srv);
+    jg_session_reap(srv);
+    jg_conn_flush_all(srv);
+}
+
+static void reap_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+    struct jg_server *srv = w->data;
+    jg_session_reap(srv);
+    jg_conn_reap(srv);
+}
+
+static void refuse(struct jg_server *srv, int fd)
+{
+    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    srv->stats.connections_rejected++;
+    ssize_t w = send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+    close(fd);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct jg_server *srv = w->data;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(srv->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                srv->stats.connections_rejected++;
+                jg_warn("accept: %s; pausing the listener for %.1f s (raise the open-file limit or lower "
+                        "max-connections)", strerror(errno), ACCEPT_PAUSE);
+                ev_io_stop(loop, &srv->accept_watcher);
+                ev_timer_set(&srv->accept_retry, ACCEPT_PAUSE, 0);
+                ev_timer_start(loop, &srv->accept_retry);
+            }
+            return;
+        }
+        if ((size_t)srv->stats.connections >= srv->cfg->max_connections) {
+            refuse(srv, fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        char peer[64] = "?";
+        char host[INET6_ADDRSTRLEN] = "";
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &sin->sin_addr, host, sizeof host);
+            snprintf(peer, sizeof peer, "%s:%d", host, ntohs(sin->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof host);
+            snprintf(peer, sizeof peer, "[%s]:%d", host, ntohs(sin6->sin6_port));
+        }
+        jg_conn_new(srv, fd, peer);
+    }
+}
+
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_server *srv = w->data;
+    if (srv->listen_fd >= 0)
+        ev_io_start(loop, &srv->accept_watcher);
+}
+
+static struct jg_buf *const_buf(const char *s)
+{
+    return jg_buf_new(s, strlen(s));
+}
+
+int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config *cfg)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->cfg = cfg;
+    srv->listen_fd = -1;
+    jg_config_transports_list(cfg, srv->transports_list, sizeof srv->transports_list);
+    jg_list_init(&srv->pending_write);
+    jg_list_init(&srv->closing);
+    jg_list_init(&srv->resume);
+    jg_list_init(&srv->conns);
+    srv->consts.pkt_connect = const_buf("1::");
+    srv->consts.pkt_heartbeat = const_buf("2::");
+    srv->consts.pkt_disconnect = const_buf("0::");
+    srv->consts.pkt_noop = const_buf("8::");
+    srv->consts.pkt_unknown_sid = const_buf("7:::1+0");
+    char err[512];
+    srv->files = jg_static_load(cfg->public_dir, err, sizeof err);
+    if (!srv->files) {
+        jg_error("%s", err);
+        return -1;
+    }
+    srv->channels = jg_channel_registry_new(&srv->stats);
+    srv->sessions = jg_session_table_new(srv);
+    ev_prepare_init(&srv->flush_watcher, flush_cb);
+    srv->flush_watcher.data = srv;
+    ev_prepare_start(loop, &srv->flush_watcher);
+    ev_check_init(&srv->reap_watcher, reap_cb);
+    srv->reap_watcher.data = srv;
+    ev_check_start(loop, &srv->reap_watcher);
+    ev_timer_init(&srv->accept_retry, accept_retry_cb, 0, 0);
+    srv->accept_retry.data = srv;
+    srv->broker = jg_broker_new(srv);
+    return 0;
+}
+
+int jg_server_listen(struct jg_server *srv, char *err, size_t errlen)
+{
+    const struct jg_config *cfg = srv->cfg;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->bind, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)cfg->port);
+        sl = sizeof *sin;
+    } else if (inet_pton(AF_INET6, cfg->bind, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)cfg->port);
+        sl = sizeof *sin6;
+    } else {
+        snprintf(err, errlen, "bind %s: not an IPv4 or IPv6 address", cfg->bind);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s%s", cfg->bind, cfg->port, strerror(errno),
+                 errno == EADDRINUSE ? " (another process holds the port; pick another with --port)" : "");
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "listen on %s:%d: %s", cfg->bind, cfg->port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    srv->listen_fd = fd;
+    ev_io_init(&srv->accept_watcher, accept_cb, fd, EV_READ);
+    srv->accept_watcher.data = srv;
+    ev_io_start(srv->loop, &srv->accept_watcher);
+    return 0;
+}
+
+void jg_server_stop_listening(struct jg_server *srv)
+{
+    if (srv->listen_fd < 0)
+        return;
+    ev_io_stop(srv->loop, &srv->accept_watcher);
+    ev_timer_stop(srv->loop, &srv->accept_retry);
+    close(srv->listen_fd);
+    srv->listen_fd = -1;
+}
+
+void jg_server_deinit(struct jg_server *srv)
+{
+    jg_server_stop_listening(srv);
+    if (srv->sessions)
+        jg_session_end_all(srv, "shutdown");
+    jg_session_table_free(srv->sessions);
+    srv->sessions = NULL;
+    jg_channel_registry_free(srv->channels);
+    srv->channels = NULL;
+    jg_broker_free(srv->broker);
+    srv->broker = NULL;
+    jg_static_free(srv->files);
+    srv->files = NULL;
+    jg_conn_flush_all(srv);
+    while (!jg_list_empty(&srv->conns))
+        jg_conn_close(jg_container_of(srv->conns.next, struct jg_conn, all_node), "shutdown");
+    jg_conn_reap(srv);
+    ev_prepare_stop(srv->loop, &srv->flush_watcher);
+    ev_check_stop(srv->loop, &srv->reap_watcher);
+    struct jg_buf **bufs[] = {
+        &srv->consts.pkt_connect, &srv->consts.pkt_heartbeat, &srv->consts.pkt_disconnect,
+        &srv->consts.pkt_noop, &srv->consts.pkt_unknown_sid, &srv->consts.frame_connect,
+        &srv->consts.frame_heartbeat, &srv->consts.frame_disconnect,
+    };
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        jg_buf_unref(*bufs[i]);
+        *bufs[i] = NULL;
+    }
+}

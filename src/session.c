@@ -1,0 +1,420 @@
+/* session.c: socket.io session lifecycle (protocol.md §6, §11): sids, timers, the poll
+ * queue, the current transport, and incoming packets. What a message means is pubsub.c's
+ * business; how bytes reach the client is the transport's (ws.c, poll.c). */
+#include "session.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "log.h"
+#include "pubsub.h"
+#include "server.h"
+#include "sio.h"
+#include "xalloc.h"
+
+struct jg_session_table {
+    struct jg_session *by_sid;    /* uthash head */
+    size_t count;
+    struct jg_list end_later;     /* sessions to end from the check phase */
+};
+
+static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+struct jg_session_table *jg_session_table_new(struct jg_server *srv)
+{
+    struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
+    jg_list_init(&t->end_later);
+    (void)srv;
+    return t;
+}
+
+void jg_session_table_free(struct jg_session_table *t)
+{
+    if (!t)
+        return;
+    /* jg_session_end removes the session from the table; callers end them first. */
+    free(t);
+}
+
+size_t jg_session_count(const struct jg_session_table *t)
+{
+    return t->count;
+}
+
+/* 128 bits from getrandom(2), URL-safe base64 without padding: 22 characters. */
+static void make_sid(char out[JG_SID_LEN + 1])
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char rnd[17] = { 0 };
+    size_t got = 0;
+    while (got < 16) {
+        ssize_t n = getrandom(rnd + got, 16 - got, 0);
+        if (n < 0) {
+            jg_error("getrandom failed; cannot make session ids");
+            abort();
+        }
+        got += (size_t)n;
+    }
+    /* 16 bytes = 128 bits = 21 full 6-bit groups + 2 bits */
+    for (int i = 0; i < JG_SID_LEN; i++) {
+        int bit = i * 6;
+        unsigned v = ((unsigned)rnd[bit / 8] << 8 | rnd[bit / 8 + 1]) >> (10 - bit % 8);
+        out[i] = alphabet[v & 63];
+    }
+    out[JG_SID_LEN] = '\0';
+}
+
+struct jg_session *jg_session_create(struct jg_server *srv)
+{
+    struct jg_session_table *t = srv->sessions;
+    struct jg_session *s = jg_xcalloc(1, sizeof *s);
+    s->srv = srv;
+    jg_list_init(&s->subs);
+    jg_list_init(&s->end_node);
+    do {
+        make_sid(s->sid);
+    } while (jg_session_find(srv, s->sid));
+    HASH_ADD_STR(t->by_sid, sid, s);
+    t->count++;
+    srv->stats.sessions++;
+    ev_timer_init(&s->close_timer, close_timer_cb, srv->cfg->handshake_expiry, 0);
+    s->close_timer.data = s;
+    ev_timer_init(&s->hb_timer, hb_timer_cb, 0, 0);
+    s->hb_timer.data = s;
+    ev_timer_init(&s->poll_timer, poll_timer_cb, 0, 0);
+    s->poll_timer.data = s;
+    ev_timer_start(srv->loop, &s->close_timer);
+    return s;
+}
+
+struct jg_session *jg_session_find(struct jg_server *srv, const char *sid)
+{
+    struct jg_session *s = NULL;
+    HASH_FIND_STR(srv->sessions->by_sid, sid, s);
+    return s && !s->ended ? s : NULL;
+}
+
+static void queue_clear(struct jg_session *s)
+{
+    for (size_t i = 0; i < s->queue_len; i++)
+        jg_buf_unref(s->queue[i]);
+    s->queue_len = 0;
+}
+
+static void queue_push(struct jg_session *s, struct jg_buf *pkt)
+{
+    if (s->queue_len == s->queue_cap) {
+        s->queue_cap = s->queue_cap ? s->queue_cap * 2 : 4;
+        s->queue = jg_xrealloc(s->queue, s->queue_cap * sizeof *s->queue);
+    }
+    s->queue[s->queue_len++] = jg_buf_ref(pkt);
+}
+
+static void start_heartbeat(struct jg_session *s)
+{
+    s->hb_waiting = false;
+    ev_timer_stop(s->srv->loop, &s->hb_timer);
+    ev_timer_set(&s->hb_timer, s->srv->cfg->heartbeat_interval, 0);
+    ev_timer_start(s->srv->loop, &s->hb_timer);
+}
+
+/* Detaches the current transport without touching its connection. */
+static struct jg_conn *detach(struct jg_session *s)
+{
+    struct jg_conn *c = s->transport;
+    if (!c)
+        return NULL;
+    struct ev_loop *loop = s->srv->loop;
+    if (!s->ops->streaming)
+        s->srv->stats.polls_pending--;
+    else if (s->ops == &jg_ws_ops)
+        s->srv->stats.ws_connections--;
+    else
+        s->srv->stats.htmlfile_streams--;
+    s->transport = NULL;
+    c->session = NULL;
+    ev_timer_stop(loop, &s->hb_timer);
+    ev_timer_stop(loop, &s->poll_timer);
+    s->hb_waiting = false;
+    return c;
+}
+
+static void start_close_timeout(struct jg_session *s)
+{
+    ev_timer_stop(s->srv->loop, &s->close_timer);
+    ev_timer_set(&s->close_timer, s->srv->cfg->close_timeout, 0);
+    ev_timer_start(s->srv->loop, &s->close_timer);
+}
+
+bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const struct jg_transport_ops *ops)
+{
+    struct jg_server *srv = s->srv;
+    if (s->transport && s->transport != c) {
+        /* Protocol.md §7.5 Fix: an older held GET is answered 8:: rather than orphaned;
+         * an older stream is closed (the session carries on on C). */
+        const struct jg_transport_ops *old_ops = s->ops;
+        struct jg_conn *old = s->transport;
+        if (!old_ops->streaming) {
+            struct jg_buf *noop = srv->consts.pkt_noop;
+            old_ops->deliver(old, &noop, 1, NULL);   /* answers and detaches */
+        }
+        if (s->transport == old) {
+            detach(s);
+            jg_conn_close_after_flush(old);
+        }
+    }
+    ev_timer_stop(srv->loop, &s->close_timer);
+    s->used = true;
+    s->transport = c;
+    s->ops = ops;
+    c->session = s;
+    if (!ops->streaming)
+        srv->stats.polls_pending++;
+    else if (ops == &jg_ws_ops)
+        srv->stats.ws_connections++;
+    else
+        srv->stats.htmlfile_streams++;
+
+    if (!s->connected) {
+        /* "1::" goes first, ahead of anything queued (protocol.md §6.2) */
+        s->connected = true;
+        queue_push(s, srv->consts.pkt_connect);
+        if (s->queue_len > 1) {
+            memmove(s->queue + 1, s->queue, (s->queue_len - 1) * sizeof *s->queue);
+            s->queue[0] = srv->consts.pkt_connect;
+        }
+    }
+    if (ops->streaming)
+        start_heartbeat(s);
+    if (s->queue_len) {
+        /* Hand the queue over before delivering: delivery may detach (polling). */
+        struct jg_buf **q = s->queue;
+        size_t n = s->queue_len;
+        s->queue = NULL;
+        s->queue_len = s->queue_cap = 0;
+        struct jg_buf *connect_frame_cache = NULL;
+        struct jg_buf **cache = (n == 1 && q[0] == srv->consts.pkt_connect) ? &srv->consts.frame_connect
+                                                                            : &connect_frame_cache;
+        ops->deliver(c, q, n, cache);
+        for (size_t i = 0; i < n; i++)
+            jg_buf_unref(q[i]);
+        free(q);
+        jg_buf_unref(connect_frame_cache);
+    }
+    if (s->transport == c && !ops->streaming) {
+        ev_timer_set(&s->poll_timer, srv->cfg->polling_duration, 0);
+        ev_timer_start(srv->loop, &s->poll_timer);
+    }
+    return s->transport == c;
+}
+
+void jg_session_transport_done(struct jg_session *s, struct jg_conn *c)
+{
+    if (s->transport != c)
+        return;
+    detach(s);
+    if (!s->ended)
+        start_close_timeout(s);
+}
+
+void jg_session_transport_lost(struct jg_session *s, struct jg_conn *c)
+{
+    if (s->transport != c)
+        return;
+    /* Streams end with their connection; so does a held GET (0.8.7 behaviour kept on
+     * purpose, protocol.md §7.5: page unloads then fire unsubscribe events at once). */
+    detach(s);
+    jg_session_end(s, "transport closed", false);
+}
+
+void jg_session_send(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache)
+{
+    if (s->ended)
+        return;
+    s->srv->stats.deliveries++;
+    if (s->transport) {
+        s->ops->deliver(s->transport, &pkt, 1, frame_cache);
+        return;
+    }
+    if (s->queue_len >= s->srv->cfg->max_session_queue) {
+        if (!jg_list_linked(&s->end_node)) {
+            s->srv->stats.session_queue_overflows++;
+            jg_warn("session %s: %zu packets waiting for a poll (max-session-queue); ending it",
+                    s->sid, s->queue_len);
+            jg_session_end_later(s, "poll queue overflow");
+        }
+        return;
+    }
+    queue_push(s, pkt);
+}
+
+void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len)
+{
+    struct jg_sio_packet p;
+    if (s->ended)
+        return;
+    if (jg_sio_packet_parse(pkt, len, &p) != 0) {
+        jg_debug("session %s: ignoring a string that is not a socket.io packet", s->sid);
+        return;
+    }
+    /* Acks are sent before processing for ids without '+' (protocol.md §4.3). */
+    if (p.id && !p.ack_data &&
+        (p.type == JG_SIO_MESSAGE || p.type == JG_SIO_JSON || p.type == JG_SIO_EVENT)) {
+        struct jg_sb ack = JG_SB_INIT;
+        jg_sb_appendf(&ack, "6::%.*s:%.*s", (int)p.endpoint_len, p.endpoint, (int)p.id_len, p.id);
+        struct jg_buf *b = jg_buf_new(ack.data, ack.len);
+        jg_sb_free(&ack);
+        jg_session_send(s, b, NULL);
+        jg_buf_unref(b);
+    }
+    switch (p.type) {
+    case JG_SIO_HEARTBEAT:
+        if (s->transport && s->ops->streaming)
+            start_heartbeat(s);
+        else
+            s->hb_waiting = false;
+        break;
+    case JG_SIO_DISCONNECT:
+        if (p.endpoint_len == 0)
+            jg_session_end(s, "client disconnect", true);
+        break;
+    case JG_SIO_MESSAGE:
+        if (p.endpoint_len == 0)
+            jg_pubsub_client_message(s, p.data, p.data_len);
+        break;
+    default:
+        /* 1 (namespace connect), 4, 5, 6, 7, 8: nothing for Juggernaut to do (§4.2, J6) */
+        break;
+    }
+}
+
+struct payload_ctx {
+    struct jg_session *s;
+};
+
+static void payload_packet(void *ctx, const char *pkt, size_t len)
+{
+    struct payload_ctx *pc = ctx;
+    jg_session_packet_in(pc->s, pkt, len);
+}
+
+void jg_session_payload_in(struct jg_session *s, const char *body, size_t len)
+{
+    struct jg_sb clean = JG_SB_INIT;
+    const char *text = body;
+    /* Decode the whole body once (protocol.md §5.3 Fix); bad sequences become U+FFFD. */
+    if (!jg_sio_utf8_sanitize(body, len, &clean)) {
+        text = clean.data;
+        len = clean.len;
+    }
+    struct payload_ctx pc = { s };
+    /* A session may end in the middle (0::); packet_in ignores the rest then. */
+    if (jg_sio_payload_decode(text, len, payload_packet, &pc) != 0)
+        jg_info("session %s: malformed payload framing; ignored the rest of the POST", s->sid);
+    jg_sb_free(&clean);
+}
+
+void jg_session_end(struct jg_session *s, const char *reason, bool send_disconnect)
+{
+    if (s->ended)
+        return;
+    struct jg_server *srv = s->srv;
+    s->ended = true;
+    jg_debug("session %s ended: %s", s->sid, reason);
+    ev_timer_stop(srv->loop, &s->close_timer);
+    if (s->transport) {
+        const struct jg_transport_ops *ops = s->ops;
+        struct jg_conn *c = s->transport;
+        if (send_disconnect) {
+            struct jg_buf *disc = srv->consts.pkt_disconnect;
+            ops->deliver(c, &disc, 1, &srv->consts.frame_disconnect);
+        }
+        if (s->transport == c) {
+            detach(s);
+            ops->end(c);
+        }
+    }
+    ev_timer_stop(srv->loop, &s->hb_timer);
+    ev_timer_stop(srv->loop, &s->poll_timer);
+    jg_pubsub_session_ended(s);
+    queue_clear(s);
+    free(s->queue);
+    jg_list_remove(&s->end_node);
+    HASH_DEL(srv->sessions->by_sid, s);
+    srv->sessions->count--;
+    srv->stats.sessions--;
+    if (s->meta)
+        json_decref(s->meta);
+    free(s);
+}
+
+void jg_session_end_later(struct jg_session *s, const char *reason)
+{
+    if (s->ended || jg_list_linked(&s->end_node))
+        return;
+    s->end_reason = reason;
+    jg_list_add_tail(&s->srv->sessions->end_later, &s->end_node);
+}
+
+void jg_session_reap(struct jg_server *srv)
+{
+    struct jg_list *head = &srv->sessions->end_later;
+    while (!jg_list_empty(head)) {
+        struct jg_session *s = jg_container_of(head->next, struct jg_session, end_node);
+        jg_list_remove(&s->end_node);
+        jg_session_end(s, s->end_reason, false);
+    }
+}
+
+void jg_session_end_all(struct jg_server *srv, const char *reason)
+{
+    struct jg_session *s, *tmp;
+    HASH_ITER(hh, srv->sessions->by_sid, s, tmp) {
+        jg_session_end(s, reason, false);
+    }
+}
+
+static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_session *s = w->data;
+    if (!s->used) {
+        jg_debug("session %s: handshake expired unused", s->sid);
+        jg_session_end(s, "handshake expired", false);
+        return;
+    }
+    s->srv->stats.close_timeouts++;
+    jg_session_end(s, "close timeout", false);
+}
+
+static void hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_session *s = w->data;
+    struct jg_server *srv = s->srv;
+    if (!s->transport)
+        return;
+    if (s->hb_waiting) {
+        srv->stats.heartbeat_timeouts++;
+        jg_debug("session %s: no heartbeat reply within %g s", s->sid, srv->cfg->heartbeat_timeout);
+        jg_session_end(s, "heartbeat timeout", false);
+        return;
+    }
+    struct jg_buf *hb = srv->consts.pkt_heartbeat;
+    s->ops->deliver(s->transport, &hb, 1, &srv->consts.frame_heartbeat);
+    s->hb_waiting = true;
+    ev_timer_set(&s->hb_timer, srv->cfg->heartbeat_timeout, 0);
+    ev_timer_start(loop, &s->hb_timer);
+}
+
+static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_session *s = w->data;
+    if (!s->transport || s->ops->streaming)
+        return;
+    struct jg_buf *noop = s->srv->consts.pkt_noop;
+    s->ops->deliver(s->transport, &noop, 1, NULL);
+}
