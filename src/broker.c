@@ -267,13 +267,9 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
 {
     redisAsyncContext *ac = (redisAsyncContext *)cac;
     struct jg_broker *b = ac->data;
-    if (!b)
-        return;
+    if (!b || b->closing)
+        return;   /* jg_broker_free already forgot this context */
     struct link *l = ac == b->sub.ac ? &b->sub : &b->pub;
-    if (b->closing) {
-        l->ac = NULL;
-        return;
-    }
     link_down(l, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
 }
 
