@@ -45,6 +45,8 @@ struct jg_config {
     size_t max_session_queue;    /* packets buffered for a session between polls */
     size_t max_channel_length;   /* bytes of a channel name */
     size_t max_subscriptions;    /* channels per session */
+    double header_timeout;       /* s: a request must be complete this long after its first byte */
+    double keepalive_timeout;    /* s: an idle keep-alive connection is closed after this */
     /* process */
     int log_level;               /* enum jg_log_level */
     char *log_file;              /* owned; NULL = stderr */

@@ -84,6 +84,10 @@ void jg_conn_close(struct jg_conn *c, const char *reason);
  * next loop iteration, so it never runs inside a fan-out). */
 void jg_conn_resume(struct jg_conn *c);
 
+/* (Re)arms the connection's deadline: after SECONDS it is closed ("idle timeout").
+ * 0 stops it. */
+void jg_conn_set_deadline(struct jg_conn *c, double seconds);
+
 /* Loop hooks, called by server.c. */
 void jg_conn_flush_all(struct jg_server *srv);
 void jg_conn_reap(struct jg_server *srv);

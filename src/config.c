@@ -54,6 +54,8 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->max_session_queue = 1000;
     cfg->max_channel_length = 256;
     cfg->max_subscriptions = 1000;
+    cfg->header_timeout = 10;
+    cfg->keepalive_timeout = 60;
     cfg->log_level = JG_LOG_INFO;
 }
 
@@ -325,6 +327,10 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return parse_size(v, &cfg->max_channel_length, 1, err, errlen);
     if (!strcmp(key, "max-subscriptions"))
         return parse_size(v, &cfg->max_subscriptions, 1, err, errlen);
+    if (!strcmp(key, "header-timeout"))
+        return parse_seconds(v, &cfg->header_timeout, 0.05, err, errlen);
+    if (!strcmp(key, "keepalive-timeout"))
+        return parse_seconds(v, &cfg->keepalive_timeout, 0.05, err, errlen);
     if (!strcmp(key, "log-level")) {
         int l = jg_log_level_parse(v);
         if (l < 0) {

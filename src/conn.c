@@ -26,6 +26,15 @@
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
+void jg_conn_set_deadline(struct jg_conn *c, double seconds)
+{
+    ev_timer_stop(c->srv->loop, &c->timer);
+    if (seconds > 0 && !c->closing && c->mode != JG_CONN_LINGER) {
+        ev_timer_set(&c->timer, seconds, 0);
+        ev_timer_start(c->srv->loop, &c->timer);
+    }
+}
+
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer)
@@ -46,6 +55,7 @@ struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer)
     c->timer.data = c;
     jg_http_conn_init(c);
     ev_io_start(srv->loop, &c->read_watcher);
+    jg_conn_set_deadline(c, srv->cfg->header_timeout);
     srv->stats.connections++;
     srv->stats.connections_total++;
     return c;
@@ -325,8 +335,12 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct jg_conn *c = w->data;
-    if (c->mode == JG_CONN_LINGER)
+    if (c->mode == JG_CONN_LINGER) {
         jg_conn_close(c, "linger done");
-    else
-        jg_conn_close(c, "idle timeout");
+        return;
+    }
+    if (c->req && !c->req->complete)
+        jg_info("c#%llu %s: request not complete within header-timeout (%g s); closing",
+                (unsigned long long)c->id, c->peer, c->srv->cfg->header_timeout);
+    jg_conn_close(c, "idle timeout");
 }

@@ -62,6 +62,7 @@ static int on_message_begin(http_parser *p)
     struct jg_conn *c = conn_of(p);
     jg_http_req_free(c->req);
     c->req = jg_xcalloc(1, sizeof *c->req);
+    jg_conn_set_deadline(c, c->srv->cfg->header_timeout);
     return 0;
 }
 
@@ -192,6 +193,7 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
             }
             if (!c->req->complete)
                 continue;
+            jg_conn_set_deadline(c, 0);
             jg_router_dispatch(c, data, len);
             if (c->mode != JG_CONN_HTTP)
                 return;   /* upgraded: the router handed the rest to the WebSocket layer */
@@ -206,6 +208,7 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
             return;
         }
         if (c->parser.upgrade && c->req && c->req->complete) {
+            jg_conn_set_deadline(c, 0);
             jg_router_dispatch(c, data, len);
             return;
         }
@@ -264,9 +267,12 @@ static void finish(struct jg_conn *c)
     c->req = NULL;
     bool was_held = c->held;
     c->held = false;
-    if (!keep_alive)
+    if (!keep_alive) {
         jg_conn_close_after_flush(c);
-    else if (was_held && c->held_input.len)
+        return;
+    }
+    jg_conn_set_deadline(c, c->srv->cfg->keepalive_timeout);
+    if (was_held && c->held_input.len)
         jg_conn_resume(c);
 }
 
