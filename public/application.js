@@ -1,0 +1,784 @@
+/*
+ * juggernautd browser client: the Juggernaut API on top of a small socket.io
+ * protocol 1 client (WebSocket, xhr-polling and jsonp-polling transports).
+ *
+ *   var jug = new Juggernaut({host: "push.example.com", port: 8080, meta: {user_id: 1}});
+ *   jug.on("connect", function () { ... });
+ *   jug.subscribe("/chat", function (data, message) { ... });
+ *   jug.write({type: "event", data: {typing: true}});
+ *
+ * Plain ES5, no dependencies, no build step. The wire protocol is described in
+ * docs/protocol.md (sections 3, 4, 5, 7, 8, 10 and 11).
+ *
+ * Events: "connect", "disconnect", "reconnect" (before "connect" when a lost
+ * connection comes back), "message" (message), "data" (channel, data, message),
+ * "<channel>:data" (data, message), "error" (reason).
+ *
+ * MIT licence.
+ */
+(function (window, document) {
+  "use strict";
+
+  var FFFD = "\ufffd";
+
+  // ----------------------------------------------------------------------
+  // Small helpers
+
+  function now() { return new Date().getTime(); }
+
+  function bind(fn, self) {
+    return function () { return fn.apply(self, arguments); };
+  }
+
+  function noop() {}
+
+  // Calls fn without letting an exception in application code break the
+  // client's own state; the exception is re-thrown asynchronously so that it
+  // still shows in the console.
+  function safeCall(fn, self, args) {
+    try {
+      fn.apply(self, args);
+    } catch (e) {
+      setTimeout(function () { throw e; }, 0);
+    }
+  }
+
+  function option(options, names, fallback) {
+    for (var i = 0; i < names.length; i++) {
+      if (options[names[i]] !== undefined && options[names[i]] !== null) return options[names[i]];
+    }
+    return fallback;
+  }
+
+  function indexOf(list, item) {
+    for (var i = 0; i < list.length; i++) if (list[i] === item) return i;
+    return -1;
+  }
+
+  // The global callback array that JSONP answers call: io.j[N]("...").
+  // Shared with a socket.io client loaded on the same page, if any.
+  function jsonpCallbacks() {
+    var io = window.io = window.io || {};
+    io.j = io.j || [];
+    return io.j;
+  }
+
+  function removeNode(node) {
+    if (node && node.parentNode) node.parentNode.removeChild(node);
+  }
+
+  // ----------------------------------------------------------------------
+  // Event emitter mixin
+
+  var Events = {
+    on: function (name, fn) {
+      if (!name || typeof fn !== "function") return this;
+      this._handlers = this._handlers || {};
+      (this._handlers[name] = this._handlers[name] || []).push(fn);
+      return this;
+    },
+    // unbind(name) removes every handler of NAME; unbind(name, fn) only FN.
+    unbind: function (name, fn) {
+      if (!this._handlers || !this._handlers[name]) return this;
+      if (!fn) {
+        delete this._handlers[name];
+        return this;
+      }
+      var list = this._handlers[name];
+      for (var i = list.length - 1; i >= 0; i--) if (list[i] === fn) list.splice(i, 1);
+      if (!list.length) delete this._handlers[name];
+      return this;
+    },
+    trigger: function (name) {
+      var list = this._handlers && this._handlers[name];
+      if (!list) return this;
+      var args = Array.prototype.slice.call(arguments, 1);
+      list = list.slice(); // handlers may unbind themselves
+      for (var i = 0; i < list.length; i++) safeCall(list[i], this, args);
+      return this;
+    }
+  };
+
+  function mixin(target, source) {
+    for (var k in source) if (source.hasOwnProperty(k)) target[k] = source[k];
+  }
+
+  // ----------------------------------------------------------------------
+  // socket.io packets: type ":" [id ["+"]] ":" [endpoint] [":" data]   (§4)
+
+  var PACKET_RE = /^([^:]+):([0-9]+)?(\+)?:([^:]+)?:?([\s\S]*)?$/;
+
+  function decodePacket(text) {
+    var m = PACKET_RE.exec(text);
+    if (!m) return null;
+    return { type: m[1], id: m[2] || "", ack: !!m[3], endpoint: m[4] || "", data: m[5] || "" };
+  }
+
+  function encodePacket(type, data) {
+    return type + "::" + (data ? ":" + data : "");
+  }
+
+  // Several packets in one polling body: "\ufffd<len>\ufffd<packet>" each,
+  // <len> in UTF-16 code units = JavaScript string length (§5).
+  function encodePayload(packets) {
+    if (packets.length === 1) return packets[0];
+    var out = "";
+    for (var i = 0; i < packets.length; i++) {
+      out += FFFD + packets[i].length + FFFD + packets[i];
+    }
+    return out;
+  }
+
+  function decodePayload(text) {
+    if (text.charAt(0) !== FFFD) return [text];
+    var packets = [], i = 0, end, len;
+    while (i < text.length && text.charAt(i) === FFFD) {
+      end = text.indexOf(FFFD, i + 1);
+      if (end < 0) break;
+      len = text.substring(i + 1, end);
+      if (!/^[0-9]+$/.test(len)) break;
+      len = parseInt(len, 10);
+      if (end + 1 + len > text.length) break;
+      packets.push(text.substr(end + 1, len));
+      i = end + 1 + len;
+    }
+    return packets;
+  }
+
+  // ----------------------------------------------------------------------
+  // HTTP requests
+
+  function corsXHRAvailable() {
+    try {
+      return typeof XMLHttpRequest !== "undefined" && "withCredentials" in new XMLHttpRequest();
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // XHR METHOD to URL; ok(responseText) on 200, fail(status) otherwise or after
+  // TIMEOUT ms. Returns a function that aborts the request silently.
+  function xhr(method, url, body, timeout, ok, fail) {
+    var req = new XMLHttpRequest(), done = false, timer;
+    function finish(success, arg) {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.onreadystatechange = noop;
+      if (success) ok(arg); else fail(arg);
+    }
+    req.open(method, url, true);
+    if (body !== null) req.setRequestHeader("Content-Type", "text/plain;charset=UTF-8");
+    req.onreadystatechange = function () {
+      if (req.readyState !== 4) return;
+      if (req.status === 200) finish(true, req.responseText);
+      else finish(false, req.status);
+    };
+    if (timeout) timer = setTimeout(function () { finish(false, 0); try { req.abort(); } catch (e) {} }, timeout);
+    req.send(body);
+    return function () {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.onreadystatechange = noop;
+      try { req.abort(); } catch (e) {}
+    };
+  }
+
+  // Loads SRC as a script; done(true) once it ran, done(false) on error or
+  // after TIMEOUT ms. Returns a function that cancels it.
+  function loadScript(src, timeout, done) {
+    var script = document.createElement("script"), finished = false, timer;
+    var parent = document.getElementsByTagName("head")[0] || document.documentElement;
+    function finish(success) {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      script.onload = script.onerror = script.onreadystatechange = null;
+      removeNode(script);
+      if (done) done(success);
+    }
+    script.async = true;
+    script.charset = "UTF-8";
+    script.src = src;
+    script.onload = function () { finish(true); };
+    script.onerror = function () { finish(false); };
+    script.onreadystatechange = function () { // old Internet Explorer
+      if (/loaded|complete/.test(script.readyState)) finish(true);
+    };
+    if (timeout) timer = setTimeout(function () { finish(false); }, timeout);
+    parent.insertBefore(script, parent.firstChild);
+    return function () { done = null; finish(false); };
+  }
+
+  // ----------------------------------------------------------------------
+  // Transports. Each one talks to its socket through three calls:
+  //   socket.onPacket(transport, text)   one packet arrived
+  //   socket.onTransportClose(transport) the transport died (not after close())
+  // and offers open(), send(arrayOfPacketTexts) and close().
+
+  var transports = {};
+
+  // WebSocket: one packet per text frame, both ways (§10).
+  function WebSocketTransport(socket) {
+    this.socket = socket;
+    this.closed = false;
+  }
+  WebSocketTransport.prototype.name = "websocket";
+  WebSocketTransport.supported = function () {
+    return !!(window.WebSocket || window.MozWebSocket);
+  };
+  WebSocketTransport.prototype.open = function () {
+    var self = this, Ctor = window.WebSocket || window.MozWebSocket;
+    try {
+      this.ws = new Ctor(this.socket.transportURL("websocket", true));
+    } catch (e) {
+      setTimeout(function () { self.fail(); }, 0);
+      return;
+    }
+    this.ws.onmessage = function (ev) {
+      if (!self.closed) self.socket.onPacket(self, String(ev.data));
+    };
+    this.ws.onclose = this.ws.onerror = function () { self.fail(); };
+  };
+  WebSocketTransport.prototype.send = function (packets) {
+    for (var i = 0; i < packets.length; i++) this.ws.send(packets[i]);
+  };
+  WebSocketTransport.prototype.close = function () {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ws) {
+      this.ws.onmessage = this.ws.onclose = this.ws.onerror = null;
+      try { this.ws.close(); } catch (e) {}
+    }
+  };
+  WebSocketTransport.prototype.fail = function () {
+    if (this.closed) return;
+    this.close();
+    this.socket.onTransportClose(this);
+  };
+  transports.websocket = WebSocketTransport;
+
+  // Long-polling base: a GET loop receives payloads, POSTs send them; one POST
+  // at a time, packets queued meanwhile go out together in the next one.
+  var Polling = {
+    init: function (socket) {
+      this.socket = socket;
+      this.closed = false;
+      this.queue = [];
+      this.posting = false;
+      // An idle poll is answered after the server's polling duration (20 s);
+      // give up on a poll that takes much longer than the close timeout.
+      this.pollTimeout = (socket.closeTimeout || 25) * 1000 + 10000;
+    },
+    open: function () { this.poll(); },
+    poll: function () {
+      var self = this;
+      if (this.closed) return;
+      this.cancelGet = this.get(function (text) {
+        self.cancelGet = null;
+        var packets = decodePayload(text);
+        for (var i = 0; i < packets.length && !self.closed; i++) {
+          self.socket.onPacket(self, packets[i]);
+        }
+        self.poll();
+      }, function () {
+        self.cancelGet = null;
+        self.fail();
+      });
+    },
+    // Packets written in one turn of the event loop go out in one POST.
+    send: function (packets) {
+      var self = this;
+      this.queue.push.apply(this.queue, packets);
+      if (this.flushTimer) return;
+      this.flushTimer = setTimeout(function () {
+        self.flushTimer = null;
+        self.flush();
+      }, 0);
+    },
+    flush: function (closing) {
+      var self = this;
+      if ((this.closed && !closing) || this.posting || !this.queue.length) return;
+      var payload = encodePayload(this.queue);
+      this.queue = [];
+      this.posting = true;
+      this.post(payload, function () {
+        self.posting = false;
+        self.flush();
+      }, function () {
+        self.posting = false;
+        self.fail();
+      });
+    },
+    close: function () {
+      if (this.closed) return;
+      this.closed = true;
+      if (this.flushTimer) { // e.g. a last "0::": send it now
+        clearTimeout(this.flushTimer);
+        this.flushTimer = null;
+        this.flush(true);
+      }
+      if (this.cancelGet) this.cancelGet();
+      this.cancelGet = null;
+      this.cleanup();
+    },
+    cleanup: noop,
+    fail: function () {
+      if (this.closed) return;
+      this.close();
+      this.socket.onTransportClose(this);
+    }
+  };
+
+  // xhr-polling over (CORS) XMLHttpRequest (§7).
+  function XHRPollingTransport(socket) { this.init(socket); }
+  mixin(XHRPollingTransport.prototype, Polling);
+  XHRPollingTransport.prototype.name = "xhr-polling";
+  XHRPollingTransport.supported = function (socket) {
+    return typeof XMLHttpRequest !== "undefined" && (socket.sameOrigin() || corsXHRAvailable());
+  };
+  XHRPollingTransport.prototype.get = function (ok, fail) {
+    return xhr("GET", this.socket.transportURL("xhr-polling"), null, this.pollTimeout, ok, fail);
+  };
+  XHRPollingTransport.prototype.post = function (payload, ok, fail) {
+    var self = this;
+    this.cancelPost = xhr("POST", this.socket.transportURL("xhr-polling"), payload, 30000,
+      function () { self.cancelPost = null; ok(); },
+      function () { self.cancelPost = null; fail(); });
+  };
+  XHRPollingTransport.prototype.cleanup = function () {
+    // A POST in flight is left to finish: it may carry a "0::".
+    this.cancelPost = null;
+  };
+  transports["xhr-polling"] = XHRPollingTransport;
+
+  // jsonp-polling: GETs are <script> loads answered io.j[i]("payload");
+  // POSTs submit a hidden form (field d = JSON string of the payload) into a
+  // hidden iframe (§8).
+  function JSONPPollingTransport(socket) {
+    var self = this, callbacks = jsonpCallbacks();
+    this.init(socket);
+    this.index = callbacks.length;
+    callbacks.push(function (data) { self.received = data; });
+  }
+  mixin(JSONPPollingTransport.prototype, Polling);
+  JSONPPollingTransport.prototype.name = "jsonp-polling";
+  JSONPPollingTransport.supported = function () { return !!document; };
+  JSONPPollingTransport.prototype.url = function () {
+    return this.socket.transportURL("jsonp-polling") + "&i=" + this.index;
+  };
+  JSONPPollingTransport.prototype.get = function (ok, fail) {
+    var self = this;
+    this.received = undefined;
+    return loadScript(this.url(), this.pollTimeout, function (loaded) {
+      var data = self.received;
+      self.received = undefined;
+      if (loaded && typeof data === "string") ok(data); else fail();
+    });
+  };
+  JSONPPollingTransport.prototype.post = function (payload, ok, fail) {
+    var self = this, name = "juggernaut_jsonp_" + this.index + "_" + now(), iframe, timer;
+    if (!this.form) {
+      this.form = document.createElement("form");
+      this.area = document.createElement("textarea");
+      this.area.name = "d";
+      this.form.method = "POST";
+      this.form.setAttribute("accept-charset", "utf-8");
+      this.form.style.position = "absolute";
+      this.form.style.top = this.form.style.left = "-1000px";
+      this.form.style.width = this.form.style.height = "1px";
+      this.form.appendChild(this.area);
+      document.body.appendChild(this.form);
+    }
+    try { // old Internet Explorer only honours a name given at creation
+      iframe = document.createElement('<iframe name="' + name + '">');
+    } catch (e) {
+      iframe = document.createElement("iframe");
+      iframe.name = name;
+    }
+    iframe.id = name;
+    iframe.style.display = "none";
+    this.form.appendChild(iframe);
+    this.form.target = name;
+    this.form.action = this.url();
+    this.area.value = JSON.stringify(payload);
+    function finished(success) {
+      if (self.iframe !== iframe) return;
+      clearTimeout(timer);
+      iframe.onload = iframe.onreadystatechange = null;
+      // Removed later: removing it inside its own load event upsets some browsers.
+      setTimeout(function () { removeNode(iframe); }, 0);
+      self.iframe = null;
+      if (success) ok(); else fail();
+    }
+    function loaded() { finished(true); }
+    timer = setTimeout(function () { finished(false); }, 30000);
+    iframe.onload = loaded;
+    iframe.onreadystatechange = function () {
+      if (iframe.readyState === "complete") loaded();
+    };
+    this.iframe = iframe;
+    this.form.submit();
+  };
+  JSONPPollingTransport.prototype.cleanup = function () {
+    var callbacks = jsonpCallbacks(), form = this.form;
+    callbacks[this.index] = noop; // a late answer must not throw
+    // A POST in flight (it may carry a "0::") dies with its iframe: wait a little.
+    if (form) setTimeout(function () { removeNode(form); }, this.iframe ? 2000 : 0);
+    this.form = this.area = this.iframe = null;
+  };
+  transports["jsonp-polling"] = JSONPPollingTransport;
+
+  // ----------------------------------------------------------------------
+  // Socket: one socket.io connection, handshake, transport fallback and
+  // reconnects. Emits "connect", "disconnect" (reason), "reconnect",
+  // "message" (text), "error" (reason).
+
+  function Socket(options) {
+    this.options = options;
+    this.secure = !!options.secure;
+    this.host = options.host;
+    this.port = options.port;
+    this.resource = option(options, ["resource"], "socket.io");
+    this.query = option(options, ["query"], "");
+    this.transports = option(options, ["transports"],
+      ["websocket", "xhr-polling", "jsonp-polling"]);
+    this.connectTimeout = option(options, ["connectTimeout", "connect timeout"], 10000);
+    this.reconnect = option(options, ["reconnect"], true);
+    this.reconnectDelay = option(options, ["reconnectDelay", "reconnection delay"], 500);
+    this.reconnectLimit = option(options, ["reconnectLimit", "reconnection limit"], 10000);
+    this.maxAttempts = option(options, ["maxReconnectAttempts", "max reconnection attempts"], Infinity);
+    this.connected = false;
+    this.everConnected = false;
+    this.stopped = false;
+    this.attempts = 0;
+    this.delay = this.reconnectDelay;
+    this.buffer = [];
+  }
+  mixin(Socket.prototype, Events);
+
+  Socket.prototype.baseURL = function (websocket) {
+    var scheme = websocket ? (this.secure ? "wss" : "ws") : (this.secure ? "https" : "http");
+    return scheme + "://" + this.host + ":" + this.port + "/" + this.resource + "/1/";
+  };
+
+  Socket.prototype.transportURL = function (name, websocket) {
+    var url = this.baseURL(websocket) + name + "/" + this.sessionID;
+    if (websocket) return url + (this.query ? "?" + this.query : "");
+    return url + "?" + (this.query ? this.query + "&" : "") + "t=" + now();
+  };
+
+  Socket.prototype.sameOrigin = function () {
+    var loc = window.location, defaultPort = loc.protocol === "https:" ? "443" : "80";
+    return loc.protocol === (this.secure ? "https:" : "http:") &&
+      loc.hostname === String(this.host) &&
+      String(loc.port || defaultPort) === String(this.port);
+  };
+
+  Socket.prototype.connect = function () {
+    this.stopped = false;
+    if (!this.connected && !this.busy) this.handshake();
+    return this;
+  };
+
+  // GET /socket.io/1/?t=... -> "sid:heartbeat:close:transports" (§3), by XHR
+  // when allowed, else by JSONP.
+  Socket.prototype.handshake = function () {
+    var self = this, done = false;
+    var url = this.baseURL(false) + "?" + (this.query ? this.query + "&" : "") + "t=" + now();
+    this.busy = true;
+    function answer(ok, body) {
+      if (done || self.stopped) return;
+      done = true;
+      if (ok) self.onHandshake(body);
+      else self.onConnectFailed(body || "handshake failed");
+    }
+    if (this.sameOrigin() || corsXHRAvailable()) {
+      this.cancelHandshake = xhr("GET", url, null, this.connectTimeout,
+        function (text) { answer(true, text); },
+        function (status) { answer(false, "handshake failed (status " + status + ")"); });
+    } else {
+      var callbacks = jsonpCallbacks(), index = callbacks.length;
+      callbacks.push(function (data) {
+        callbacks[index] = noop;
+        if (typeof data === "string") answer(true, data);
+        else answer(false, data && data.message);
+      });
+      this.cancelHandshake = loadScript(url + "&jsonp=" + index, this.connectTimeout, function () {
+        setTimeout(function () { answer(false, "handshake failed"); }, 0);
+      });
+    }
+  };
+
+  Socket.prototype.onHandshake = function (body) {
+    var parts = body.split(":");
+    var offered = (parts[3] || "").split(",");
+    this.cancelHandshake = null;
+    if (parts.length < 4 || !parts[0]) return this.onConnectFailed("bad handshake answer");
+    this.sessionID = parts[0];
+    this.heartbeatTimeout = parseInt(parts[1], 10) || 0;
+    this.closeTimeout = parseInt(parts[2], 10) || 0;
+    this.candidates = [];
+    for (var i = 0; i < this.transports.length; i++) {
+      var name = this.transports[i], T = transports[name];
+      if (T && indexOf(offered, name) >= 0 && T.supported(this)) this.candidates.push(name);
+    }
+    this.openNextTransport();
+  };
+
+  // Tries the next candidate transport on the same session id; a transport
+  // that fails to open or to deliver "1::" in time makes way for the next.
+  Socket.prototype.openNextTransport = function () {
+    var self = this, name = this.candidates.shift(), transport;
+    clearTimeout(this.connectTimer);
+    if (!name) return this.onConnectFailed("no transport could connect");
+    transport = this.transport = new transports[name](this);
+    this.connectTimer = setTimeout(function () {
+      if (self.transport !== transport || self.connected) return;
+      transport.close();
+      self.openNextTransport();
+    }, this.connectTimeout);
+    transport.open();
+  };
+
+  Socket.prototype.onConnectFailed = function (reason) {
+    this.busy = false;
+    clearTimeout(this.connectTimer);
+    if (this.transport) this.transport.close();
+    this.transport = null;
+    this.trigger("error", reason);
+    this.scheduleReconnect();
+  };
+
+  Socket.prototype.scheduleReconnect = function () {
+    var self = this, delay = this.delay;
+    if (this.stopped || !this.reconnect || this.reconnectTimer) return;
+    if (this.attempts >= this.maxAttempts) {
+      this.trigger("reconnect_failed");
+      return;
+    }
+    this.attempts++;
+    this.delay = Math.min(this.delay * 2, this.reconnectLimit);
+    this.busy = true;
+    this.reconnectTimer = setTimeout(function () {
+      self.reconnectTimer = null;
+      if (!self.stopped) self.handshake();
+    }, delay);
+  };
+
+  Socket.prototype.onPacket = function (transport, text) {
+    var packet;
+    if (transport !== this.transport) return;
+    this.resetWatchdog();
+    packet = decodePacket(text);
+    if (!packet || packet.endpoint) return; // Juggernaut uses no namespaces
+    switch (packet.type) {
+      case "0": // disconnect: the server does not want us back
+        this.disconnect("booted", true);
+        break;
+      case "1":
+        if (!this.connected) this.onConnect();
+        break;
+      case "2":
+        transport.send([encodePacket(2)]);
+        break;
+      case "3":
+        if (packet.id && !packet.ack) this.send(encodePacket(6, packet.id));
+        this.trigger("message", packet.data);
+        break;
+      case "7": // error "reason+advice"; advice 0 = reconnect (e.g. 7:::1+0 unknown sid)
+        if (packet.data.split("+")[1] === "0") this.onTransportClose(transport, true);
+        else this.trigger("error", packet.data);
+        break;
+      default: // 4 json, 5 event, 6 ack, 8 noop: nothing for Juggernaut
+        break;
+    }
+  };
+
+  Socket.prototype.onConnect = function () {
+    var wasConnected = this.everConnected, queued = this.buffer;
+    clearTimeout(this.connectTimer);
+    this.connected = true;
+    this.everConnected = true;
+    this.busy = false;
+    this.attempts = 0;
+    this.delay = this.reconnectDelay;
+    this.buffer = [];
+    this.trigger("connect", wasConnected);
+    if (queued.length && this.connected) this.transport.send(queued);
+  };
+
+  // The transport died, or the session is gone (SESSION_LOST: 7:::1+0).
+  Socket.prototype.onTransportClose = function (transport, sessionLost) {
+    if (transport !== this.transport) return;
+    clearTimeout(this.watchdog);
+    if (!this.connected) {
+      if (sessionLost) return this.onConnectFailed("session expired");
+      transport.close();
+      return this.openNextTransport();
+    }
+    transport.close();
+    this.transport = null;
+    this.connected = false;
+    this.trigger("disconnect", sessionLost ? "session lost" : "transport closed");
+    this.scheduleReconnect();
+  };
+
+  // No packet at all for heartbeat + close timeout seconds on a WebSocket:
+  // the connection is dead even if the browser has not noticed (§11.2).
+  Socket.prototype.resetWatchdog = function () {
+    var self = this, transport = this.transport;
+    clearTimeout(this.watchdog);
+    if (!this.heartbeatTimeout || transport.name !== "websocket") return;
+    this.watchdog = setTimeout(function () {
+      if (self.transport === transport) transport.fail();
+    }, (this.heartbeatTimeout + (this.closeTimeout || 25)) * 1000);
+  };
+
+  Socket.prototype.send = function (text) {
+    if (this.connected) this.transport.send([text]);
+    else this.buffer.push(text);
+  };
+
+  // Ends the session for good (no reconnect). FROM_SERVER: the server sent 0::.
+  Socket.prototype.disconnect = function (reason, fromServer) {
+    var wasConnected = this.connected;
+    this.stopped = true;
+    this.busy = false;
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.watchdog);
+    this.reconnectTimer = null;
+    if (this.cancelHandshake) this.cancelHandshake();
+    this.cancelHandshake = null;
+    if (this.transport) {
+      if (wasConnected && !fromServer) this.transport.send([encodePacket(0)]);
+      this.transport.close();
+    }
+    this.transport = null;
+    this.connected = false;
+    if (wasConnected) this.trigger("disconnect", reason || "client");
+  };
+
+  // ----------------------------------------------------------------------
+  // Juggernaut
+
+  // A message object; new Juggernaut.Message({type: "event", data: ...}).
+  function Message(hash) {
+    for (var key in hash) if (hash.hasOwnProperty(key)) this[key] = hash[key];
+  }
+  Message.fromJSON = function (json) { return new Message(JSON.parse(json)); };
+  Message.prototype.toJSON = function () {
+    var object = {};
+    for (var key in this) {
+      if (this.hasOwnProperty(key) && typeof this[key] !== "function") object[key] = this[key];
+    }
+    return object;
+  };
+
+  function Juggernaut(options) {
+    var loc = window.location;
+    if (!(this instanceof Juggernaut)) return new Juggernaut(options);
+    options = this.options = options || {};
+    options.host = options.host || loc.hostname;
+    options.port = options.port || 8080;
+    if (options.secure === undefined) options.secure = loc.protocol === "https:";
+    this.meta = options.meta;
+    this.channels = [];  // subscribed channel names, in subscription order
+    this.sessionID = null;
+    this.socket = new Socket(options);
+    this.socket.on("connect", bind(this.onconnect, this));
+    this.socket.on("disconnect", bind(this.ondisconnect, this));
+    this.socket.on("message", bind(this.onmessage, this));
+    this.socket.on("error", bind(function (reason) { this.trigger("error", reason); }, this));
+    this.socket.connect();
+  }
+  Juggernaut.fn = Juggernaut.prototype;
+  mixin(Juggernaut.prototype, Events);
+  Juggernaut.prototype.bind = Juggernaut.prototype.on;
+  Juggernaut.Message = Message;
+
+  Juggernaut.prototype.isConnected = function () {
+    return this.socket.connected;
+  };
+
+  // Name of the transport in use ("websocket", "xhr-polling", ...) or null.
+  Juggernaut.prototype.transport = function () {
+    return this.socket.connected ? this.socket.transport.name : null;
+  };
+
+  // Sends MESSAGE (a Juggernaut.Message, a plain object or a JSON string) to
+  // the server, e.g. jug.write({type: "event", data: {...}}). Messages written
+  // while disconnected are sent after the next connect.
+  Juggernaut.prototype.write = function (message) {
+    var text = typeof message === "string" ? message : JSON.stringify(message);
+    this.socket.send(encodePacket(3, text));
+  };
+
+  Juggernaut.prototype.subscribe = function (channel, callback) {
+    if (!channel) throw new Error("Must provide a channel");
+    channel = String(channel);
+    if (callback) this.on(channel + ":data", callback);
+    if (indexOf(this.channels, channel) >= 0) return this;
+    this.channels.push(channel);
+    if (this.socket.connected) this.write({ type: "subscribe", channel: channel });
+    return this;
+  };
+
+  Juggernaut.prototype.unsubscribe = function (channel) {
+    if (!channel) throw new Error("Must provide a channel");
+    channel = String(channel);
+    var i = indexOf(this.channels, channel);
+    this.unbind(channel + ":data");
+    if (i < 0) return this;
+    this.channels.splice(i, 1);
+    // Not connected: the next session starts without it anyway.
+    if (this.socket.connected) this.write({ type: "unsubscribe", channel: channel });
+    return this;
+  };
+
+  // Closes the connection for good (sends 0:: so the server ends the session).
+  Juggernaut.prototype.disconnect = function () {
+    this.socket.disconnect("client");
+  };
+
+  // Every connect (first or after a reconnect) is a new session: send meta,
+  // then every current subscription, then tell the application.
+  Juggernaut.prototype.onconnect = function (isReconnect) {
+    this.sessionID = this.socket.sessionID;
+    if (this.meta !== undefined && this.meta !== null) this.write({ type: "meta", data: this.meta });
+    for (var i = 0; i < this.channels.length; i++) {
+      this.write({ type: "subscribe", channel: this.channels[i] });
+    }
+    if (isReconnect) this.trigger("reconnect");
+    this.trigger("connect");
+  };
+
+  Juggernaut.prototype.ondisconnect = function (reason) {
+    this.trigger("disconnect", reason);
+  };
+
+  Juggernaut.prototype.onmessage = function (text) {
+    var message;
+    try {
+      message = Message.fromJSON(text);
+    } catch (e) {
+      return this.trigger("error", "bad message: " + text);
+    }
+    this.trigger("message", message);
+    this.trigger("data", message.channel, message.data, message);
+    if (message.channel !== undefined) this.trigger(message.channel + ":data", message.data, message);
+  };
+
+  // Exposed for tests and for the curious.
+  Juggernaut.protocol = {
+    decodePacket: decodePacket,
+    encodePacket: encodePacket,
+    decodePayload: decodePayload,
+    encodePayload: encodePayload
+  };
+
+  if (typeof module !== "undefined" && module.exports) module.exports = Juggernaut;
+  if (window) window.Juggernaut = Juggernaut;
+})(typeof window !== "undefined" ? window : null, typeof document !== "undefined" ? document : null);
