@@ -47,6 +47,8 @@ struct jg_config {
     size_t max_subscriptions;    /* channels per session */
     double header_timeout;       /* s: a request must be complete this long after its first byte */
     double keepalive_timeout;    /* s: an idle keep-alive connection is closed after this */
+    /* cluster */
+    char *cluster_secret;        /* owned; NULL = plain sids, no adoption across instances */
     /* process */
     int log_level;               /* enum jg_log_level */
     char *log_file;              /* owned; NULL = stderr */

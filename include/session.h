@@ -13,12 +13,12 @@
 
 #include "config.h"
 #include "list.h"
+#include "sid.h"
 
 struct jg_buf;
 struct jg_conn;
 struct jg_server;
 
-#define JG_SID_LEN 22            /* 128 random bits, URL-safe base64 */
 
 /* What a transport does with packets. */
 struct jg_transport_ops {
@@ -35,7 +35,7 @@ struct jg_transport_ops {
 extern const struct jg_transport_ops jg_ws_ops, jg_xhr_ops, jg_jsonp_ops, jg_htmlfile_ops;
 
 struct jg_session {
-    char sid[JG_SID_LEN + 1];
+    char sid[JG_SID_MAX + 1];
     UT_hash_handle hh;                   /* in the sid table */
     struct jg_server *srv;               /* borrowed */
     struct jg_list subs;                 /* struct jg_sub.session_node, in subscription order */
@@ -68,6 +68,10 @@ size_t jg_session_count(const struct jg_session_table *t);
  * unless a transport request comes. */
 struct jg_session *jg_session_create(struct jg_server *srv);
 struct jg_session *jg_session_find(struct jg_server *srv, const char *sid);
+/* A transport request for SID that this instance does not hold: if SID was issued by an
+ * instance sharing our cluster-secret within handshake-expiry, it becomes a session here
+ * as if we had handshaken it. Returns NULL otherwise. */
+struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid);
 
 /* A transport request (GET poll, htmlfile stream, WebSocket) for S arrived on C. Replaces
  * any older transport (an older held GET is answered 8::), sends 1:: on the first one,

@@ -13,6 +13,7 @@
     X(connections_rejected, counter, "Connections refused: max-connections reached or accept failed") \
     X(sessions, gauge, "Live socket.io sessions (handshaken or connected)") \
     X(handshakes, counter, "socket.io handshakes answered") \
+    X(sessions_adopted, counter, "Sessions taken over from a sid another instance issued") \
     X(ws_connections, gauge, "Open WebSocket transports") \
     X(polls_pending, gauge, "Long-poll GETs held open") \
     X(htmlfile_streams, gauge, "Open htmlfile streams") \

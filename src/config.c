@@ -76,6 +76,7 @@ void jg_config_deinit(struct jg_config *cfg)
     free(cfg->redis_password);
     free(cfg->log_file);
     free(cfg->pidfile);
+    free(cfg->cluster_secret);
     free_origins(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -86,6 +87,10 @@ static int parse_size(const char *v, size_t *out, size_t min, char *err, size_t 
 {
     char *end;
     errno = 0;
+    if (!isdigit((unsigned char)v[0])) {   /* strtoull would take " -1" as a huge number */
+        snprintf(err, errlen, "expected a whole number >= %zu (k, m or g suffix allowed), got \"%s\"", min, v);
+        return -1;
+    }
     unsigned long long n = strtoull(v, &end, 10);
     unsigned long long mult = 1;
     if (end != v) {
@@ -267,6 +272,10 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return 0;
     }
     if (!strcmp(key, "public-dir")) {
+        if (!*v) {
+            snprintf(err, errlen, "expected a directory");
+            return -1;
+        }
         set_string(&cfg->public_dir, v);
         return 0;
     }
@@ -288,8 +297,10 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
     }
     if (!strcmp(key, "redis-db")) {
         size_t n;
-        if (parse_size(v, &n, 0, err, errlen) < 0 || n > 1000000)
+        if (parse_size(v, &n, 0, err, errlen) < 0 || n > 1000000) {
+            snprintf(err, errlen, "expected a database number 0-1000000, got \"%s\"", v);
             return -1;
+        }
         cfg->redis_db = (int)n;
         return 0;
     }
@@ -331,6 +342,15 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return parse_seconds(v, &cfg->header_timeout, 0.05, err, errlen);
     if (!strcmp(key, "keepalive-timeout"))
         return parse_seconds(v, &cfg->keepalive_timeout, 0.05, err, errlen);
+    if (!strcmp(key, "cluster-secret")) {
+        if (*v && strlen(v) < 16) {
+            snprintf(err, errlen, "expected at least 16 characters (a long random string shared by "
+                     "the instances), or \"\" for none");
+            return -1;
+        }
+        set_string(&cfg->cluster_secret, v);
+        return 0;
+    }
     if (!strcmp(key, "log-level")) {
         int l = jg_log_level_parse(v);
         if (l < 0) {
@@ -444,10 +464,11 @@ void jg_config_transports_list(const struct jg_config *cfg, char *out, size_t ou
     for (int i = 0; i < JG_TR_COUNT; i++) {
         if (!(cfg->transports & (1u << i)))
             continue;
-        int n = snprintf(out + used, outlen - used, "%s%s", used ? "," : "", transport_names[i]);
-        if (n < 0 || (size_t)n >= outlen - used)
-            break;
-        used += (size_t)n;
+        size_t need = strlen(transport_names[i]) + (used ? 1 : 0);
+        if (used + need >= outlen)
+            break;   /* only whole names */
+        snprintf(out + used, outlen - used, "%s%s", used ? "," : "", transport_names[i]);
+        used += need;
     }
 }
 

@@ -178,7 +178,8 @@ static void answer_error(struct jg_conn *c, int status, const char *why)
 
 void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
 {
-    while (len > 0 && !c->closing && c->mode == JG_CONN_HTTP && !c->held) {
+    /* after an answer that closes the connection, nothing behind it is read */
+    while (len > 0 && !c->closing && !c->close_after_flush && c->mode == JG_CONN_HTTP && !c->held) {
         size_t n = http_parser_execute(&c->parser, &settings, data, len);
         enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
         data += n;
@@ -268,6 +269,7 @@ static void finish(struct jg_conn *c)
     bool was_held = c->held;
     c->held = false;
     if (!keep_alive) {
+        jg_sb_free(&c->held_input);   /* requests pipelined behind a "close" are not served */
         jg_conn_close_after_flush(c);
         return;
     }

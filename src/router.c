@@ -112,6 +112,8 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_http_req *req = c->req;
     size_t dlen;
     struct jg_session *s = jg_session_find(srv, sid);
+    if (!s)
+        s = jg_session_adopt(srv, sid);
 
     if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
         /* §11.4 Fix: end the session whether or not a transport is open, answer 200 */

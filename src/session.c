@@ -3,9 +3,9 @@
  * business; how bytes reach the client is the transport's (ws.c, poll.c). */
 #include "session.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "buf.h"
 #include "conn.h"
@@ -46,39 +46,20 @@ size_t jg_session_count(const struct jg_session_table *t)
     return t->count;
 }
 
-/* 128 bits from getrandom(2), URL-safe base64 without padding: 22 characters. */
-static void make_sid(char out[JG_SID_LEN + 1])
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char rnd[17] = { 0 };
-    size_t got = 0;
-    while (got < 16) {
-        ssize_t n = getrandom(rnd + got, 16 - got, 0);
-        if (n < 0) {
-            jg_error("getrandom failed; cannot make session ids");
-            abort();
-        }
-        got += (size_t)n;
-    }
-    /* 16 bytes = 128 bits = 21 full 6-bit groups + 2 bits */
-    for (int i = 0; i < JG_SID_LEN; i++) {
-        int bit = i * 6;
-        unsigned v = ((unsigned)rnd[bit / 8] << 8 | rnd[bit / 8 + 1]) >> (10 - bit % 8);
-        out[i] = alphabet[v & 63];
-    }
-    out[JG_SID_LEN] = '\0';
-}
-
-struct jg_session *jg_session_create(struct jg_server *srv)
+static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 {
     struct jg_session_table *t = srv->sessions;
     struct jg_session *s = jg_xcalloc(1, sizeof *s);
     s->srv = srv;
     jg_list_init(&s->subs);
     jg_list_init(&s->end_node);
-    do {
-        make_sid(s->sid);
-    } while (jg_session_find(srv, s->sid));
+    if (sid) {
+        snprintf(s->sid, sizeof s->sid, "%s", sid);
+    } else {
+        do {
+            jg_sid_new(srv->cfg->cluster_secret, ev_now(srv->loop), s->sid);
+        } while (jg_session_find(srv, s->sid));
+    }
     HASH_ADD_STR(t->by_sid, sid, s);
     t->count++;
     srv->stats.sessions++;
@@ -90,6 +71,23 @@ struct jg_session *jg_session_create(struct jg_server *srv)
     s->poll_timer.data = s;
     ev_timer_start(srv->loop, &s->close_timer);
     return s;
+}
+
+struct jg_session *jg_session_create(struct jg_server *srv)
+{
+    return session_new(srv, NULL);
+}
+
+struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
+{
+    if (!srv->cfg->cluster_secret || jg_session_find(srv, sid))
+        return NULL;
+    /* ev_now is close to wall time: libev's loop clock is the realtime clock */
+    if (!jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry))
+        return NULL;
+    jg_debug("session %s: adopted (issued by another instance)", sid);
+    srv->stats.sessions_adopted++;
+    return session_new(srv, sid);
 }
 
 struct jg_session *jg_session_find(struct jg_server *srv, const char *sid)

@@ -1,0 +1,22 @@
+/* sid.h: session ids. Without a cluster secret: 128 random bits from getrandom(2) as 22
+ * URL-safe base64 characters. With one (cluster-secret), the id also carries its issue time
+ * and an HMAC-SHA256 tag, so any instance sharing the secret can accept a sid another
+ * instance issued (handshake on one, WebSocket upgrade on another behind a round-robin
+ * balancer) without asking anyone. Pure: no loop, no sockets. */
+#ifndef JG_SID_H
+#define JG_SID_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#define JG_SID_LEN 22            /* plain sid: 16 random bytes */
+#define JG_SID_SIGNED_LEN 38     /* signed sid: 16 random + 4 time + 8 tag bytes */
+#define JG_SID_MAX 40            /* room for either, NUL excluded */
+
+/* Writes a new sid into OUT. SECRET may be NULL (plain sid); NOW is seconds since the epoch. */
+void jg_sid_new(const char *secret, double now, char out[JG_SID_MAX + 1]);
+/* True if SID is a signed sid whose tag matches SECRET (constant-time comparison) and that
+ * was issued at most MAX_AGE seconds before NOW (and not in the future beyond 60 s of
+ * clock skew between instances). */
+bool jg_sid_verify(const char *secret, const char *sid, double now, double max_age);
+
+#endif /* JG_SID_H */
