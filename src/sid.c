@@ -56,8 +56,11 @@ static bool decode(const char *in, size_t n, unsigned char *out)
         unsigned v = (unsigned)(p - alphabet);
         for (int b = 5; b >= 0; b--) {
             size_t bit = i * 6 + (size_t)(5 - b);
-            if (bit < n * 8 && (v >> b & 1))
-                out[bit / 8] |= (unsigned char)(0x80 >> bit % 8);
+            if (!(v >> b & 1))
+                continue;
+            if (bit >= n * 8)
+                return false;   /* padding bits must be 0: one spelling per id */
+            out[bit / 8] |= (unsigned char)(0x80 >> bit % 8);
         }
     }
     return true;
