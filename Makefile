@@ -77,11 +77,17 @@ headers:
 	@set -e; for h in include/*.h; do echo "#include \"$$(basename $$h)\"" | \
 	  $(CC) $(CPPFLAGS) $(WARN) -std=c11 -fsyntax-only -x c -; done
 
+# The installed config points public-dir at the shared files; an existing config is kept.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/juggernautd/public $(DESTDIR)/etc/juggernautd
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/juggernautd/public \
+	  $(DESTDIR)$(PREFIX)/share/doc/juggernautd $(DESTDIR)/etc/juggernautd $(DESTDIR)/lib/systemd/system
 	install -m 755 $(BUILD)/juggernautd $(DESTDIR)$(PREFIX)/bin/juggernautd
 	install -m 644 public/* $(DESTDIR)$(PREFIX)/share/juggernautd/public/
-	install -m 644 conf/juggernautd.conf $(DESTDIR)/etc/juggernautd/juggernautd.conf
+	install -m 644 README.md conf/haproxy.cfg $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
+	sed 's|/usr/local|$(PREFIX)|g' conf/juggernautd.service > $(DESTDIR)/lib/systemd/system/juggernautd.service
+	test -e $(DESTDIR)/etc/juggernautd/juggernautd.conf || \
+	  sed 's|^public-dir .*|public-dir $(PREFIX)/share/juggernautd/public|' conf/juggernautd.conf \
+	    > $(DESTDIR)/etc/juggernautd/juggernautd.conf
 
 clean:
 	rm -rf build

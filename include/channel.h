@@ -10,6 +10,7 @@
 #include <uthash.h>
 
 #include "list.h"
+#include "sb.h"
 
 struct jg_buf;
 struct jg_session;
@@ -38,6 +39,9 @@ void jg_channel_registry_free(struct jg_channel_registry *reg);
 
 struct jg_channel *jg_channel_find(struct jg_channel_registry *reg, const char *name);
 size_t jg_channel_count(const struct jg_channel_registry *reg);
+/* Appends a JSON array of the N channels with most subscribers, busiest first:
+ * [{"channel":"name","subscribers":N},...]. */
+void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb *out);
 
 /* Subscribes S to NAME (copied). Returns 1 when a subscription was added, 0 when S was
  * already subscribed and ALLOW_DUPLICATE is false (nothing changes). */

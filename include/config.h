@@ -47,6 +47,14 @@ struct jg_config {
     size_t max_subscriptions;    /* channels per session */
     double header_timeout;       /* s: a request must be complete this long after its first byte */
     double keepalive_timeout;    /* s: an idle keep-alive connection is closed after this */
+    /* operations */
+    char *admin_bind;            /* owned; address of the admin port */
+    int admin_port;              /* 0 = no admin port (health/stats stay on the main port) */
+    char *agent_bind;            /* owned; NULL = same as bind */
+    int agent_port;              /* 0 = no HAProxy agent-check port */
+    double drain_period;         /* s: SIGTERM spreads session ends over this long */
+    bool reuse_port;             /* SO_REUSEPORT: two instances may share the port */
+    bool daemonize;              /* fork into the background (non-systemd hosts) */
     /* cluster */
     char *cluster_secret;        /* owned; NULL = plain sids, no adoption across instances */
     /* process */
@@ -76,6 +84,12 @@ int jg_config_apply_env(struct jg_config *cfg, char *err, size_t errlen)
 /* Cross-key checks (polling duration < close timeout, ...). Returns -1 with ERR set. */
 int jg_config_check(const struct jg_config *cfg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Reload (SIGHUP): FRESH was read anew; the keys that cannot change while running (listening
+ * addresses, Redis address, cluster secret, daemonize) are moved over from LIVE so they stay
+ * as they are. The names of those that differed are written, comma separated, into CHANGED
+ * ("" when none). */
+void jg_config_keep_fixed(struct jg_config *fresh, struct jg_config *live, char *changed, size_t len);
 
 /* "websocket,htmlfile,xhr-polling,jsonp-polling" restricted to the enabled ones. */
 void jg_config_transports_list(const struct jg_config *cfg, char *out, size_t outlen);

@@ -57,6 +57,7 @@ struct jg_conn {
     bool closing;                        /* jg_conn_close ran; freed from srv->closing */
     bool close_after_flush;              /* close once the queue is empty */
     bool overflowed;                     /* passed max-output-buffer: close on next flush */
+    bool admin;                          /* accepted on the admin port: health/stats only */
     char peer[64];                       /* "ip:port" for log lines */
 };
 

@@ -31,13 +31,31 @@ struct jg_server_consts {
     struct jg_buf *frame_disconnect;
 };
 
+enum jg_listener_role {
+    JG_LISTEN_MAIN = 0,                   /* socket.io, static files, health/stats */
+    JG_LISTEN_ADMIN,                      /* health/stats/metrics only (admin-port) */
+    JG_LISTEN_AGENT,                      /* HAProxy agent-check answers (agent-port) */
+    JG_LISTEN_COUNT
+};
+
+struct jg_listener {
+    struct jg_server *srv;                /* borrowed */
+    enum jg_listener_role role;
+    int fd;                               /* -1 when not listening */
+    ev_io watcher;
+};
+
 struct jg_server {
     struct ev_loop *loop;                 /* borrowed */
-    struct jg_config *cfg;                /* borrowed; replaced on reload */
+    struct jg_config *cfg;                /* borrowed; its contents change on reload */
     char transports_list[96];             /* enabled transports, handshake field 4 */
-    int listen_fd;                        /* -1 when not listening */
-    ev_io accept_watcher;
+    struct jg_listener listeners[JG_LISTEN_COUNT];
     ev_timer accept_retry;                /* re-enables accept after EMFILE */
+    ev_timer drain_timer;                 /* ends sessions in batches while draining */
+    ev_timer lag_timer;                   /* measures event-loop lag */
+    double lag_expected;                  /* when lag_timer should have fired */
+    double drain_started;                 /* ev_now at SIGTERM */
+    size_t drain_total;                   /* sessions when the drain began */
     ev_prepare flush_watcher;             /* writes queued output before the loop sleeps */
     ev_check reap_watcher;                /* frees connections closed during callbacks */
     struct jg_list pending_write;         /* conns with queued output (jg_conn.pending_node) */
@@ -52,14 +70,23 @@ struct jg_server {
     struct jg_server_consts consts;
     struct jg_stats stats;
     bool draining;                        /* shutting down: refuse new sessions */
+    void (*drained)(struct jg_server *srv); /* called once no session is left */
 };
 
 /* Sets up everything but the listener. Returns 0 or -1 (logged). */
 int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config *cfg)
     __attribute__((warn_unused_result));
-/* Binds and listens on cfg->bind:cfg->port. Returns 0, or -1 with ERR explaining. */
+/* Binds and listens on cfg->bind:cfg->port, and on the admin and agent ports when they are
+ * configured. Returns 0, or -1 with ERR explaining. */
 int jg_server_listen(struct jg_server *srv, char *err, size_t errlen) __attribute__((warn_unused_result));
 void jg_server_stop_listening(struct jg_server *srv);
+/* Slow drain (SIGTERM): /health and the agent say "drain", handshakes get 503, and the
+ * sessions are ended in batches spread over drain-period, their transports closed without
+ * "0::" so clients reconnect (through the balancer, elsewhere). DRAINED runs when none is
+ * left. */
+void jg_server_begin_drain(struct jg_server *srv, void (*drained)(struct jg_server *srv));
+/* The enabled transports changed (reload): rebuild transports_list. */
+void jg_server_config_changed(struct jg_server *srv);
 /* Ends every session and connection, frees everything init made. */
 void jg_server_deinit(struct jg_server *srv);
 

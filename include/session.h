@@ -103,5 +103,7 @@ void jg_session_end_later(struct jg_session *s, const char *reason);
 void jg_session_reap(struct jg_server *srv);
 /* Ends every session (shutdown), publishing their unsubscribe events. */
 void jg_session_end_all(struct jg_server *srv, const char *reason);
+/* Ends up to N sessions (drain). */
+void jg_session_end_some(struct jg_server *srv, size_t n, const char *reason);
 
 #endif /* JG_SESSION_H */

@@ -35,7 +35,9 @@
     X(heartbeat_timeouts, counter, "Sessions ended by heartbeat timeout") \
     X(close_timeouts, counter, "Sessions ended by close timeout") \
     X(redis_connected, flag, "1 while both Redis connections are up") \
-    X(redis_reconnects, counter, "Redis connections (re)established")
+    X(redis_reconnects, counter, "Redis connections (re)established") \
+    X(loop_lag_ms, gauge, "How late the event loop ran a 1 s timer, in milliseconds") \
+    X(draining, flag, "1 while shutting down (slow drain)")
 
 struct jg_stats {
 #define JG_STATS_FIELD(name, kind, help) int64_t name;

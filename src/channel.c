@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "session.h"
+#include "sio.h"
 #include "stats.h"
 #include "xalloc.h"
 
@@ -52,6 +53,34 @@ struct jg_channel *jg_channel_find(struct jg_channel_registry *reg, const char *
 size_t jg_channel_count(const struct jg_channel_registry *reg)
 {
     return reg->count;
+}
+
+void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb *out)
+{
+    /* a small insertion-sorted selection: N is tiny, the registry may be large */
+    struct jg_channel **top = jg_xcalloc(n ? n : 1, sizeof *top);
+    size_t have = 0;
+    struct jg_channel *ch, *tmp;
+    HASH_ITER(hh, reg->by_name, ch, tmp) {
+        size_t i = have < n ? have++ : n;
+        if (i == n && (n == 0 || top[n - 1]->nsubs >= ch->nsubs))
+            continue;
+        if (i == n)
+            i = n - 1;
+        while (i > 0 && top[i - 1]->nsubs < ch->nsubs) {
+            top[i] = top[i - 1];
+            i--;
+        }
+        top[i] = ch;
+    }
+    jg_sb_appendc(out, '[');
+    for (size_t i = 0; i < have; i++) {
+        jg_sb_appends(out, i ? ",{\"channel\":" : "{\"channel\":");
+        jg_sio_js_string_append(out, top[i]->name, strlen(top[i]->name), false);
+        jg_sb_appendf(out, ",\"subscribers\":%zu}", top[i]->nsubs);
+    }
+    jg_sb_appendc(out, ']');
+    free(top);
 }
 
 static struct jg_sub *find_sub(struct jg_channel *ch, const struct jg_session *s)

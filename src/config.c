@@ -54,6 +54,8 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->max_session_queue = 1000;
     cfg->max_channel_length = 256;
     cfg->max_subscriptions = 1000;
+    cfg->admin_bind = jg_xstrdup("127.0.0.1");
+    cfg->drain_period = 10;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 60;
     cfg->log_level = JG_LOG_INFO;
@@ -77,6 +79,8 @@ void jg_config_deinit(struct jg_config *cfg)
     free(cfg->log_file);
     free(cfg->pidfile);
     free(cfg->cluster_secret);
+    free(cfg->admin_bind);
+    free(cfg->agent_bind);
     free_origins(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
@@ -342,6 +346,43 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return parse_seconds(v, &cfg->header_timeout, 0.05, err, errlen);
     if (!strcmp(key, "keepalive-timeout"))
         return parse_seconds(v, &cfg->keepalive_timeout, 0.05, err, errlen);
+    if (!strcmp(key, "admin-bind")) {
+        if (!*v) {
+            snprintf(err, errlen, "expected an IP address");
+            return -1;
+        }
+        set_string(&cfg->admin_bind, v);
+        return 0;
+    }
+    if (!strcmp(key, "admin-port")) {
+        if (!strcmp(v, "0")) {
+            cfg->admin_port = 0;
+            return 0;
+        }
+        return parse_port(v, &cfg->admin_port, err, errlen);
+    }
+    if (!strcmp(key, "agent-bind")) {
+        set_string(&cfg->agent_bind, v);
+        return 0;
+    }
+    if (!strcmp(key, "agent-port")) {
+        if (!strcmp(v, "0")) {
+            cfg->agent_port = 0;
+            return 0;
+        }
+        return parse_port(v, &cfg->agent_port, err, errlen);
+    }
+    if (!strcmp(key, "drain-period")) {
+        if (!strcmp(v, "0")) {
+            cfg->drain_period = 0;
+            return 0;
+        }
+        return parse_seconds(v, &cfg->drain_period, 0.05, err, errlen);
+    }
+    if (!strcmp(key, "reuse-port"))
+        return parse_bool(v, &cfg->reuse_port, err, errlen);
+    if (!strcmp(key, "daemonize"))
+        return parse_bool(v, &cfg->daemonize, err, errlen);
     if (!strcmp(key, "cluster-secret")) {
         if (*v && strlen(v) < 16) {
             snprintf(err, errlen, "expected at least 16 characters (a long random string shared by "
@@ -455,6 +496,53 @@ int jg_config_check(const struct jg_config *cfg, char *err, size_t errlen)
                 "reconnects when heartbeats come slower than the advertised timeout",
                 cfg->heartbeat_interval, cfg->heartbeat_timeout);
     return 0;
+}
+
+static void note(char *changed, size_t len, const char *key)
+{
+    size_t used = strlen(changed);
+    if (strstr(changed, key))
+        return;
+    snprintf(changed + used, len - used, "%s%s", used ? ", " : "", key);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+#define KEEP_INT(field, key) \
+    do { \
+        if (fresh->field != live->field) \
+            note(changed, len, key); \
+        fresh->field = live->field; \
+    } while (0)
+#define KEEP_STR(field, key) \
+    do { \
+        if (!same_str(fresh->field, live->field)) \
+            note(changed, len, key); \
+        free(fresh->field); \
+        fresh->field = live->field; \
+        live->field = NULL; \
+    } while (0)
+
+void jg_config_keep_fixed(struct jg_config *fresh, struct jg_config *live, char *changed, size_t len)
+{
+    changed[0] = '\0';
+    KEEP_INT(port, "port");
+    KEEP_STR(bind, "bind");
+    KEEP_INT(admin_port, "admin-port");
+    KEEP_STR(admin_bind, "admin-bind");
+    KEEP_INT(agent_port, "agent-port");
+    KEEP_STR(agent_bind, "agent-bind");
+    KEEP_INT(reuse_port, "reuse-port");
+    KEEP_STR(redis_host, "redis-url");
+    KEEP_INT(redis_port, "redis-url");
+    KEEP_STR(redis_password, "redis-url");
+    KEEP_INT(redis_db, "redis-url");
+    KEEP_STR(cluster_secret, "cluster-secret");
+    KEEP_INT(daemonize, "daemonize");
+    KEEP_STR(pidfile, "pidfile");
 }
 
 void jg_config_transports_list(const struct jg_config *cfg, char *out, size_t outlen)

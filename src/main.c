@@ -1,5 +1,6 @@
-/* main.c: command line, configuration, signals and the event loop. */
+/* main.c: command line, configuration and its reload, signals, daemon mode, the loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,10 +12,11 @@
 
 #include "broker.h"
 #include "config.h"
-#include "conn.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "session.h"
+#include "static.h"
 
 #ifndef JG_VERSION
 #define JG_VERSION "0.0.0"
@@ -29,7 +31,7 @@ static const char usage[] =
     "Browsers load /application.js and subscribe to channels; publish with\n"
     "  redis-cli publish juggernaut '{\"channels\":[\"channel1\"],\"data\":\"hello\"}'\n"
     "\n"
-    "Options (they override the config file):\n"
+    "Options (they override the config file and the environment):\n"
     "  -c, --config FILE      read settings from FILE (see conf/juggernautd.conf)\n"
     "  -p, --port N           listen on port N (default 8080, or $PORT)\n"
     "  -b, --bind ADDR        listen on address ADDR (default 0.0.0.0)\n"
@@ -38,21 +40,95 @@ static const char usage[] =
     "  -P, --public DIR       serve index.html and application.js from DIR (default ./public)\n"
     "  -s, --silent           log errors only\n"
     "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
+    "  -d, --daemonize        run in the background (write a pidfile with --config's pidfile)\n"
     "  -t, --test-config      check the configuration and exit (0 = valid)\n"
     "  -h, --help             show this help and exit\n"
     "  -v, --version          show the version and exit\n"
     "\n"
-    "Signals: SIGTERM/SIGINT shut down (a second one exits at once), SIGHUP reopens the log file.\n";
+    "Signals: SIGTERM/SIGINT drain the sessions over drain-period and exit (a second one exits\n"
+    "at once); SIGHUP re-reads the config file and reopens the log file.\n";
+
+static const struct option long_opts[] = {
+    { "config", required_argument, NULL, 'c' },    { "port", required_argument, NULL, 'p' },
+    { "bind", required_argument, NULL, 'b' },      { "redis-url", required_argument, NULL, 'r' },
+    { "public", required_argument, NULL, 'P' },    { "silent", no_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'l' }, { "test-config", no_argument, NULL, 't' },
+    { "daemonize", no_argument, NULL, 'd' },       { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'v' },         { NULL, 0, NULL, 0 },
+};
+static const char short_opts[] = "c:p:b:r:P:sl:tdhv";
 
 struct app {
     struct ev_loop *loop;
     struct jg_server srv;
     struct jg_config cfg;
+    int argc;
+    char **argv;
+    const char *config_path;
     ev_signal sigterm, sigint, sighup;
     ev_timer shutdown_poll;
     double shutdown_deadline;
     bool stopping;
 };
+
+/* defaults -> file -> environment -> flags. Returns 0, or -1 with ERR set. Exits for
+ * --help and --version. */
+static int load_config(struct app *app, struct jg_config *cfg, bool *test_only, char *err, size_t errlen)
+{
+    int c;
+    jg_config_defaults(cfg);
+    app->config_path = NULL;
+    optind = 1;
+    while ((c = getopt_long(app->argc, app->argv, short_opts, long_opts, NULL)) != -1) {
+        if (c == 'c') {
+            app->config_path = optarg;
+        } else if (c == 'h') {
+            fputs(usage, stdout);
+            exit(0);
+        } else if (c == 'v') {
+            printf("juggernautd %s\n", JG_VERSION);
+            exit(0);
+        } else if (c == '?') {
+            snprintf(err, errlen, "bad option; try 'juggernautd --help'");
+            return -1;
+        }
+    }
+    if (optind < app->argc) {
+        snprintf(err, errlen, "unexpected argument \"%s\"; try 'juggernautd --help'", app->argv[optind]);
+        return -1;
+    }
+    if (app->config_path && jg_config_load(cfg, app->config_path, err, errlen) < 0)
+        return -1;
+    if (jg_config_apply_env(cfg, err, errlen) < 0)
+        return -1;
+    optind = 1;
+    while ((c = getopt_long(app->argc, app->argv, short_opts, long_opts, NULL)) != -1) {
+        const char *key = NULL;
+        char why[512];
+        switch (c) {
+        case 'p': key = "port"; break;
+        case 'b': key = "bind"; break;
+        case 'r': key = "redis-url"; break;
+        case 'P': key = "public-dir"; break;
+        case 'l': key = "log-level"; break;
+        case 's': cfg->log_level = JG_LOG_ERROR; break;
+        case 'd': cfg->daemonize = true; break;
+        case 't': if (test_only) *test_only = true; break;
+        default: break;
+        }
+        if (key && jg_config_set(cfg, key, optarg, why, sizeof why) < 0) {
+            snprintf(err, errlen, "--%s: %s", key, why);
+            return -1;
+        }
+    }
+    char why[512];
+    if (jg_config_check(cfg, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s%s%s", app->config_path ? app->config_path : "", app->config_path ? ": " : "",
+                 why);
+        return -1;
+    }
+    return 0;
+}
 
 static void shutdown_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -64,6 +140,16 @@ static void shutdown_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+static void drained(struct jg_server *srv)
+{
+    struct app *app = srv->loop ? ev_userdata(srv->loop) : NULL;
+    jg_info("drain complete; flushing events to Redis");
+    app->shutdown_deadline = ev_now(srv->loop) + SHUTDOWN_FLUSH_TIMEOUT;
+    ev_timer_init(&app->shutdown_poll, shutdown_poll_cb, 0, 0.05);
+    app->shutdown_poll.data = app;
+    ev_timer_start(srv->loop, &app->shutdown_poll);
+}
+
 static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct app *app = w->data;
@@ -73,99 +159,96 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     app->stopping = true;
-    jg_info("signal %d: shutting down (%lld sessions)", w->signum, (long long)app->srv.stats.sessions);
-    app->srv.draining = true;
-    jg_server_stop_listening(&app->srv);
-    /* Transports close without "0::", so clients reconnect elsewhere (protocol.md §11.4);
-     * the unsubscribe events go to Redis before we exit. */
-    jg_session_end_all(&app->srv, "shutdown");
-    app->shutdown_deadline = ev_now(loop) + SHUTDOWN_FLUSH_TIMEOUT;
-    ev_timer_init(&app->shutdown_poll, shutdown_poll_cb, 0.05, 0.05);
-    app->shutdown_poll.data = app;
-    ev_timer_start(loop, &app->shutdown_poll);
+    jg_notify("STOPPING=1");
+    jg_info("signal %d: shutting down", w->signum);
+    jg_server_begin_drain(&app->srv, drained);
+}
+
+static void reload(struct app *app)
+{
+    char err[1024], changed[256];
+    struct jg_config fresh;
+    jg_notify("RELOADING=1");
+    if (load_config(app, &fresh, NULL, err, sizeof err) < 0) {
+        jg_error("SIGHUP: configuration not reloaded, the old one stays in force: %s", err);
+        jg_config_deinit(&fresh);
+        jg_notify("READY=1");
+        return;
+    }
+    jg_config_keep_fixed(&fresh, &app->cfg, changed, sizeof changed);
+    if (changed[0])
+        jg_warn("SIGHUP: %s cannot change while running; restart to apply", changed);
+    struct jg_config old = app->cfg;
+    app->cfg = fresh;   /* the server reads its settings through &app->cfg */
+    jg_config_deinit(&old);
+    jg_log_threshold = (enum jg_log_level)app->cfg.log_level;
+    int rc = jg_log_open(app->cfg.log_file);
+    if (rc < 0)
+        jg_error("SIGHUP: cannot open log file %s: %s; logging to stderr", app->cfg.log_file, strerror(-rc));
+    jg_server_config_changed(&app->srv);
+    /* reload the public files too: a deploy may have changed application.js */
+    struct jg_static *files = jg_static_load(app->cfg.public_dir, err, sizeof err);
+    if (files) {
+        jg_static_free(app->srv.files);
+        app->srv.files = files;
+    } else {
+        jg_error("SIGHUP: %s; still serving the files loaded before", err);
+    }
+    jg_info("SIGHUP: configuration reloaded%s%s", app->config_path ? " from " : "",
+            app->config_path ? app->config_path : "");
+    jg_notify("READY=1");
 }
 
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
-    struct app *app = w->data;
-    int rc = jg_log_open(app->cfg.log_file);
-    if (rc < 0)
-        jg_error("SIGHUP: cannot reopen log file %s: %s", app->cfg.log_file, strerror(-rc));
-    else
-        jg_info("SIGHUP: log reopened");
+    reload(w->data);
 }
 
-static int parse_args(int argc, char **argv, struct jg_config *cfg, bool *test_only)
+/* Forks; the parent exits 0 once the child says it is listening, 1 if it dies first. */
+static int daemonize(int *ready_fd)
 {
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },  { "port", required_argument, NULL, 'p' },
-        { "bind", required_argument, NULL, 'b' },    { "redis-url", required_argument, NULL, 'r' },
-        { "public", required_argument, NULL, 'P' },  { "silent", no_argument, NULL, 's' },
-        { "log-level", required_argument, NULL, 'l' }, { "test-config", no_argument, NULL, 't' },
-        { "help", no_argument, NULL, 'h' },          { "version", no_argument, NULL, 'v' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *config_path = NULL;
-    char err[1024];
-    int c;
-    /* first pass: the config file, so that flags can override it */
-    while ((c = getopt_long(argc, argv, "c:p:b:r:P:sl:thv", opts, NULL)) != -1) {
-        if (c == 'c')
-            config_path = optarg;
-        else if (c == 'h') {
-            fputs(usage, stdout);
-            exit(0);
-        } else if (c == 'v') {
-            printf("juggernautd %s\n", JG_VERSION);
-            exit(0);
-        } else if (c == '?') {
-            fputs("Try 'juggernautd --help'.\n", stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "juggernautd: unexpected argument \"%s\"; try 'juggernautd --help'\n", argv[optind]);
+    int p[2];
+    if (pipe(p) != 0)
         return -1;
-    }
-    if (config_path && jg_config_load(cfg, config_path, err, sizeof err) < 0) {
-        fprintf(stderr, "juggernautd: %s\n", err);
+    pid_t pid = fork();
+    if (pid < 0)
         return -1;
+    if (pid > 0) {
+        close(p[1]);
+        char byte;
+        ssize_t n;
+        do {
+            n = read(p[0], &byte, 1);
+        } while (n < 0 && errno == EINTR);
+        _exit(n == 1 ? 0 : 1);
     }
-    if (jg_config_apply_env(cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "juggernautd: %s\n", err);
-        return -1;
-    }
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:p:b:r:P:sl:thv", opts, NULL)) != -1) {
-        const char *key = NULL;
-        switch (c) {
-        case 'p': key = "port"; break;
-        case 'b': key = "bind"; break;
-        case 'r': key = "redis-url"; break;
-        case 'P': key = "public-dir"; break;
-        case 'l': key = "log-level"; break;
-        case 's': cfg->log_level = JG_LOG_ERROR; break;
-        case 't': *test_only = true; break;
-        default: break;
-        }
-        if (key && jg_config_set(cfg, key, optarg, err, sizeof err) < 0) {
-            fprintf(stderr, "juggernautd: --%s: %s\n", key, err);
-            return -1;
-        }
-    }
-    if (jg_config_check(cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "juggernautd: %s%s%s\n", config_path ? config_path : "", config_path ? ": " : "", err);
-        return -1;
-    }
+    close(p[0]);
+    setsid();
+    *ready_fd = p[1];
     return 0;
+}
+
+static void detach_stdio(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return;
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
 }
 
 int main(int argc, char **argv)
 {
     static struct app app;
     bool test_only = false;
-    jg_config_defaults(&app.cfg);
-    if (parse_args(argc, argv, &app.cfg, &test_only) < 0) {
+    char err[1024];
+    app.argc = argc;
+    app.argv = argv;
+    if (load_config(&app, &app.cfg, &test_only, err, sizeof err) < 0) {
+        fprintf(stderr, "juggernautd: %s\n", err);
         jg_config_deinit(&app.cfg);
         return 1;
     }
@@ -177,19 +260,30 @@ int main(int argc, char **argv)
     jg_log_threshold = (enum jg_log_level)app.cfg.log_level;
     int rc = jg_log_open(app.cfg.log_file);
     if (rc < 0) {
-        fprintf(stderr, "juggernautd: cannot open log file %s: %s\n", app.cfg.log_file, strerror(-rc));
+        fprintf(stderr, "juggernautd: cannot open log file %s: %s (check the directory exists and is writable)\n",
+                app.cfg.log_file, strerror(-rc));
         jg_config_deinit(&app.cfg);
         return 1;
+    }
+    int ready_fd = -1;
+    if (app.cfg.daemonize) {
+        if (!app.cfg.log_file)
+            fprintf(stderr, "juggernautd: --daemonize without log-file: log lines will be lost\n");
+        if (daemonize(&ready_fd) < 0) {
+            fprintf(stderr, "juggernautd: cannot daemonize: %s\n", strerror(errno));
+            jg_config_deinit(&app.cfg);
+            return 1;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     app.loop = ev_default_loop(EVBACKEND_EPOLL | EVFLAG_NOENV);
     if (!app.loop)
         app.loop = ev_default_loop(0);
+    ev_set_userdata(app.loop, &app);
     if (jg_server_init(&app.srv, app.loop, &app.cfg) < 0) {
         jg_config_deinit(&app.cfg);
         return 1;
     }
-    char err[512];
     if (jg_server_listen(&app.srv, err, sizeof err) < 0) {
         jg_error("%s", err);
         jg_server_deinit(&app.srv);
@@ -216,6 +310,13 @@ int main(int argc, char **argv)
     ev_signal_start(app.loop, &app.sighup);
     jg_info("juggernautd %s listening on %s:%d (redis %s:%d, transports %s)", JG_VERSION, app.cfg.bind,
             app.cfg.port, app.cfg.redis_host, app.cfg.redis_port, app.srv.transports_list);
+    if (ready_fd >= 0) {
+        detach_stdio();
+        ssize_t n = write(ready_fd, "r", 1);
+        (void)n;
+        close(ready_fd);
+    }
+    jg_notify("READY=1");
 
     ev_run(app.loop, 0);
 

@@ -21,6 +21,7 @@
 #include "ws.h"
 
 #define RESOURCE "/socket.io"
+#define TOP_CHANNELS 20      /* channels listed in /stats */
 #define REDIS_GRACE 30.0   /* s: /health stays 200 this long after Redis went away */
 
 const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len)
@@ -244,13 +245,37 @@ static void health(struct jg_conn *c)
 static void stats(struct jg_conn *c, bool prometheus)
 {
     struct jg_sb out = JG_SB_INIT;
-    if (prometheus)
+    if (prometheus) {
         jg_stats_prometheus(&c->srv->stats, &out);
-    else
+    } else {
         jg_stats_json(&c->srv->stats, &out);
+        /* ...plus the busiest channels: {"top_channels":[{"channel":..,"subscribers":N}]} */
+        out.len--;   /* reopen the object */
+        jg_sb_appends(&out, ",\"top_channels\":");
+        jg_channel_top_json(c->srv->channels, TOP_CHANNELS, &out);
+        jg_sb_appendc(&out, '}');
+    }
     jg_http_respond(c, 200, prometheus ? "text/plain; version=0.0.4" : "application/json",
                     "Cache-Control: no-cache\r\n", out.data, out.len);
     jg_sb_free(&out);
+}
+
+/* The admin port serves the operator endpoints only. */
+static void admin_request(struct jg_conn *c, const char *path)
+{
+    bool get = c->req->method == HTTP_GET || c->req->method == HTTP_HEAD;
+    if (c->req->upgrade_websocket || c->parser.upgrade) {
+        jg_conn_close(c, "upgrade on the admin port");
+        return;
+    }
+    if (get && !strcmp(path, "/health"))
+        health(c);
+    else if (get && !strcmp(path, "/stats"))
+        stats(c, false);
+    else if (get && !strcmp(path, "/metrics"))
+        stats(c, true);
+    else
+        jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
 }
 
 void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)
@@ -258,6 +283,10 @@ void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)
     struct jg_http_req *req = c->req;
     char path[2048];
     url_path(req, path, sizeof path);
+    if (c->admin) {
+        admin_request(c, path);
+        return;
+    }
     if (strncmp(path, RESOURCE, strlen(RESOURCE)) == 0) {
         /* raw prefix match, like 0.8.7 (§2.1) */
         socketio(c, path + strlen(RESOURCE), rest, restlen);

@@ -369,6 +369,16 @@ void jg_session_reap(struct jg_server *srv)
     }
 }
 
+void jg_session_end_some(struct jg_server *srv, size_t n, const char *reason)
+{
+    struct jg_session *s, *tmp;
+    HASH_ITER(hh, srv->sessions->by_sid, s, tmp) {
+        if (n-- == 0)
+            break;
+        jg_session_end(s, reason, false);
+    }
+}
+
 void jg_session_end_all(struct jg_server *srv, const char *reason)
 {
     struct jg_session *s, *tmp;
