@@ -72,7 +72,8 @@ static void handshake(struct jg_conn *c)
     bool use_jsonp = jsonp && jg_sio_is_small_index(jsonp, jlen);
     char body[256];
     int n;
-    if (!jg_config_origin_allowed(srv->cfg, req->origin)) {
+    /* No Origin: a same-origin page or not a browser; neither is what the list guards. */
+    if (req->origin && !jg_config_origin_allowed(srv->cfg, req->origin)) {
         srv->stats.http_errors++;
         jg_info("c#%llu %s: handshake refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
                 req->origin ? req->origin : "(none)");
