@@ -33,18 +33,28 @@ DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp
                      libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
 DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl
 
+# quiet by default; make V=1 shows the commands
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 all: $(BUILD)/juggernautd
 
 $(BUILD)/juggernautd: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@echo "  LD   $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=c11 -MMD -MP -c -o $@ $<
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=c11 -MMD -MP -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARN) -std=c11 -o $@ $^ $(LDLIBS) $(CMOCKA)
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARN) -std=c11 -o $@ $^ $(LDLIBS) $(CMOCKA)
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
