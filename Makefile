@@ -31,7 +31,7 @@ UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/te
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
                      libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
-DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl
+DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev
 
 # quiet by default; make V=1 shows the commands
 ifeq ($(V),1)
@@ -104,3 +104,5 @@ clean:
 
 .PHONY: all unit deps install-deps install-test-deps run test asan headers install clean
 -include $(OBJS:.o=.d)
+# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
+-include tests/fuzz/fuzz.mk
