@@ -26,6 +26,8 @@ struct jg_config {
     char *redis_password;        /* owned; NULL = no AUTH */
     int redis_db;
     size_t redis_queue_limit;    /* events kept while Redis is away (count) */
+    double redis_timeout;        /* s: Redis not answering PING this long is reconnected */
+    size_t max_publish_size;     /* bytes of one message from Redis; larger ones are dropped */
     /* socket.io */
     unsigned transports;         /* bit (1 << jg_transport_kind) per enabled transport */
     double heartbeat_interval;   /* s: 2:: sent this long after open / the last reply */

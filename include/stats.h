@@ -21,6 +21,7 @@
     X(subscriptions, gauge, "Session-channel subscriptions") \
     X(messages_in, counter, "Messages received from Redis on the juggernaut channel") \
     X(messages_invalid, counter, "Redis messages dropped: not JSON or not an object") \
+    X(messages_oversized, counter, "Redis messages dropped: larger than max-publish-size") \
     X(deliveries, counter, "Messages queued to a session (one per subscriber per channel)") \
     X(client_messages, counter, "Juggernaut messages received from clients") \
     X(client_messages_invalid, counter, "Client messages ignored: not JSON, unknown type, bad channel") \

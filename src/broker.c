@@ -22,6 +22,7 @@
 #define BACKOFF_MIN 0.1      /* s */
 #define BACKOFF_MAX 2.0      /* s */
 #define CONNECT_TIMEOUT 5.0  /* s: hiredis 0.14's libev adapter has no timeout of its own */
+#define PING_EVERY 1.0       /* s between two PINGs on the publisher link */
 
 struct event {
     struct event *next;
@@ -38,6 +39,8 @@ struct link {
     bool was_ready;              /* for one log line per state change */
     ev_timer timer;              /* reconnect backoff, or connect timeout */
     double backoff;              /* s */
+    double ping_sent;            /* ev_now of the PING awaiting its reply; 0 = none */
+    char last_error[160];        /* last refusal logged, so a retry loop logs it once */
 };
 
 struct jg_broker {
@@ -48,6 +51,7 @@ struct jg_broker {
     size_t queued;
     size_t in_flight;            /* PUBLISHes sent, reply not yet received */
     double down_since;           /* ev_now when a link last went down; 0 when both up */
+    ev_timer watchdog;           /* PINGs Redis: a paused or wedged server is noticed */
     bool closing;
 };
 
@@ -133,11 +137,8 @@ static void queue_push(struct jg_broker *b, struct event *e)
 static void publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct event *e = privdata;
-    struct jg_broker *b = ac->data;
-    if (!b) {
-        event_free(e);
-        return;
-    }
+    struct link *l = ac->data;
+    struct jg_broker *b = l->broker;
     b->in_flight--;
     redisReply *r = reply;
     if (!r) {
@@ -190,6 +191,7 @@ static void set_ready(struct link *l)
     struct jg_broker *b = l->broker;
     l->ready = true;
     l->was_ready = true;
+    l->last_error[0] = '\0';
     l->backoff = BACKOFF_MIN;
     b->srv->stats.redis_reconnects++;
     jg_info("redis %s link up (%s:%d)", l->name, b->srv->cfg->redis_host, b->srv->cfg->redis_port);
@@ -200,9 +202,10 @@ static void set_ready(struct link *l)
 
 static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    struct jg_broker *b = ac->data;
+    struct link *l = ac->data;
+    struct jg_broker *b = l->broker;
     redisReply *r = reply;
-    if (!r || !b)
+    if (!r || l->ac != ac)
         return;   /* link going down; the disconnect callback handles it */
     if (r->type == REDIS_REPLY_ERROR) {
         jg_error("redis SUBSCRIBE juggernaut failed: %s", r->str);
@@ -215,7 +218,14 @@ static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
     if (!strcmp(kind, "subscribe")) {
         set_ready(&b->sub);
     } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
-        jg_pubsub_redis_message(b->srv, r->element[2]->str, r->element[2]->len);
+        size_t len = r->element[2]->len;
+        if (len > b->srv->cfg->max_publish_size) {
+            b->srv->stats.messages_oversized++;
+            jg_warn("redis: dropped a %zu-byte message on \"juggernaut\" (max-publish-size %zu)", len,
+                    b->srv->cfg->max_publish_size);
+            return;
+        }
+        jg_pubsub_redis_message(b->srv, r->element[2]->str, len);
     }
 }
 
@@ -232,10 +242,14 @@ static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     struct link *l = privdata;
     redisReply *r = reply;
-    if (!r)
+    if (!r || l->ac != ac)
         return;
     if (r->type == REDIS_REPLY_ERROR) {
-        jg_error("redis %s link: AUTH/SELECT refused: %s (check redis-url / redis-password)", l->name, r->str);
+        if (strncmp(l->last_error, r->str, sizeof l->last_error - 1) != 0) {
+            jg_error("redis %s link: AUTH/SELECT refused: %s (check the password and db in redis-url); "
+                     "retrying with backoff", l->name, r->str);
+            snprintf(l->last_error, sizeof l->last_error, "%s", r->str);
+        }
         redisAsyncDisconnect(ac);
         return;
     }
@@ -245,16 +259,17 @@ static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void on_connect(const redisAsyncContext *cac, int status)
 {
     redisAsyncContext *ac = (redisAsyncContext *)cac;
-    struct jg_broker *b = ac->data;
-    if (!b)
-        return;   /* abandoned by the connect timeout */
-    struct link *l = ac == b->sub.ac ? &b->sub : &b->pub;
+    struct link *l = ac->data;
+    if (l->ac != ac)
+        return;   /* abandoned (connect timeout, shutdown) */
+    struct jg_broker *b = l->broker;
     ev_timer_stop(b->srv->loop, &l->timer);
     if (status != REDIS_OK) {
         link_down(l, ac->errstr[0] ? ac->errstr : "connect failed");
         return;   /* hiredis frees the context */
     }
     const struct jg_config *cfg = b->srv->cfg;
+    redisEnableKeepAlive(&ac->c);   /* a vanished host is noticed even when idle */
     if (cfg->redis_password)
         redisAsyncCommand(ac, auth_reply, l, "AUTH %s", cfg->redis_password);
     if (cfg->redis_db && l == &b->pub)
@@ -266,23 +281,29 @@ static void on_connect(const redisAsyncContext *cac, int status)
 static void on_disconnect(const redisAsyncContext *cac, int status)
 {
     redisAsyncContext *ac = (redisAsyncContext *)cac;
-    struct jg_broker *b = ac->data;
-    if (!b || b->closing)
-        return;   /* jg_broker_free already forgot this context */
-    struct link *l = ac == b->sub.ac ? &b->sub : &b->pub;
+    struct link *l = ac->data;
+    if (l->ac != ac)
+        return;   /* we dropped it ourselves (watchdog, shutdown) */
     link_down(l, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+/* Drops the link's connection from outside hiredis' callbacks. Pending PUBLISHes get
+ * their NULL reply and go back to the queue. */
+static void link_kill(struct link *l, const char *why)
+{
+    redisAsyncContext *ac = l->ac;
+    if (!ac)
+        return;
+    l->ac = NULL;
+    redisAsyncFree(ac);
+    link_down(l, why);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct link *l = w->data;
     if (l->ac && !l->ready) {
-        /* connect timeout: give up this attempt */
-        redisAsyncContext *ac = l->ac;
-        l->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac);
-        link_down(l, "connect timed out");
+        link_kill(l, "connect timed out (no answer)");
         return;
     }
     if (!l->ac)
@@ -304,14 +325,43 @@ static void link_connect(struct link *l)
         schedule_reconnect(l);
         return;
     }
-    ac->data = b;
+    ac->data = l;
     l->ac = ac;
+    l->ping_sent = 0;
     redisLibevAttach(b->srv->loop, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     ev_timer_stop(b->srv->loop, &l->timer);
     ev_timer_set(&l->timer, CONNECT_TIMEOUT, 0);
     ev_timer_start(b->srv->loop, &l->timer);
+}
+
+static void ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct link *l = ac->data;
+    if (reply && l->ac == ac)
+        l->ping_sent = 0;
+}
+
+/* Every PING_EVERY: a PING on the publisher link; no answer within redis-timeout means a
+ * paused or wedged Redis (TCP still up): both links are dropped and reconnected, and the
+ * events in flight go back to the bounded queue. */
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_broker *b = w->data;
+    struct link *l = &b->pub;
+    if (!l->ac || !l->ready)
+        return;
+    double now = ev_now(loop);
+    if (l->ping_sent && now - l->ping_sent > b->srv->cfg->redis_timeout) {
+        char why[96];
+        snprintf(why, sizeof why, "no answer to PING within %g s (redis-timeout)", b->srv->cfg->redis_timeout);
+        link_kill(&b->pub, why);
+        link_kill(&b->sub, why);
+        return;
+    }
+    if (!l->ping_sent && redisAsyncCommand(l->ac, ping_reply, NULL, "PING") == REDIS_OK)
+        l->ping_sent = now;
 }
 
 static void link_init(struct jg_broker *b, struct link *l, const char *name)
@@ -332,6 +382,9 @@ struct jg_broker *jg_broker_new(struct jg_server *srv)
     link_init(b, &b->pub, "publisher");
     link_connect(&b->sub);
     link_connect(&b->pub);
+    ev_timer_init(&b->watchdog, watchdog_cb, PING_EVERY, PING_EVERY);
+    b->watchdog.data = b;
+    ev_timer_start(srv->loop, &b->watchdog);
     return b;
 }
 
@@ -340,6 +393,7 @@ void jg_broker_free(struct jg_broker *b)
     if (!b)
         return;
     b->closing = true;
+    ev_timer_stop(b->srv->loop, &b->watchdog);
     struct link *links[2] = { &b->sub, &b->pub };
     for (int i = 0; i < 2; i++) {
         ev_timer_stop(b->srv->loop, &links[i]->timer);

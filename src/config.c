@@ -40,6 +40,8 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->redis_host = jg_xstrdup("127.0.0.1");
     cfg->redis_port = 6379;
     cfg->redis_queue_limit = 10000;
+    cfg->redis_timeout = 5;
+    cfg->max_publish_size = 1 << 20;
     cfg->transports = (1u << JG_TR_COUNT) - 1;
     cfg->heartbeat_interval = 10;
     cfg->heartbeat_timeout = 15;
@@ -310,6 +312,10 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
     }
     if (!strcmp(key, "redis-queue-limit"))
         return parse_size(v, &cfg->redis_queue_limit, 0, err, errlen);
+    if (!strcmp(key, "redis-timeout"))
+        return parse_seconds(v, &cfg->redis_timeout, 0.1, err, errlen);
+    if (!strcmp(key, "max-publish-size"))
+        return parse_size(v, &cfg->max_publish_size, 16, err, errlen);
     if (!strcmp(key, "transports"))
         return parse_transports(cfg, v, err, errlen);
     if (!strcmp(key, "heartbeat-interval"))
