@@ -57,6 +57,10 @@ struct jg_config {
     double drain_period;         /* s: SIGTERM spreads session ends over this long */
     bool reuse_port;             /* SO_REUSEPORT: two instances may share the port */
     bool daemonize;              /* fork into the background (non-systemd hosts) */
+    /* authorization */
+    char *auth_secret;           /* owned; NULL = no private channels, no signed meta */
+    char *private_prefix;        /* owned; channels starting with it need an "auth" signature */
+    bool require_meta_auth;      /* meta must carry a valid "auth" signature */
     /* cluster */
     char *cluster_secret;        /* owned; NULL = plain sids, no adoption across instances */
     /* process */

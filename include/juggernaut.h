@@ -22,6 +22,7 @@ struct jg_jug_client_msg {
     enum jg_jug_client_type type;
     char *channel;           /* owned, NUL-terminated; SUBSCRIBE/UNSUBSCRIBE only */
     json_t *data;            /* owned reference; META/EVENT "data", NULL when absent */
+    char *auth;              /* owned; the "auth" string (private channels, signed meta) or NULL */
     const char *error;       /* static text saying why, when INVALID */
 };
 
@@ -31,6 +32,9 @@ struct jg_jug_client_msg {
  * otherwise: OUT is always initialised and must be released with _deinit. */
 void jg_jug_client_parse(const char *text, size_t len, struct jg_jug_client_msg *out);
 void jg_jug_client_msg_deinit(struct jg_jug_client_msg *m);
+
+/* V8 JSON.stringify-compatible compact text of V (malloc'd; *LEN gets its length). */
+char *jg_jug_json_dump(const json_t *v, size_t *len);
 
 /* ---- events to Redis (protocol.md §12.4) ---- */
 

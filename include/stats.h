@@ -25,6 +25,7 @@
     X(deliveries, counter, "Messages queued to a session (one per subscriber per channel)") \
     X(client_messages, counter, "Juggernaut messages received from clients") \
     X(client_messages_invalid, counter, "Client messages ignored: not JSON, unknown type, bad channel") \
+    X(auth_refused, counter, "Subscribes to private channels and meta refused for a bad or missing auth") \
     X(events_published, counter, "juggernaut:* events published to Redis") \
     X(events_dropped, counter, "juggernaut:* events dropped: Redis away and queue full") \
     X(bytes_out, counter, "Bytes written to clients") \

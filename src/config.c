@@ -57,6 +57,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->max_channel_length = 256;
     cfg->max_subscriptions = 1000;
     cfg->admin_bind = jg_xstrdup("127.0.0.1");
+    cfg->private_prefix = jg_xstrdup("private-");
     cfg->drain_period = 10;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 60;
@@ -82,6 +83,8 @@ void jg_config_deinit(struct jg_config *cfg)
     free(cfg->pidfile);
     free(cfg->cluster_secret);
     free(cfg->admin_bind);
+    free(cfg->auth_secret);
+    free(cfg->private_prefix);
     free(cfg->agent_bind);
     free_origins(cfg);
     memset(cfg, 0, sizeof *cfg);
@@ -389,6 +392,25 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return parse_bool(v, &cfg->reuse_port, err, errlen);
     if (!strcmp(key, "daemonize"))
         return parse_bool(v, &cfg->daemonize, err, errlen);
+    if (!strcmp(key, "auth-secret")) {
+        if (*v && strlen(v) < 16) {
+            snprintf(err, errlen, "expected at least 16 characters (the secret the Rails app signs "
+                     "with), or \"\" for none");
+            return -1;
+        }
+        set_string(&cfg->auth_secret, v);
+        return 0;
+    }
+    if (!strcmp(key, "private-prefix")) {
+        if (!*v) {
+            snprintf(err, errlen, "expected a channel name prefix such as private-");
+            return -1;
+        }
+        set_string(&cfg->private_prefix, v);
+        return 0;
+    }
+    if (!strcmp(key, "require-meta-auth"))
+        return parse_bool(v, &cfg->require_meta_auth, err, errlen);
     if (!strcmp(key, "cluster-secret")) {
         if (*v && strlen(v) < 16) {
             snprintf(err, errlen, "expected at least 16 characters (a long random string shared by "
@@ -495,6 +517,10 @@ int jg_config_check(const struct jg_config *cfg, char *err, size_t errlen)
     if (cfg->polling_duration >= cfg->close_timeout) {
         snprintf(err, errlen, "polling-duration (%g s) must be shorter than close-timeout (%g s): "
                  "clients poll again only after an answer", cfg->polling_duration, cfg->close_timeout);
+        return -1;
+    }
+    if (cfg->require_meta_auth && !cfg->auth_secret) {
+        snprintf(err, errlen, "require-meta-auth needs auth-secret");
         return -1;
     }
     if (cfg->heartbeat_interval >= cfg->heartbeat_timeout)

@@ -440,6 +440,9 @@ void jg_jug_client_parse(const char *text, size_t len, struct jg_jug_client_msg 
         goto out;
     }
     const char *type = json_string_value(json_object_get(root, "type"));
+    const char *auth = json_string_value(json_object_get(root, "auth"));
+    if (auth)
+        out->auth = jg_xstrdup(auth);
     if (!type) {
         out->error = "no type";
     } else if (strcmp(type, "subscribe") == 0 || strcmp(type, "unsubscribe") == 0) {
@@ -464,8 +467,16 @@ out:
 void jg_jug_client_msg_deinit(struct jg_jug_client_msg *m)
 {
     free(m->channel);
+    free(m->auth);
     json_decref(m->data);
     memset(m, 0, sizeof *m);
+}
+
+char *jg_jug_json_dump(const json_t *v, size_t *len)
+{
+    struct jg_sb sb = JG_SB_INIT;
+    write_value(&sb, v, NULL);
+    return jg_sb_steal(&sb, len);
 }
 
 /* ---- events ---- */

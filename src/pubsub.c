@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "broker.h"
 #include "buf.h"
 #include "channel.h"
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "server.h"
 #include "session.h"
+#include "sio.h"
 
 static void publish_event(struct jg_server *srv, const char *channel, char *json, size_t len)
 {
@@ -26,6 +28,85 @@ static void channel_event(struct jg_session *s, const char *redis_channel, const
     publish_event(s->srv, redis_channel, json, len);
 }
 
+/* Tells the client its request was refused. There is no error message in Juggernaut's
+ * protocol: this is a message without a "channel" key, so the original client's channel
+ * callbacks never see it; ours emits "error". */
+static void refuse(struct jg_session *s, const char *request, const char *channel, const char *why)
+{
+    struct jg_sb sb = JG_SB_INIT;
+    jg_sb_appends(&sb, "3:::{\"error\":");
+    jg_sio_js_string_append(&sb, why, strlen(why), false);
+    jg_sb_appendf(&sb, ",\"request\":{\"type\":\"%s\"", request);
+    if (channel) {
+        jg_sb_appends(&sb, ",\"channel\":");
+        jg_sio_js_string_append(&sb, channel, strlen(channel), false);
+    }
+    jg_sb_appends(&sb, "}}");
+    struct jg_buf *pkt = jg_buf_new(sb.data, sb.len);
+    jg_sb_free(&sb);
+    jg_session_send(s, pkt, NULL);
+    jg_buf_unref(pkt);
+}
+
+/* Channel names: no control characters (they end up in logs and Redis events). */
+static bool channel_name_ok(const char *name)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static bool subscribe_allowed(struct jg_session *s, const struct jg_jug_client_msg *m)
+{
+    const struct jg_config *cfg = s->srv->cfg;
+    if (strlen(m->channel) > cfg->max_channel_length) {
+        jg_info("session %s: subscribe refused: channel name longer than %zu bytes (max-channel-length)", s->sid,
+                cfg->max_channel_length);
+        refuse(s, "subscribe", NULL, "channel name too long");
+        return false;
+    }
+    if (!channel_name_ok(m->channel)) {
+        jg_info("session %s: subscribe refused: control characters in the channel name", s->sid);
+        refuse(s, "subscribe", NULL, "invalid channel name");
+        return false;
+    }
+    if (s->nsubs >= cfg->max_subscriptions) {
+        jg_info("session %s: subscribe to \"%s\" refused: already %zu subscriptions (max-subscriptions)", s->sid,
+                m->channel, s->nsubs);
+        refuse(s, "subscribe", m->channel, "too many subscriptions");
+        return false;
+    }
+    if (cfg->auth_secret && !strncmp(m->channel, cfg->private_prefix, strlen(cfg->private_prefix)) &&
+        !jg_auth_check(cfg->auth_secret, s->sid, m->channel, strlen(m->channel), m->auth)) {
+        s->srv->stats.auth_refused++;
+        jg_info("session %s: subscribe to private channel \"%s\" refused: %s auth", s->sid, m->channel,
+                m->auth ? "wrong" : "no");
+        refuse(s, "subscribe", m->channel, "unauthorized");
+        return false;
+    }
+    return true;
+}
+
+/* With auth-secret set, a meta carrying "auth" must be signed over its JSON text; with
+ * require-meta-auth every meta must be. */
+static bool meta_allowed(struct jg_session *s, const struct jg_jug_client_msg *m)
+{
+    const struct jg_config *cfg = s->srv->cfg;
+    if (!cfg->auth_secret || (!m->auth && !cfg->require_meta_auth))
+        return true;
+    size_t n = 0;
+    char *json = m->data ? jg_jug_json_dump(m->data, &n) : NULL;
+    bool ok = jg_auth_check(cfg->auth_secret, s->sid, json ? json : "", n, m->auth);
+    free(json);
+    if (!ok) {
+        s->srv->stats.auth_refused++;
+        jg_info("session %s: meta refused: %s auth", s->sid, m->auth ? "wrong" : "no");
+        refuse(s, "meta", NULL, "unauthorized");
+    }
+    return ok;
+}
+
 void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len)
 {
     struct jg_server *srv = s->srv;
@@ -34,16 +115,8 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
     jg_jug_client_parse(text, len, &m);
     switch (m.type) {
     case JG_JUG_SUBSCRIBE:
-        if (strlen(m.channel) > srv->cfg->max_channel_length) {
+        if (!subscribe_allowed(s, &m)) {
             srv->stats.client_messages_invalid++;
-            jg_info("session %s: subscribe refused: channel name longer than %zu bytes "
-                    "(max-channel-length)", s->sid, srv->cfg->max_channel_length);
-            break;
-        }
-        if (s->nsubs >= srv->cfg->max_subscriptions) {
-            srv->stats.client_messages_invalid++;
-            jg_info("session %s: subscribe to \"%s\" refused: already %zu subscriptions "
-                    "(max-subscriptions)", s->sid, m.channel, s->nsubs);
             break;
         }
         /* Fix J1: a second subscribe is a no-op unless duplicate-subscribe is on. */
@@ -55,6 +128,8 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
             channel_event(s, "juggernaut:unsubscribe", m.channel);
         break;
     case JG_JUG_META:
+        if (!meta_allowed(s, &m))
+            break;
         if (s->meta)
             json_decref(s->meta);
         s->meta = m.data ? json_incref(m.data) : NULL;
