@@ -12,7 +12,15 @@
  *
  * Events: "connect", "disconnect", "reconnect" (before "connect" when a lost
  * connection comes back), "message" (message), "data" (channel, data, message),
- * "<channel>:data" (data, message), "error" (reason).
+ * "<channel>:data" (data, message), "error" (reason[, request]).
+ *
+ * Private channels (server option auth-secret): pass
+ *   authorize: function (request, done) { ... done(signature); }
+ * It is called with {type: "subscribe", channel, sessionID} for every channel whose
+ * name starts with privatePrefix ("private-"), and, with signMeta: true, with
+ * {type: "meta", data, sessionID} for the meta; ask your app server for the
+ * signature (hex HMAC-SHA256 of sessionID + ":" + channel, or + ":" + JSON meta)
+ * and call done with it. A refused subscribe or meta arrives as an "error" event.
  *
  * MIT licence.
  */
@@ -716,13 +724,37 @@
     this.socket.send(encodePacket(3, text));
   };
 
+  // Sends a subscribe, asking options.authorize for a signature first when the
+  // channel is private. The answer is dropped if the session changed meanwhile
+  // (the next connect asks again).
+  Juggernaut.prototype.sendSubscribe = function (channel) {
+    var self = this, options = this.options, sid = this.sessionID;
+    var prefix = options.privatePrefix || "private-";
+    if (!options.authorize || channel.indexOf(prefix) !== 0) {
+      return this.write({ type: "subscribe", channel: channel });
+    }
+    options.authorize({ type: "subscribe", channel: channel, sessionID: sid }, function (auth) {
+      if (self.sessionID !== sid || !self.socket.connected || indexOf(self.channels, channel) < 0) return;
+      self.write({ type: "subscribe", channel: channel, auth: auth });
+    });
+  };
+
+  Juggernaut.prototype.sendMeta = function () {
+    var self = this, options = this.options, sid = this.sessionID, meta = this.meta;
+    if (!options.authorize || !options.signMeta) return this.write({ type: "meta", data: meta });
+    options.authorize({ type: "meta", data: meta, sessionID: sid }, function (auth) {
+      if (self.sessionID !== sid || !self.socket.connected) return;
+      self.write({ type: "meta", data: meta, auth: auth });
+    });
+  };
+
   Juggernaut.prototype.subscribe = function (channel, callback) {
     if (!channel) throw new Error("Must provide a channel");
     channel = String(channel);
     if (callback) this.on(channel + ":data", callback);
     if (indexOf(this.channels, channel) >= 0) return this;
     this.channels.push(channel);
-    if (this.socket.connected) this.write({ type: "subscribe", channel: channel });
+    if (this.socket.connected) this.sendSubscribe(channel);
     return this;
   };
 
@@ -747,9 +779,9 @@
   // then every current subscription, then tell the application.
   Juggernaut.prototype.onconnect = function (isReconnect) {
     this.sessionID = this.socket.sessionID;
-    if (this.meta !== undefined && this.meta !== null) this.write({ type: "meta", data: this.meta });
+    if (this.meta !== undefined && this.meta !== null) this.sendMeta();
     for (var i = 0; i < this.channels.length; i++) {
-      this.write({ type: "subscribe", channel: this.channels[i] });
+      this.sendSubscribe(this.channels[i]);
     }
     if (isReconnect) this.trigger("reconnect");
     this.trigger("connect");
@@ -765,6 +797,10 @@
       message = Message.fromJSON(text);
     } catch (e) {
       return this.trigger("error", "bad message: " + text);
+    }
+    // the server's refusals (private channel, limits) carry "error" and no channel
+    if (message.error !== undefined && message.channel === undefined) {
+      return this.trigger("error", message.error, message.request);
     }
     this.trigger("message", message);
     this.trigger("data", message.channel, message.data, message);
