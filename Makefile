@@ -106,3 +106,5 @@ clean:
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk
+# benchmarks against Nchan and the kernel's ceiling: make bench-tools, make bench [QUICK=1]
+-include bench/bench.mk
