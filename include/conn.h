@@ -47,9 +47,13 @@ struct jg_conn {
     /* transport role */
     struct jg_session *session;          /* borrowed: the session this conn carries, or NULL */
     enum jg_transport_kind kind;         /* which transport, when session != NULL */
-    wslay_event_context_ptr ws;          /* owned, JG_CONN_WS only */
+    wslay_event_context_ptr ws;          /* owned, JG_CONN_WS only, and only while a frame or
+                                            fragmented message is in progress (ws.c) */
     const unsigned char *ws_in;          /* borrowed: unread input handed to wslay */
     size_t ws_in_len;
+    uint64_t ws_unparsed;                /* bytes given to wslay not yet part of a whole frame */
+    uint64_t ws_frame_len;               /* bytes (header + payload) of the frame being read */
+    bool ws_msg_open;                    /* a fragmented message awaits its last frame */
     struct jg_list pending_node;         /* in srv->pending_write or srv->closing */
     struct jg_list resume_node;          /* in srv->resume while held_input waits */
     struct jg_list all_node;             /* in srv->conns until closed */

@@ -84,18 +84,50 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     /* binary frames are ignored (§10.3); ping, pong and close are wslay's */
 }
 
+/* Frame bookkeeping, so the wslay context (several KiB) can be dropped between messages:
+ * an idle subscriber then costs no parser memory at all. */
+static void frame_start_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_frame_recv_start_arg *arg,
+                           void *user)
+{
+    struct jg_conn *c = user;
+    uint64_t n = arg->payload_length;
+    /* RFC 6455 §5.2: minimal length encoding, and every client frame is masked (wslay
+     * refuses the others) */
+    c->ws_frame_len = 2 + (n > 0xffff ? 8 : n > 125 ? 2 : 0) + 4 + n;
+    if (arg->opcode == WSLAY_TEXT_FRAME || arg->opcode == WSLAY_BINARY_FRAME ||
+        arg->opcode == WSLAY_CONTINUATION_FRAME)
+        c->ws_msg_open = !arg->fin;
+}
+
+static void frame_end_cb(wslay_event_context_ptr ctx, void *user)
+{
+    struct jg_conn *c = user;
+    c->ws_unparsed -= c->ws_frame_len;
+    c->ws_frame_len = 0;
+}
+
 static const struct wslay_event_callbacks callbacks = {
     .recv_callback = recv_cb,
     .send_callback = send_cb,
+    .on_frame_recv_start_callback = frame_start_cb,
+    .on_frame_recv_end_callback = frame_end_cb,
     .on_msg_recv_callback = msg_cb,
 };
 
 void jg_ws_feed(struct jg_conn *c, const unsigned char *data, size_t len)
 {
-    if (!c->ws || c->closing)
+    if (c->closing || c->mode != JG_CONN_WS)
         return;
+    if (!c->ws) {
+        if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
+            jg_conn_close(c, "wslay init failed");
+            return;
+        }
+        wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg->max_message_size);
+    }
     c->ws_in = data;
     c->ws_in_len = len;
+    c->ws_unparsed += len;
     int rv = wslay_event_recv(c->ws);
     c->ws_in = NULL;
     c->ws_in_len = 0;
@@ -107,6 +139,12 @@ void jg_ws_feed(struct jg_conn *c, const unsigned char *data, size_t len)
         if (c->session)
             jg_session_end(c->session, rv != 0 ? "websocket error" : "websocket closed", false);
         jg_conn_close_after_flush(c);
+        return;
+    }
+    if (c->ws_unparsed == 0 && !c->ws_msg_open && !wslay_event_want_write(c->ws)) {
+        /* at a message boundary with nothing buffered: the next byte starts a new frame */
+        wslay_event_context_free(c->ws);
+        c->ws = NULL;
     }
 }
 
@@ -135,12 +173,7 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
     jg_conn_send_copy(c, head, (size_t)n);
     jg_http_req_free(c->req);
     c->req = NULL;
-    c->mode = JG_CONN_WS;
-    if (wslay_event_context_server_init(&c->ws, &callbacks, c) != 0) {
-        jg_conn_close(c, "wslay init failed");
-        return;
-    }
-    wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg->max_message_size);
+    c->mode = JG_CONN_WS;   /* the wslay context is made when the first frame arrives */
     if (!s) {
         /* unknown sid (§10.6): error packet, then a close frame, then close */
         c->srv->stats.unknown_sid++;
