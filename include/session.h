@@ -50,14 +50,24 @@ struct jg_session {
     struct jg_buf **queue;               /* owned refs: packets waiting for a transport */
     size_t queue_len;
     size_t queue_cap;
-    ev_timer close_timer;                /* handshake expiry, then close timeout */
-    ev_timer hb_timer;                   /* heartbeat interval, then heartbeat timeout */
-    ev_timer poll_timer;                 /* polling duration of a held GET */
+    ev_timer timer;                      /* the one deadline a session has at a time: while
+                                            detached, handshake expiry or close timeout; on a
+                                            stream, heartbeat interval then timeout; on a held
+                                            GET, the polling duration (jg_session_timer_kind) */
     struct jg_list end_node;             /* in the table's end-later list */
     const char *end_reason;              /* why it is to be ended later */
 };
 
 struct jg_session_table;
+
+enum jg_session_timer_kind {
+    JG_TIMER_NONE = 0,
+    JG_TIMER_CLOSE,          /* handshake expiry or close timeout: no transport open */
+    JG_TIMER_HEARTBEAT,      /* heartbeat interval or timeout: a stream is open */
+    JG_TIMER_POLL,           /* polling duration: a GET is held */
+};
+/* What the session's running timer means (for tests and debugging). */
+enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s);
 
 struct jg_session_table *jg_session_table_new(struct jg_server *srv);
 /* Ends every session (publishing their unsubscribe events) and frees the table. */

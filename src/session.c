@@ -21,9 +21,28 @@ struct jg_session_table {
     struct jg_list end_later;     /* sessions to end from the check phase */
 };
 
-static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* (Re)arms the session's one timer; its meaning follows from the transport state. */
+static void set_timer(struct jg_session *s, double seconds)
+{
+    ev_timer_stop(s->srv->loop, &s->timer);
+    ev_timer_set(&s->timer, seconds, 0);
+    ev_timer_start(s->srv->loop, &s->timer);
+}
+
+/* What the timer means in the session's current state, running or not. */
+static enum jg_session_timer_kind timer_meaning(const struct jg_session *s)
+{
+    if (!s->transport)
+        return JG_TIMER_CLOSE;
+    return s->ops->streaming ? JG_TIMER_HEARTBEAT : JG_TIMER_POLL;
+}
+
+enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s)
+{
+    return ev_is_active(&s->timer) ? timer_meaning(s) : JG_TIMER_NONE;
+}
 
 struct jg_session_table *jg_session_table_new(struct jg_server *srv)
 {
@@ -63,13 +82,9 @@ static struct jg_session *session_new(struct jg_server *srv, const char *sid)
     HASH_ADD_STR(t->by_sid, sid, s);
     t->count++;
     srv->stats.sessions++;
-    ev_timer_init(&s->close_timer, close_timer_cb, srv->cfg->handshake_expiry, 0);
-    s->close_timer.data = s;
-    ev_timer_init(&s->hb_timer, hb_timer_cb, 0, 0);
-    s->hb_timer.data = s;
-    ev_timer_init(&s->poll_timer, poll_timer_cb, 0, 0);
-    s->poll_timer.data = s;
-    ev_timer_start(srv->loop, &s->close_timer);
+    ev_timer_init(&s->timer, timer_cb, 0, 0);
+    s->timer.data = s;
+    set_timer(s, srv->cfg->handshake_expiry);
     return s;
 }
 
@@ -116,9 +131,7 @@ static void queue_push(struct jg_session *s, struct jg_buf *pkt)
 static void start_heartbeat(struct jg_session *s)
 {
     s->hb_waiting = false;
-    ev_timer_stop(s->srv->loop, &s->hb_timer);
-    ev_timer_set(&s->hb_timer, s->srv->cfg->heartbeat_interval, 0);
-    ev_timer_start(s->srv->loop, &s->hb_timer);
+    set_timer(s, s->srv->cfg->heartbeat_interval);
 }
 
 /* Detaches the current transport without touching its connection. */
@@ -136,17 +149,14 @@ static struct jg_conn *detach(struct jg_session *s)
         s->srv->stats.htmlfile_streams--;
     s->transport = NULL;
     c->session = NULL;
-    ev_timer_stop(loop, &s->hb_timer);
-    ev_timer_stop(loop, &s->poll_timer);
+    ev_timer_stop(loop, &s->timer);
     s->hb_waiting = false;
     return c;
 }
 
 static void start_close_timeout(struct jg_session *s)
 {
-    ev_timer_stop(s->srv->loop, &s->close_timer);
-    ev_timer_set(&s->close_timer, s->srv->cfg->close_timeout, 0);
-    ev_timer_start(s->srv->loop, &s->close_timer);
+    set_timer(s, s->srv->cfg->close_timeout);
 }
 
 bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const struct jg_transport_ops *ops)
@@ -166,7 +176,7 @@ bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const st
             jg_conn_close_after_flush(old);
         }
     }
-    ev_timer_stop(srv->loop, &s->close_timer);
+    ev_timer_stop(srv->loop, &s->timer);
     s->used = true;
     s->transport = c;
     s->ops = ops;
@@ -204,10 +214,8 @@ bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const st
         free(q);
         jg_buf_unref(connect_frame_cache);
     }
-    if (s->transport == c && !ops->streaming) {
-        ev_timer_set(&s->poll_timer, srv->cfg->polling_duration, 0);
-        ev_timer_start(srv->loop, &s->poll_timer);
-    }
+    if (s->transport == c && !ops->streaming)
+        set_timer(s, srv->cfg->polling_duration);
     return s->transport == c;
 }
 
@@ -324,7 +332,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     struct jg_server *srv = s->srv;
     s->ended = true;
     jg_debug("session %s ended: %s", s->sid, reason);
-    ev_timer_stop(srv->loop, &s->close_timer);
+    ev_timer_stop(srv->loop, &s->timer);
     if (s->transport) {
         const struct jg_transport_ops *ops = s->ops;
         struct jg_conn *c = s->transport;
@@ -337,8 +345,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
             ops->end(c);
         }
     }
-    ev_timer_stop(srv->loop, &s->hb_timer);
-    ev_timer_stop(srv->loop, &s->poll_timer);
+    ev_timer_stop(srv->loop, &s->timer);
     jg_pubsub_session_ended(s);
     queue_clear(s);
     free(s->queue);
@@ -387,9 +394,8 @@ void jg_session_end_all(struct jg_server *srv, const char *reason)
     }
 }
 
-static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void close_timeout(struct jg_session *s)
 {
-    struct jg_session *s = w->data;
     if (!s->used) {
         jg_debug("session %s: handshake expired unused", s->sid);
         jg_session_end(s, "handshake expired", false);
@@ -399,12 +405,9 @@ static void close_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     jg_session_end(s, "close timeout", false);
 }
 
-static void hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void heartbeat_due(struct jg_session *s)
 {
-    struct jg_session *s = w->data;
     struct jg_server *srv = s->srv;
-    if (!s->transport)
-        return;
     if (s->hb_waiting) {
         srv->stats.heartbeat_timeouts++;
         jg_debug("session %s: no heartbeat reply within %g s", s->sid, srv->cfg->heartbeat_timeout);
@@ -414,15 +417,25 @@ static void hb_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct jg_buf *hb = srv->consts.pkt_heartbeat;
     s->ops->deliver(s->transport, &hb, 1, &srv->consts.frame_heartbeat);
     s->hb_waiting = true;
-    ev_timer_set(&s->hb_timer, srv->cfg->heartbeat_timeout, 0);
-    ev_timer_start(loop, &s->hb_timer);
+    set_timer(s, srv->cfg->heartbeat_timeout);
 }
 
-static void poll_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct jg_session *s = w->data;
-    if (!s->transport || s->ops->streaming)
-        return;
-    struct jg_buf *noop = s->srv->consts.pkt_noop;
-    s->ops->deliver(s->transport, &noop, 1, NULL);
+    switch (timer_meaning(s)) {
+    case JG_TIMER_CLOSE:
+        close_timeout(s);
+        break;
+    case JG_TIMER_HEARTBEAT:
+        heartbeat_due(s);
+        break;
+    case JG_TIMER_POLL: {
+        struct jg_buf *noop = s->srv->consts.pkt_noop;
+        s->ops->deliver(s->transport, &noop, 1, NULL);   /* answers 8:: and detaches */
+        break;
+    }
+    default:
+        break;
+    }
 }

@@ -294,8 +294,8 @@ static void test_first_get_connect(void **state)
     assert_true(s->used);
     assert_null(s->transport);
     assert_int_equal(f->srv.stats.polls_pending, 0);
-    assert_true(ev_is_active(&s->close_timer));   /* close timeout runs until the next GET */
-    assert_false(ev_is_active(&s->poll_timer));
+    assert_int_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);   /* close timeout runs until the next GET */
+    assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
 }
 
 static void test_handshake_then_get(void **state)
@@ -329,8 +329,8 @@ static void test_held_get_answered_noop(void **state)
     expect_silence(f, p, 0.1);
     assert_ptr_not_equal(s->transport, NULL);
     assert_int_equal(f->srv.stats.polls_pending, 1);
-    assert_false(ev_is_active(&s->close_timer));
-    assert_true(ev_is_active(&s->poll_timer));
+    assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);
+    assert_int_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
     struct response r;
     EXPECT_BODY(f, p, 1.0, "8::", &r);
     double took = ev_time() - start;
@@ -338,7 +338,7 @@ static void test_held_get_answered_noop(void **state)
     assert_true(took < 0.6);
     assert_null(s->transport);
     assert_int_equal(f->srv.stats.polls_pending, 0);
-    assert_true(ev_is_active(&s->close_timer));
+    assert_int_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);
 }
 
 static void test_send_completes_held_get(void **state)
@@ -353,7 +353,7 @@ static void test_send_completes_held_get(void **state)
     struct response r;
     EXPECT_BODY(f, p, 1.0, "3:::hello", &r);
     assert_true(ev_time() - start < 0.15);   /* at once, not at the poll timeout */
-    assert_false(ev_is_active(&s->poll_timer));
+    assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
     assert_null(s->transport);
     /* a packet after the answer waits for the next GET; no 8:: comes meanwhile */
     send_text(s, "3:::later");
