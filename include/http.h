@@ -17,6 +17,7 @@ struct jg_http_req {
     bool upgrade_websocket;      /* "Upgrade: websocket" was sent */
     struct jg_sb url;            /* request-target as sent */
     char *origin;                /* owned; Origin header or NULL */
+    char *referer;               /* owned; Referer header or NULL */
     char *ws_key;                /* owned; Sec-WebSocket-Key or NULL */
     char *ws_version;            /* owned; Sec-WebSocket-Version or NULL */
     char *if_none_match;         /* owned; If-None-Match or NULL */

@@ -28,6 +28,7 @@ void jg_http_req_free(struct jg_http_req *req)
     jg_sb_free(&req->field);
     jg_sb_free(&req->value);
     free(req->origin);
+    free(req->referer);
     free(req->ws_key);
     free(req->ws_version);
     free(req->if_none_match);
@@ -84,6 +85,8 @@ static void commit_header(struct jg_http_req *req)
     char **slot = NULL;
     if (!strcasecmp(name, "Origin"))
         slot = &req->origin;
+    else if (!strcasecmp(name, "Referer"))
+        slot = &req->referer;
     else if (!strcasecmp(name, "Sec-WebSocket-Key"))
         slot = &req->ws_key;
     else if (!strcasecmp(name, "Sec-WebSocket-Version"))

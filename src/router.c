@@ -58,6 +58,17 @@ static void url_path(const struct jg_http_req *req, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+/* Checks the page's origin against the origins list: the Origin header, else the Referer
+ * (a JSONP handshake is a script load: it sends no Origin), like socket.io (§3.3). A
+ * request with neither is not from a page the list could guard, and passes. */
+static bool origin_ok(const struct jg_server *srv, const struct jg_http_req *req)
+{
+    const char *page = req->origin ? req->origin : req->referer;
+    if (!page || !srv->cfg->origins)
+        return true;
+    return jg_config_origin_allowed(srv->cfg, page);
+}
+
 static long round_up_seconds(double s)
 {
     return (long)ceil(s);
@@ -72,11 +83,10 @@ static void handshake(struct jg_conn *c)
     bool use_jsonp = jsonp && jg_sio_is_small_index(jsonp, jlen);
     char body[256];
     int n;
-    /* No Origin: a same-origin page or not a browser; neither is what the list guards. */
-    if (req->origin && !jg_config_origin_allowed(srv->cfg, req->origin)) {
+    if (!origin_ok(srv, req)) {
         srv->stats.http_errors++;
         jg_info("c#%llu %s: handshake refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
-                req->origin ? req->origin : "(none)");
+                req->origin ? req->origin : req->referer);
         if (use_jsonp) {
             n = snprintf(body, sizeof body, "io.j[%.*s](new Error(\"handshake bad origin\"));", (int)jlen, jsonp);
             jg_http_respond(c, 200, "application/javascript", NULL, body, (size_t)n);
@@ -136,10 +146,10 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_conn_close(c, "transport not enabled");
         return;
     }
-    if (req->origin && !jg_config_origin_allowed(srv->cfg, req->origin)) {
+    if (!origin_ok(srv, req)) {
         srv->stats.http_errors++;
         jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
-                transport, req->origin);
+                transport, req->origin ? req->origin : req->referer);
         req->keep_alive = false;
         jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;

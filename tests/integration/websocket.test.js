@@ -1,0 +1,64 @@
+'use strict';
+// Issue 2 "core" list with socket.io-client 0.9.16 over WebSocket, against a real
+// juggernautd and a real redis-server started here (default timers: heartbeat interval
+// 10 s, heartbeat timeout 15 s).
+
+const { describe, before, after, test } = require('node:test');
+const assert = require('node:assert/strict');
+const h = require('./lib/harness');
+
+const T_TEST = 120000; // cap for each describe (and, inherited, each of its tests)
+const T_HOOK = { timeout: 60000 };
+// SIGTERM drains sessions over drain-period (default 10 s); the tests here do not test
+// draining, so keep stop() quick. Every other setting is the default unless stated.
+const FAST_STOP = { 'drain-period': 1 };
+const { defineCoreSuite, fix } = require('./lib/core-suite');
+
+let redis;
+let daemon;
+let events;
+let pub;
+let sentinel; // an idle client connected for the whole file (protocol.md §14 item 60)
+let sentinelChannel;
+let startedAt;
+
+before(async () => {
+  redis = await h.startRedis();
+  daemon = await h.startDaemon({ redisUrl: redis.url, config: FAST_STOP });
+  events = await h.eventCollector(redis);
+  pub = await h.redisClient(redis);
+  startedAt = Date.now();
+  sentinel = await h.sioConnect(daemon.base, { transports: ['websocket'] });
+  sentinelChannel = h.uid('sentinel');
+  sentinel.subscribe(sentinelChannel);
+  await events.waitFor((e) => e.channel === 'juggernaut:subscribe' && e.json.session_id === sentinel.sid);
+}, T_HOOK);
+
+after(async () => {
+  h.closeAllClients();
+  if (events) await events.close();
+  if (pub) pub.disconnect();
+  try {
+    if (daemon) await daemon.stop();
+  } finally {
+    if (redis) await redis.stop();
+  }
+}, T_HOOK);
+
+describe('websocket core', { timeout: T_TEST }, () => {
+  defineCoreSuite({ transport: 'websocket', env: () => ({ daemon, redis, events, pub }) });
+});
+
+describe('websocket idle client', { timeout: T_TEST }, () => {
+  test('socket.io-client 0.9.16 stays connected while idle past the heartbeat timeout (heartbeats every 10 s < 15 s)',
+    fix('heartbeat interval 10 s (original: 20 s > advertised 15 s timeout)'), async () => {
+      // the sentinel has been idle since before(); make sure > 2 heartbeat intervals passed
+      const idleFor = 21000;
+      const wait = startedAt + idleFor - Date.now();
+      if (wait > 0) await h.sleep(wait);
+      assert.equal(sentinel.disconnectReason, null, `idle client was disconnected (${sentinel.disconnectReason})`);
+      assert.equal(sentinel.messages.length, 0, 'nothing was published to the sentinel yet');
+      await pub.publish('juggernaut', JSON.stringify({ channels: [sentinelChannel], data: 'still here' }));
+      assert.equal(await sentinel.nthMessage(1, 5000), `{"data":"still here","channel":"${sentinelChannel}"}`);
+    });
+});
