@@ -6,7 +6,9 @@
 #   make test       install test dependencies, build, run unit + black-box tests
 #   make unit       cmocka unit tests only
 #   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
+#   make check      black-box + browser suites against build/release
 #   make check-asan black-box suite against the ASan build
+#   make valgrind   unit tests under valgrind memcheck
 #   make deps       print the apt-get line for building
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -73,10 +75,28 @@ run: install-deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)/juggernautd conf/juggernautd.conf
 
+# The whole test run: unit tests (release, ASan+UBSan, valgrind), the fuzz regression
+# corpus, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
+# it), and the browser suite against the release daemon.
 test: install-test-deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory check-asan
+	@node scripts/run-tests.js --only browser
+
+# black-box suite only (needs `make` first); JUGGERNAUTD_BIN picks the binary
+check: all
 	@node scripts/run-tests.js
+
+check-asan: asan
+	@JUGGERNAUTD_BIN=build/asan/juggernautd node scripts/run-tests.js --only integration
+
+valgrind: $(UNIT)
+	@set -e; for t in $(UNIT); do echo "== valgrind $$t"; \
+	  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect $$t >/dev/null; done
+	@echo "valgrind: unit tests clean"
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan LDFLAGS="-fsanitize=address,undefined" \
@@ -102,7 +122,7 @@ install: all
 clean:
 	rm -rf build
 
-.PHONY: all unit deps install-deps install-test-deps run test asan headers install clean
+.PHONY: all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk
