@@ -124,7 +124,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_http_req *req = c->req;
     size_t dlen;
     struct jg_session *s = jg_session_find(srv, sid);
-    if (!s)
+    if (!s && !srv->draining)
         s = jg_session_adopt(srv, sid);
 
     if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
@@ -135,6 +135,13 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_http_cors(req, &extra);
         jg_http_respond(c, 200, NULL, extra.data, "", 0);
         jg_sb_free(&extra);
+        return;
+    }
+    if (srv->draining && srv->cfg->cluster_secret && (!s || !s->used)) {
+        /* a draining instance takes no new session, even one another instance issued:
+         * 503 makes the balancer retry the request on another instance */
+        req->keep_alive = false;
+        jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
         return;
     }
     int kind = jg_transport_parse(transport, strlen(transport));

@@ -104,7 +104,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             answer_agent(srv, fd);
             continue;
         }
-        if ((size_t)srv->stats.connections >= srv->cfg->max_connections) {
+        /* the admin port stays reachable when clients have used up max-connections */
+        if (l->role == JG_LISTEN_MAIN && (size_t)srv->stats.connections >= srv->cfg->max_connections) {
             refuse(srv, fd);
             continue;
         }
