@@ -27,6 +27,7 @@ struct jg_config {
     int redis_db;
     size_t redis_queue_limit;    /* events kept while Redis is away (count) */
     double redis_timeout;        /* s: Redis not answering PING this long is reconnected */
+    double health_redis_grace;   /* s: /health stays 200 this long after Redis went away */
     size_t max_publish_size;     /* bytes of one message from Redis; larger ones are dropped */
     /* socket.io */
     unsigned transports;         /* bit (1 << jg_transport_kind) per enabled transport */

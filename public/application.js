@@ -739,12 +739,20 @@
     });
   };
 
-  Juggernaut.prototype.sendMeta = function () {
+  // Sends the meta, then calls then() (the subscribes wait for a signed meta so that
+  // every subscribe event carries it).
+  Juggernaut.prototype.sendMeta = function (then) {
     var self = this, options = this.options, sid = this.sessionID, meta = this.meta;
-    if (!options.authorize || !options.signMeta) return this.write({ type: "meta", data: meta });
+    if (!options.authorize || !options.signMeta) {
+      this.write({ type: "meta", data: meta });
+      return then && then();
+    }
+    this.metaPending = true;
     options.authorize({ type: "meta", data: meta, sessionID: sid }, function (auth) {
       if (self.sessionID !== sid || !self.socket.connected) return;
+      self.metaPending = false;
       self.write({ type: "meta", data: meta, auth: auth });
+      if (then) then();
     });
   };
 
@@ -754,7 +762,7 @@
     if (callback) this.on(channel + ":data", callback);
     if (indexOf(this.channels, channel) >= 0) return this;
     this.channels.push(channel);
-    if (this.socket.connected) this.sendSubscribe(channel);
+    if (this.socket.connected && !this.metaPending) this.sendSubscribe(channel);
     return this;
   };
 
@@ -778,11 +786,14 @@
   // Every connect (first or after a reconnect) is a new session: send meta,
   // then every current subscription, then tell the application.
   Juggernaut.prototype.onconnect = function (isReconnect) {
+    var self = this;
     this.sessionID = this.socket.sessionID;
-    if (this.meta !== undefined && this.meta !== null) this.sendMeta();
-    for (var i = 0; i < this.channels.length; i++) {
-      this.sendSubscribe(this.channels[i]);
-    }
+    this.metaPending = false;
+    var subscribeAll = function () {
+      for (var i = 0; i < self.channels.length; i++) self.sendSubscribe(self.channels[i]);
+    };
+    if (this.meta !== undefined && this.meta !== null) this.sendMeta(subscribeAll);
+    else subscribeAll();
     if (isReconnect) this.trigger("reconnect");
     this.trigger("connect");
   };

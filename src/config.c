@@ -41,6 +41,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->redis_port = 6379;
     cfg->redis_queue_limit = 10000;
     cfg->redis_timeout = 5;
+    cfg->health_redis_grace = 30;
     cfg->max_publish_size = 1 << 20;
     cfg->transports = (1u << JG_TR_COUNT) - 1;
     cfg->heartbeat_interval = 10;
@@ -317,6 +318,8 @@ int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *e
         return parse_size(v, &cfg->redis_queue_limit, 0, err, errlen);
     if (!strcmp(key, "redis-timeout"))
         return parse_seconds(v, &cfg->redis_timeout, 0.1, err, errlen);
+    if (!strcmp(key, "health-redis-grace"))
+        return parse_seconds(v, &cfg->health_redis_grace, 0.1, err, errlen);
     if (!strcmp(key, "max-publish-size"))
         return parse_size(v, &cfg->max_publish_size, 16, err, errlen);
     if (!strcmp(key, "transports"))

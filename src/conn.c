@@ -255,7 +255,8 @@ void jg_conn_flush_all(struct jg_server *srv)
     while (!jg_list_empty(&srv->pending_write)) {
         struct jg_conn *c = jg_container_of(srv->pending_write.next, struct jg_conn, pending_node);
         jg_list_remove(&c->pending_node);
-        if (!ev_is_active(&c->write_watcher))
+        /* an overflowed connection is closed even while it waits for POLLOUT */
+        if (c->overflowed || !ev_is_active(&c->write_watcher))
             flush(c);
     }
 }

@@ -22,7 +22,6 @@
 
 #define RESOURCE "/socket.io"
 #define TOP_CHANNELS 20      /* channels listed in /stats */
-#define REDIS_GRACE 30.0   /* s: /health stays 200 this long after Redis went away */
 
 const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len)
 {
@@ -253,7 +252,7 @@ static void health(struct jg_conn *c)
         jg_http_respond(c, 503, "text/plain", NULL, "draining\n", 9);
         return;
     }
-    if (jg_broker_down_for(srv->broker) > REDIS_GRACE) {
+    if (jg_broker_down_for(srv->broker) > srv->cfg->health_redis_grace) {
         jg_http_respond(c, 503, "text/plain", NULL, "redis unavailable\n", 18);
         return;
     }
