@@ -189,6 +189,7 @@ void jg_broker_publish(struct jg_broker *b, const char *channel, const char *tex
 static void set_ready(struct link *l)
 {
     struct jg_broker *b = l->broker;
+    ev_timer_stop(b->srv->loop, &l->timer);   /* connect timeout no longer applies */
     l->ready = true;
     l->was_ready = true;
     l->last_error[0] = '\0';
@@ -229,13 +230,22 @@ static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 }
 
+/* The publisher is up once Redis answered a round trip (a paused Redis accepts TCP
+ * connections but answers nothing). */
+static void first_ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct link *l = ac->data;
+    if (reply && l->ac == ac && !l->ready)
+        set_ready(l);
+}
+
 static void after_auth(struct link *l)
 {
     struct jg_broker *b = l->broker;
     if (l == &b->sub)
         redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut");
     else
-        set_ready(l);
+        redisAsyncCommand(l->ac, first_ping_reply, NULL, "PING");
 }
 
 static void auth_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -263,7 +273,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (l->ac != ac)
         return;   /* abandoned (connect timeout, shutdown) */
     struct jg_broker *b = l->broker;
-    ev_timer_stop(b->srv->loop, &l->timer);
+    /* the connect timer keeps running until the link is ready (set_ready) */
     if (status != REDIS_OK) {
         link_down(l, ac->errstr[0] ? ac->errstr : "connect failed");
         return;   /* hiredis frees the context */
