@@ -300,13 +300,17 @@ void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len)
 }
 
 struct payload_ctx {
-    struct jg_session *s;
+    struct jg_server *srv;
+    char sid[JG_SID_MAX + 1];
 };
 
 static void payload_packet(void *ctx, const char *pkt, size_t len)
 {
     struct payload_ctx *pc = ctx;
-    jg_session_packet_in(pc->s, pkt, len);
+    /* looked up per packet: a "0::" earlier in the payload ends (and frees) the session */
+    struct jg_session *s = jg_session_find(pc->srv, pc->sid);
+    if (s)
+        jg_session_packet_in(s, pkt, len);
 }
 
 void jg_session_payload_in(struct jg_session *s, const char *body, size_t len)
@@ -318,10 +322,11 @@ void jg_session_payload_in(struct jg_session *s, const char *body, size_t len)
         text = clean.data;
         len = clean.len;
     }
-    struct payload_ctx pc = { s };
-    /* A session may end in the middle (0::); packet_in ignores the rest then. */
+    struct payload_ctx pc;
+    pc.srv = s->srv;
+    memcpy(pc.sid, s->sid, sizeof pc.sid);
     if (jg_sio_payload_decode(text, len, payload_packet, &pc) != 0)
-        jg_info("session %s: malformed payload framing; ignored the rest of the POST", s->sid);
+        jg_info("session %s: malformed payload framing; ignored the rest of the POST", pc.sid);
     jg_sb_free(&clean);
 }
 
