@@ -149,7 +149,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         srv->stats.http_errors++;
         jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
                 c->peer, transport);
-        jg_conn_close(c, "transport not enabled");
+        jg_conn_close_after_flush(c);   /* answers to earlier pipelined requests still go out */
         return;
     }
     if (!origin_ok(srv, req)) {
@@ -282,7 +282,7 @@ static void admin_request(struct jg_conn *c, const char *path)
 {
     bool get = c->req->method == HTTP_GET || c->req->method == HTTP_HEAD;
     if (c->req->upgrade_websocket || c->parser.upgrade) {
-        jg_conn_close(c, "upgrade on the admin port");
+        jg_conn_close_after_flush(c);
         return;
     }
     if (get && !strcmp(path, "/health"))
@@ -312,7 +312,7 @@ void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)
     if (req->upgrade_websocket || c->parser.upgrade) {
         /* "destroy upgrade" (§2.1): no answer outside the socket.io resource */
         c->srv->stats.http_errors++;
-        jg_conn_close(c, "upgrade outside /socket.io");
+        jg_conn_close_after_flush(c);
         return;
     }
     bool get = req->method == HTTP_GET || req->method == HTTP_HEAD;

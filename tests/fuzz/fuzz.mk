@@ -1,0 +1,47 @@
+# tests/fuzz/fuzz.mk: the libFuzzer harnesses (tests/fuzz/README.md), included by the Makefile.
+#
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_HARNESSES="fuzz_http ..."]
+#                    build, then fuzz each harness for FUZZ_SECONDS on a copy of its seed
+#                    corpus (build/fuzz/work/<h>); prints executions and crashes per harness
+#   make fuzz-regress
+#                    build, then replay tests/fuzz/corpus/<h>/* and tests/fuzz/regress/<h>/*
+#   make fuzz-build  build only (build/fuzz/<h>)
+#
+# The daemon's sources are compiled again into build/fuzz/obj with clang, coverage
+# instrumentation and ASan+UBSan, with the Makefile's CPPFLAGS and WARN.
+
+FUZZ_CC        ?= clang
+FUZZ_SECONDS   ?= 60
+FUZZ_BUILD     := build/fuzz
+FUZZ_HARNESSES ?= fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
+FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
+FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS    := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+FUZZ_BINS      := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_ALL))
+
+$(FUZZ_BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	@echo "  CC   $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) -std=c11 -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/harness/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	@echo "  CC   $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) -std=c11 -MMD -MP -c -o $@ $<
+
+# getrandom is wrapped so session ids are deterministic (tests/fuzz/fuzz_common.c)
+$(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/harness/%.o $(FUZZ_BUILD)/harness/fuzz_common.o $(FUZZ_LIBOBJS)
+	@echo "  LD   $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=getrandom -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh fuzz $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-regress: fuzz-build
+	@sh tests/fuzz/run.sh regress 0 $(FUZZ_ALL)
+
+.PHONY: fuzz fuzz-build fuzz-regress
+-include $(FUZZ_LIBOBJS:.o=.d) $(patsubst %,$(FUZZ_BUILD)/harness/%.d,$(FUZZ_ALL) fuzz_common)
