@@ -69,7 +69,7 @@ enum jg_session_timer_kind {
 /* What the session's running timer means (for tests and debugging). */
 enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s);
 
-struct jg_session_table *jg_session_table_new(struct jg_server *srv);
+struct jg_session_table *jg_session_table_new(void);
 /* Ends every session (publishing their unsubscribe events) and frees the table. */
 void jg_session_table_free(struct jg_session_table *t);
 size_t jg_session_count(const struct jg_session_table *t);

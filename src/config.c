@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -269,178 +270,153 @@ static int parse_origins(struct jg_config *cfg, const char *v, char *err, size_t
     return 0;
 }
 
+static int parse_redis_db(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    size_t n;
+    if (parse_size(v, &n, 0, err, errlen) < 0 || n > 1000000) {
+        snprintf(err, errlen, "expected a database number 0-1000000, got \"%s\"", v);
+        return -1;
+    }
+    cfg->redis_db = (int)n;
+    return 0;
+}
+
+static int parse_log_level(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    int l = jg_log_level_parse(v);
+    if (l < 0) {
+        snprintf(err, errlen, "expected debug, info, warn, error or silent, got \"%s\"", v);
+        return -1;
+    }
+    cfg->log_level = l;
+    return 0;
+}
+
+/* How a key's text becomes a value. */
+enum key_type {
+    K_PORT,              /* int, 1-65535 */
+    K_PORT_OR_OFF,       /* int, 0 (off) or 1-65535 */
+    K_SECONDS,           /* double >= min */
+    K_SECONDS_OR_OFF,    /* double, 0 (off) or >= min */
+    K_SIZE,              /* size_t >= min, k/m/g suffix */
+    K_BOOL,              /* yes/no */
+    K_STRING,            /* char *, "" = NULL */
+    K_NONEMPTY,          /* char *, must not be empty; WHAT says what it is */
+    K_SECRET,            /* char *, "" = NULL, else >= 16 characters; WHAT says whose */
+    K_CUSTOM,            /* PARSE does it all */
+};
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t offset;                               /* of the field in struct jg_config */
+    double min;                                  /* K_SECONDS*, K_SIZE */
+    const char *what;                            /* K_NONEMPTY, K_SECRET */
+    int (*parse)(struct jg_config *cfg, const char *v, char *err, size_t errlen);   /* K_CUSTOM */
+};
+
+#define F(field) offsetof(struct jg_config, field)
+
+/* Every key of the config file; conf/juggernautd.conf documents each one. */
+static const struct key keys[] = {
+    { "port", K_PORT, F(port), 0, NULL, NULL },
+    { "bind", K_NONEMPTY, F(bind), 0, "an IP address", NULL },
+    { "public-dir", K_NONEMPTY, F(public_dir), 0, "a directory", NULL },
+    { "redis-url", K_CUSTOM, 0, 0, NULL, parse_redis_url },
+    { "redis-host", K_NONEMPTY, F(redis_host), 0, "a host name or address", NULL },
+    { "redis-port", K_PORT, F(redis_port), 0, NULL, NULL },
+    { "redis-password", K_STRING, F(redis_password), 0, NULL, NULL },
+    { "redis-db", K_CUSTOM, 0, 0, NULL, parse_redis_db },
+    { "redis-queue-limit", K_SIZE, F(redis_queue_limit), 0, NULL, NULL },
+    { "redis-timeout", K_SECONDS, F(redis_timeout), 0.1, NULL, NULL },
+    { "health-redis-grace", K_SECONDS, F(health_redis_grace), 0.1, NULL, NULL },
+    { "max-publish-size", K_SIZE, F(max_publish_size), 16, NULL, NULL },
+    { "transports", K_CUSTOM, 0, 0, NULL, parse_transports },
+    { "heartbeat-interval", K_SECONDS, F(heartbeat_interval), 0.05, NULL, NULL },
+    { "heartbeat-timeout", K_SECONDS, F(heartbeat_timeout), 0.05, NULL, NULL },
+    { "close-timeout", K_SECONDS, F(close_timeout), 0.05, NULL, NULL },
+    { "polling-duration", K_SECONDS, F(polling_duration), 0.05, NULL, NULL },
+    { "handshake-expiry", K_SECONDS, F(handshake_expiry), 0.05, NULL, NULL },
+    { "origins", K_CUSTOM, 0, 0, NULL, parse_origins },
+    { "duplicate-subscribe", K_BOOL, F(duplicate_subscribe), 0, NULL, NULL },
+    { "max-connections", K_SIZE, F(max_connections), 1, NULL, NULL },
+    { "max-header-size", K_SIZE, F(max_header_size), 256, NULL, NULL },
+    { "max-post-body", K_SIZE, F(max_post_body), 16, NULL, NULL },
+    { "max-message-size", K_SIZE, F(max_message_size), 16, NULL, NULL },
+    { "max-output-buffer", K_SIZE, F(max_output_buffer), 1024, NULL, NULL },
+    { "max-session-queue", K_SIZE, F(max_session_queue), 1, NULL, NULL },
+    { "max-channel-length", K_SIZE, F(max_channel_length), 1, NULL, NULL },
+    { "max-subscriptions", K_SIZE, F(max_subscriptions), 1, NULL, NULL },
+    { "header-timeout", K_SECONDS, F(header_timeout), 0.05, NULL, NULL },
+    { "keepalive-timeout", K_SECONDS, F(keepalive_timeout), 0.05, NULL, NULL },
+    { "admin-bind", K_NONEMPTY, F(admin_bind), 0, "an IP address", NULL },
+    { "admin-port", K_PORT_OR_OFF, F(admin_port), 0, NULL, NULL },
+    { "agent-bind", K_STRING, F(agent_bind), 0, NULL, NULL },
+    { "agent-port", K_PORT_OR_OFF, F(agent_port), 0, NULL, NULL },
+    { "drain-period", K_SECONDS_OR_OFF, F(drain_period), 0.05, NULL, NULL },
+    { "reuse-port", K_BOOL, F(reuse_port), 0, NULL, NULL },
+    { "daemonize", K_BOOL, F(daemonize), 0, NULL, NULL },
+    { "auth-secret", K_SECRET, F(auth_secret), 0, "the secret the Rails app signs with", NULL },
+    { "private-prefix", K_NONEMPTY, F(private_prefix), 0, "a channel name prefix such as private-", NULL },
+    { "require-meta-auth", K_BOOL, F(require_meta_auth), 0, NULL, NULL },
+    { "cluster-secret", K_SECRET, F(cluster_secret), 0, "a long random string shared by the instances", NULL },
+    { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
+    { "log-file", K_STRING, F(log_file), 0, NULL, NULL },
+    { "pidfile", K_STRING, F(pidfile), 0, NULL, NULL },
+};
+
 int jg_config_set(struct jg_config *cfg, const char *key, const char *v, char *err, size_t errlen)
 {
-    if (!strcmp(key, "port"))
-        return parse_port(v, &cfg->port, err, errlen);
-    if (!strcmp(key, "bind")) {
-        if (!*v) {
-            snprintf(err, errlen, "expected an IP address");
-            return -1;
-        }
-        set_string(&cfg->bind, v);
-        return 0;
+    const struct key *k = NULL;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0] && !k; i++)
+        if (!strcmp(keys[i].name, key))
+            k = &keys[i];
+    if (!k) {
+        snprintf(err, errlen, "unknown key (see conf/juggernautd.conf for the list)");
+        return -1;
     }
-    if (!strcmp(key, "public-dir")) {
-        if (!*v) {
-            snprintf(err, errlen, "expected a directory");
-            return -1;
-        }
-        set_string(&cfg->public_dir, v);
-        return 0;
-    }
-    if (!strcmp(key, "redis-url"))
-        return parse_redis_url(cfg, v, err, errlen);
-    if (!strcmp(key, "redis-host")) {
-        if (!*v) {
-            snprintf(err, errlen, "expected a host name or address");
-            return -1;
-        }
-        set_string(&cfg->redis_host, v);
-        return 0;
-    }
-    if (!strcmp(key, "redis-port"))
-        return parse_port(v, &cfg->redis_port, err, errlen);
-    if (!strcmp(key, "redis-password")) {
-        set_string(&cfg->redis_password, v);
-        return 0;
-    }
-    if (!strcmp(key, "redis-db")) {
-        size_t n;
-        if (parse_size(v, &n, 0, err, errlen) < 0 || n > 1000000) {
-            snprintf(err, errlen, "expected a database number 0-1000000, got \"%s\"", v);
-            return -1;
-        }
-        cfg->redis_db = (int)n;
-        return 0;
-    }
-    if (!strcmp(key, "redis-queue-limit"))
-        return parse_size(v, &cfg->redis_queue_limit, 0, err, errlen);
-    if (!strcmp(key, "redis-timeout"))
-        return parse_seconds(v, &cfg->redis_timeout, 0.1, err, errlen);
-    if (!strcmp(key, "health-redis-grace"))
-        return parse_seconds(v, &cfg->health_redis_grace, 0.1, err, errlen);
-    if (!strcmp(key, "max-publish-size"))
-        return parse_size(v, &cfg->max_publish_size, 16, err, errlen);
-    if (!strcmp(key, "transports"))
-        return parse_transports(cfg, v, err, errlen);
-    if (!strcmp(key, "heartbeat-interval"))
-        return parse_seconds(v, &cfg->heartbeat_interval, 0.05, err, errlen);
-    if (!strcmp(key, "heartbeat-timeout"))
-        return parse_seconds(v, &cfg->heartbeat_timeout, 0.05, err, errlen);
-    if (!strcmp(key, "close-timeout"))
-        return parse_seconds(v, &cfg->close_timeout, 0.05, err, errlen);
-    if (!strcmp(key, "polling-duration"))
-        return parse_seconds(v, &cfg->polling_duration, 0.05, err, errlen);
-    if (!strcmp(key, "handshake-expiry"))
-        return parse_seconds(v, &cfg->handshake_expiry, 0.05, err, errlen);
-    if (!strcmp(key, "origins"))
-        return parse_origins(cfg, v, err, errlen);
-    if (!strcmp(key, "duplicate-subscribe"))
-        return parse_bool(v, &cfg->duplicate_subscribe, err, errlen);
-    if (!strcmp(key, "max-connections"))
-        return parse_size(v, &cfg->max_connections, 1, err, errlen);
-    if (!strcmp(key, "max-header-size"))
-        return parse_size(v, &cfg->max_header_size, 256, err, errlen);
-    if (!strcmp(key, "max-post-body"))
-        return parse_size(v, &cfg->max_post_body, 16, err, errlen);
-    if (!strcmp(key, "max-message-size"))
-        return parse_size(v, &cfg->max_message_size, 16, err, errlen);
-    if (!strcmp(key, "max-output-buffer"))
-        return parse_size(v, &cfg->max_output_buffer, 1024, err, errlen);
-    if (!strcmp(key, "max-session-queue"))
-        return parse_size(v, &cfg->max_session_queue, 1, err, errlen);
-    if (!strcmp(key, "max-channel-length"))
-        return parse_size(v, &cfg->max_channel_length, 1, err, errlen);
-    if (!strcmp(key, "max-subscriptions"))
-        return parse_size(v, &cfg->max_subscriptions, 1, err, errlen);
-    if (!strcmp(key, "header-timeout"))
-        return parse_seconds(v, &cfg->header_timeout, 0.05, err, errlen);
-    if (!strcmp(key, "keepalive-timeout"))
-        return parse_seconds(v, &cfg->keepalive_timeout, 0.05, err, errlen);
-    if (!strcmp(key, "admin-bind")) {
-        if (!*v) {
-            snprintf(err, errlen, "expected an IP address");
-            return -1;
-        }
-        set_string(&cfg->admin_bind, v);
-        return 0;
-    }
-    if (!strcmp(key, "admin-port")) {
-        if (!strcmp(v, "0")) {
-            cfg->admin_port = 0;
+    char *field = (char *)cfg + k->offset;
+    bool off = !strcmp(v, "0");
+    switch (k->type) {
+    case K_PORT_OR_OFF:
+        if (off) {
+            *(int *)(void *)field = 0;
             return 0;
         }
-        return parse_port(v, &cfg->admin_port, err, errlen);
-    }
-    if (!strcmp(key, "agent-bind")) {
-        set_string(&cfg->agent_bind, v);
+        /* fall through */
+    case K_PORT:
+        return parse_port(v, (int *)(void *)field, err, errlen);
+    case K_SECONDS_OR_OFF:
+        if (off) {
+            *(double *)(void *)field = 0;
+            return 0;
+        }
+        /* fall through */
+    case K_SECONDS:
+        return parse_seconds(v, (double *)(void *)field, k->min, err, errlen);
+    case K_SIZE:
+        return parse_size(v, (size_t *)(void *)field, (size_t)k->min, err, errlen);
+    case K_BOOL:
+        return parse_bool(v, (bool *)(void *)field, err, errlen);
+    case K_NONEMPTY:
+        if (!*v) {
+            snprintf(err, errlen, "expected %s", k->what);
+            return -1;
+        }
+        /* fall through */
+    case K_STRING:
+        set_string((char **)(void *)field, v);
         return 0;
-    }
-    if (!strcmp(key, "agent-port")) {
-        if (!strcmp(v, "0")) {
-            cfg->agent_port = 0;
-            return 0;
-        }
-        return parse_port(v, &cfg->agent_port, err, errlen);
-    }
-    if (!strcmp(key, "drain-period")) {
-        if (!strcmp(v, "0")) {
-            cfg->drain_period = 0;
-            return 0;
-        }
-        return parse_seconds(v, &cfg->drain_period, 0.05, err, errlen);
-    }
-    if (!strcmp(key, "reuse-port"))
-        return parse_bool(v, &cfg->reuse_port, err, errlen);
-    if (!strcmp(key, "daemonize"))
-        return parse_bool(v, &cfg->daemonize, err, errlen);
-    if (!strcmp(key, "auth-secret")) {
+    case K_SECRET:
         if (*v && strlen(v) < 16) {
-            snprintf(err, errlen, "expected at least 16 characters (the secret the Rails app signs "
-                     "with), or \"\" for none");
+            snprintf(err, errlen, "expected at least 16 characters (%s), or \"\" for none", k->what);
             return -1;
         }
-        set_string(&cfg->auth_secret, v);
+        set_string((char **)(void *)field, v);
         return 0;
+    case K_CUSTOM:
+        return k->parse(cfg, v, err, errlen);
     }
-    if (!strcmp(key, "private-prefix")) {
-        if (!*v) {
-            snprintf(err, errlen, "expected a channel name prefix such as private-");
-            return -1;
-        }
-        set_string(&cfg->private_prefix, v);
-        return 0;
-    }
-    if (!strcmp(key, "require-meta-auth"))
-        return parse_bool(v, &cfg->require_meta_auth, err, errlen);
-    if (!strcmp(key, "cluster-secret")) {
-        if (*v && strlen(v) < 16) {
-            snprintf(err, errlen, "expected at least 16 characters (a long random string shared by "
-                     "the instances), or \"\" for none");
-            return -1;
-        }
-        set_string(&cfg->cluster_secret, v);
-        return 0;
-    }
-    if (!strcmp(key, "log-level")) {
-        int l = jg_log_level_parse(v);
-        if (l < 0) {
-            snprintf(err, errlen, "expected debug, info, warn, error or silent, got \"%s\"", v);
-            return -1;
-        }
-        cfg->log_level = l;
-        return 0;
-    }
-    if (!strcmp(key, "log-file")) {
-        set_string(&cfg->log_file, v);
-        return 0;
-    }
-    if (!strcmp(key, "pidfile")) {
-        set_string(&cfg->pidfile, v);
-        return 0;
-    }
-    snprintf(err, errlen, "unknown key (see conf/juggernautd.conf for the list)");
     return -1;
 }
 

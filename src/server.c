@@ -168,7 +168,7 @@ int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config
         return -1;
     }
     srv->channels = jg_channel_registry_new(&srv->stats);
-    srv->sessions = jg_session_table_new(srv);
+    srv->sessions = jg_session_table_new();
     ev_prepare_init(&srv->flush_watcher, flush_cb);
     srv->flush_watcher.data = srv;
     ev_prepare_start(loop, &srv->flush_watcher);

@@ -44,11 +44,10 @@ enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s)
     return ev_is_active(&s->timer) ? timer_meaning(s) : JG_TIMER_NONE;
 }
 
-struct jg_session_table *jg_session_table_new(struct jg_server *srv)
+struct jg_session_table *jg_session_table_new(void)
 {
     struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
     jg_list_init(&t->end_later);
-    (void)srv;
     return t;
 }
 
