@@ -190,6 +190,10 @@ static int flush(struct jg_conn *c)
         srv->stats.slow_consumers++;
         jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
                 (unsigned long long)c->id, c->peer, c->out_bytes, srv->cfg->max_output_buffer);
+        /* reset, not close: the kernel would otherwise keep the megabytes already in the
+         * socket's send buffer until the stalled peer reads them (or forever) */
+        struct linger lg = { 1, 0 };
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         jg_conn_close(c, "slow consumer");
         return -1;
     }
