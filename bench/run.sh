@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# bench/run.sh: juggernautd vs Nchan vs the kernel's ceiling, scenario by scenario, REPS
+# repetitions interleaved, one Markdown table of medians (bench/README.md).
+#
+#   bash bench/run.sh            full run (12-20 min)    (make bench)
+#   QUICK=1 bash bench/run.sh    smaller and shorter (< 5 min)   (make bench QUICK=1)
+#   REPS=N                       repetitions (default 3)
+#   SCENARIOS="fanout rate"      a subset: fanout rate big channels idle poll churn slow
+#   PERF=1                       also count the servers' write-family syscalls with perf stat
+#
+# Everything runs on 127.0.0.1 with ports chosen free; every process started here is
+# stopped by pid when the script exits. Servers are pinned to CPU 0, the load generator
+# and Redis to CPU 1. Output: the table on stdout and in build/bench/last.md; the raw
+# key=value lines of every run in build/bench/raw.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/build/bench
+JUGG=$ROOT/build/release/juggernautd
+LG=$OUT/loadgen
+CEIL=$OUT/ceiling
+QUICK=${QUICK:-}
+[ "$QUICK" = 0 ] && QUICK=
+REPS=${REPS:-}
+[ -n "$REPS" ] || REPS=3
+SCENARIOS=${SCENARIOS:-"fanout rate big channels idle poll churn slow"}
+SRV_CPU=0
+LG_CPU=1
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+sh scripts/install-deps.sh nginx libnginx-mod-nchan redis-server redis-tools iproute2 procps >&2
+for f in "$JUGG" "$LG" "$CEIL"; do
+    [ -x "$f" ] || { log "missing $f: run 'make all bench-tools' first"; exit 1; }
+done
+NCHAN_SO=/usr/lib/nginx/modules/ngx_nchan_module.so
+[ -f "$NCHAN_SO" ] || { log "missing $NCHAN_SO (Debian libnginx-mod-nchan)"; exit 1; }
+if [ "$(nproc)" -lt 2 ]; then
+    log "only one CPU: servers and load generator share it"
+    LG_CPU=0
+fi
+
+# ---- sizes ---------------------------------------------------------------------------
+# fan-out: bursts of BURST messages (every subscriber has BURST frames queued at the peak,
+# whatever N), repeated K_* times so that each run makes about the same deliveries
+if [ -n "$QUICK" ]; then
+    BURST=20
+    N_SMALL=1000;  K_SMALL=5
+    N_MID=5000;    K_MID=1
+    N_BIG=10000;   K_BIG=1
+    N_CH=5000;     M_CH=10000
+    IDLE1=500;     IDLE2=3000
+    RATE_SECS=3;   CAL_SECS=2
+    CHURN_SECS=3;  SLOW_SECS=5
+    RB_N=100000
+else
+    BURST=50
+    N_SMALL=1000;  K_SMALL=20
+    N_MID=10000;   K_MID=2
+    N_BIG=19000;   K_BIG=1
+    N_CH=10000;    M_CH=100000
+    IDLE1=1000;    IDLE2=19000
+    RATE_SECS=10;  CAL_SECS=3
+    CHURN_SECS=10; SLOW_SECS=16
+    RB_N=500000
+fi
+# slow consumers: readers get SLOW_RATE msg/s on one channel; the stalled clients sit on
+# another fed SLOW_STALL_RATE msg/s of SLOW_STALL_SIZE bytes (fills their buffers in seconds)
+SLOW_READERS=50; SLOW_STALLED=1000; SLOW_RATE=1000
+SLOW_STALL_RATE=80; SLOW_STALL_SIZE=16384; SLOW_OBUF=256k
+CHURN_CONC=64
+RATE_START=100   # msg/s to 1,000 subscribers tried first for the below-saturation run
+
+# ---- processes -----------------------------------------------------------------------
+TMP=$(mktemp -d /tmp/jg-bench.XXXXXX)
+chmod 755 "$TMP"   # nginx's worker runs as www-data
+declare -A PID=()      # name -> pid of every process this script started and still runs
+
+stop() { # stop NAME: SIGTERM, wait up to 5 s, then SIGKILL
+    local name=$1 pid=${PID[$1]:-}
+    [ -n "$pid" ] || return 0
+    unset "PID[$name]"
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local name
+    for name in "${!PID[@]}"; do stop "$name"; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_used() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+TAKEN=" "
+free_port() { # below the ephemeral range (32768-60999), where no client socket sits
+    local p
+    for _ in $(seq 100); do
+        p=$((20000 + RANDOM % 12000))
+        case $TAKEN in *" $p "*) continue ;; esac
+        port_used "$p" || { echo "$p"; return; }
+    done
+    log "no free port"; exit 1
+}
+
+wait_port() { # wait_port PORT NAME: until something accepts on 127.0.0.1:PORT
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        kill -0 "${PID[$2]}" 2>/dev/null || { log "$2 died at start"; cat "$TMP/$2.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    log "$2 does not listen on $1"; exit 1
+}
+
+RP=$(free_port); TAKEN="$TAKEN$RP "
+start_redis() {
+    taskset -c "$LG_CPU" redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no \
+        --client-output-buffer-limit 'pubsub 0 0 0' --protected-mode no \
+        >"$TMP/redis.log" 2>&1 &
+    PID[redis]=$!
+    wait_port "$RP" redis
+}
+
+JP=$(free_port); TAKEN="$TAKEN$JP "
+start_jugg() { # start_jugg [max-output-buffer]
+    cat >"$TMP/jugg.conf" <<EOF
+port $JP
+bind 127.0.0.1
+redis-url redis://127.0.0.1:$RP
+public-dir $ROOT/public
+log-level warn
+max-connections 19800
+max-output-buffer ${1:-16m}
+drain-period 0
+EOF
+    taskset -c "$SRV_CPU" "$JUGG" --config "$TMP/jugg.conf" >"$TMP/jugg.log" 2>&1 &
+    PID[jugg]=$!
+    wait_port "$JP" jugg
+    JUGG_PID=${PID[jugg]}
+}
+
+NP=$(free_port); TAKEN="$TAKEN$NP "
+start_nginx() {
+    mkdir -p "$TMP/nginx"
+    sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NP|g" -e "s|@WORKER_CONNECTIONS@|25000|g" \
+        bench/nginx-nchan.conf.in >"$TMP/nginx/nginx.conf"
+    taskset -c "$SRV_CPU" nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" \
+        >"$TMP/nginx.log" 2>&1 &
+    PID[nginx]=$!
+    wait_port "$NP" nginx
+    NGINX_PID=$(pgrep -P "${PID[nginx]}" | head -1)
+    [ -n "$NGINX_PID" ] || { log "no nginx worker"; exit 1; }
+}
+
+restart_servers() { # fresh daemons (memory slopes must not reuse freed memory)
+    stop jugg
+    stop nginx
+    start_jugg "$@"
+    start_nginx
+}
+
+# ---- running cases -------------------------------------------------------------------
+RAW=$TMP/raw.txt
+: >"$RAW"
+PERF_FLAG=()
+if [ -n "${PERF:-}" ] && perf stat -e syscalls:sys_enter_writev true >/dev/null 2>&1; then
+    PERF_FLAG=(--perf)
+fi
+
+label() { echo "label $1 $2" >>"$RAW"; }
+
+# record SCEN TARGET REP command...: runs it on the load generator's CPU, keeps its line
+record() {
+    local scen=$1 target=$2 rep=$3
+    shift 3
+    local line
+    if ! line=$(taskset -c "$LG_CPU" "$@" 2>"$TMP/lg.err"); then
+        log "$scen $target rep $rep failed:"
+        cat "$TMP/lg.err" >&2
+        line="failed=1"
+    fi
+    [ -s "$TMP/lg.err" ] && sed 's/^/    /' "$TMP/lg.err" >&2
+    echo "scen=$scen target=$target rep=$rep $line" >>"$RAW"
+    log "$scen $target #$rep: $(echo "$line" | tr ' ' '\n' |
+        grep -E '^(rate|srv_cpu_us|srv_writes|p99_us|rss_per_conn_b|cycles_per_s|stalled_closed|lost|failed)=' |
+        tr '\n' ' ')"
+}
+
+lg_jugg() { # loadgen arguments for juggernautd
+    echo --proto sio --port "$JP" --redis-port "$RP" --server-pid "$JUGG_PID" "${PERF_FLAG[@]}"
+}
+lg_nchan() {
+    echo --proto ws --pub http --port "$NP" --server-pid "$NGINX_PID" "${PERF_FLAG[@]}"
+}
+READY_J=(--ready /stats:subscriptions)
+READY_N=(--ready /nchan_status:subscribers)
+
+fanout_case() { # fanout_case SCEN N K REP: K bursts of $BURST messages to N subscribers
+    local scen=$1 n=$2 k=$3 rep=$4 m=$(( BURST * $3 ))
+    label "$scen" "fanout $n subscribers, $k x burst of $BURST msgs"
+    # shellcheck disable=SC2046
+    record "$scen" jugg "$rep" "$LG" $(lg_jugg) --mode fanout -n "$n" --burst "$BURST" \
+        --bursts "$k" "${READY_J[@]}"
+    # shellcheck disable=SC2046
+    record "$scen" nchan "$rep" "$LG" $(lg_nchan) --mode fanout -n "$n" --burst "$BURST" \
+        --bursts "$k" "${READY_N[@]}"
+    record "$scen" ceil1 "$rep" "$CEIL" -n "$n" -m "$m" --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
+    record "$scen" ceil16 "$rep" "$CEIL" -n "$n" -m $(( (m + 15) / 16 * 16 )) --coalesce 16 \
+        --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
+}
+
+RATE=""
+calibrate_rate() { # the rate (msg/s to N_SMALL subscribers, halving from RATE_START) at
+                   # which Nchan's p99 is under 50 ms, or the lowest tried
+    local r=$RATE_START line p99
+    while :; do
+        # shellcheck disable=SC2046
+        line=$(taskset -c "$LG_CPU" "$LG" $(lg_nchan) --mode fanout -n "$N_SMALL" --rate "$r" \
+            --duration "$CAL_SECS" "${READY_N[@]}" 2>/dev/null || true)
+        p99=$(echo "$line" | tr ' ' '\n' | sed -n 's/^p99_us=//p')
+        log "calibration: $r msg/s x $N_SMALL subscribers: Nchan p99 ${p99:-?} us"
+        if [ -n "$p99" ] && [ "$p99" -lt 50000 ]; then break; fi
+        [ "$r" -le 6 ] && break
+        r=$(( r / 2 ))
+    done
+    RATE=$r
+}
+
+scenario() { # scenario NAME REP
+    local rep=$2
+    case $1 in
+    fanout)
+        restart_servers
+        fanout_case fanout_s "$N_SMALL" "$K_SMALL" "$rep"
+        fanout_case fanout_m "$N_MID" "$K_MID" "$rep"
+        ;;
+    rate)
+        restart_servers
+        [ -n "$RATE" ] || calibrate_rate
+        label rate "fanout $N_SMALL subscribers at $RATE msg/s ($((RATE * N_SMALL)) deliveries/s), ${RATE_SECS}s"
+        # shellcheck disable=SC2046
+        record rate jugg "$rep" "$LG" $(lg_jugg) --mode fanout -n "$N_SMALL" --rate "$RATE" \
+            --duration "$RATE_SECS" "${READY_J[@]}"
+        # shellcheck disable=SC2046
+        record rate nchan "$rep" "$LG" $(lg_nchan) --mode fanout -n "$N_SMALL" --rate "$RATE" \
+            --duration "$RATE_SECS" "${READY_N[@]}"
+        ;;
+    big)
+        restart_servers
+        fanout_case fanout_b "$N_BIG" "$K_BIG" "$rep"
+        ;;
+    channels)
+        restart_servers
+        label channels "channels: $N_CH channels x 1 subscriber, burst of $M_CH msgs (1 channel each)"
+        # shellcheck disable=SC2046
+        record channels jugg "$rep" "$LG" $(lg_jugg) --mode channels -n "$N_CH" --channels "$N_CH" \
+            --burst "$M_CH" "${READY_J[@]}"
+        # shellcheck disable=SC2046
+        record channels nchan "$rep" "$LG" $(lg_nchan) --mode channels -n "$N_CH" --channels "$N_CH" \
+            --burst "$M_CH" "${READY_N[@]}"
+        local payload rb
+        payload=$(printf 'x%.0s' $(seq 100))   # ~100 B like the benchmark messages; no comma (CSV)
+        rb=$(taskset -c "$SRV_CPU" redis-benchmark -p "$RP" -n "$RB_N" -P 16 -q --csv \
+            PUBLISH bench-nobody "$payload" 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"' || true)
+        echo "scen=channels target=redisbench rep=$rep rate=${rb%.*}" >>"$RAW"
+        log "channels redis-benchmark #$rep: rate=$rb"
+        ;;
+    idle)
+        restart_servers
+        label idle "idle WebSocket subscribers, $IDLE1 -> $IDLE2 (slope)"
+        # shellcheck disable=SC2046
+        record idle jugg "$rep" "$LG" $(lg_jugg) --mode idle --step1 "$IDLE1" -n "$IDLE2" "${READY_J[@]}"
+        # shellcheck disable=SC2046
+        record idle nchan "$rep" "$LG" $(lg_nchan) --mode idle --step1 "$IDLE1" -n "$IDLE2" "${READY_N[@]}"
+        ;;
+    poll)
+        restart_servers
+        label poll "idle long-poll sessions (xhr-polling / Nchan long-poll), $IDLE1 -> $IDLE2 (slope)"
+        # shellcheck disable=SC2046
+        record poll jugg "$rep" "$LG" $(lg_jugg) --mode poll --step1 "$IDLE1" -n "$IDLE2" \
+            --ready /stats:polls_pending
+        # shellcheck disable=SC2046
+        record poll nchan "$rep" "$LG" $(lg_nchan) --mode poll --step1 "$IDLE1" -n "$IDLE2" "${READY_N[@]}"
+        ;;
+    churn)
+        restart_servers
+        label churn "churn: connect+handshake+subscribe+disconnect, $CHURN_CONC at once, ${CHURN_SECS}s"
+        # shellcheck disable=SC2046
+        record churn jugg "$rep" "$LG" $(lg_jugg) --mode churn --concurrency "$CHURN_CONC" \
+            --duration "$CHURN_SECS"
+        # shellcheck disable=SC2046
+        record churn nchan "$rep" "$LG" $(lg_nchan) --mode churn --concurrency "$CHURN_CONC" \
+            --duration "$CHURN_SECS"
+        ;;
+    slow)
+        restart_servers "$SLOW_OBUF"
+        label slow "slow consumers: $SLOW_READERS readers get $SLOW_RATE msg/s; $SLOW_STALLED clients stop reading, their channel gets $SLOW_STALL_RATE msg/s of $SLOW_STALL_SIZE B; ${SLOW_SECS}s (juggernautd max-output-buffer $SLOW_OBUF)"
+        local common=(--mode slow -n "$SLOW_READERS" --stalled "$SLOW_STALLED" --rate "$SLOW_RATE"
+                      --stall-rate "$SLOW_STALL_RATE" --stall-size "$SLOW_STALL_SIZE"
+                      --duration "$SLOW_SECS")
+        # shellcheck disable=SC2046
+        record slow jugg "$rep" "$LG" $(lg_jugg) "${common[@]}" "${READY_J[@]}" \
+            --stats /stats --stats-keys slow_consumers
+        # shellcheck disable=SC2046
+        record slow nchan "$rep" "$LG" $(lg_nchan) "${common[@]}" "${READY_N[@]}"
+        ;;
+    *)
+        log "unknown scenario $1"; exit 1 ;;
+    esac
+}
+
+# ---- versions and the run ------------------------------------------------------------
+START=$(date +%s)
+{
+    echo "version juggernautd $("$JUGG" --version 2>&1 | head -1)"
+    echo "version nginx $(nginx -v 2>&1 | sed 's/^nginx version: //')"
+    echo "version nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)"
+    echo "version redis $(redis-server --version | sed 's/^Redis server //' | cut -d' ' -f1)"
+    echo "version kernel $(uname -r)"
+    echo "version cpus $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+    echo "version date $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "version command ${QUICK:+QUICK=1 }make bench (REPS=$REPS; SCENARIOS=$SCENARIOS)"
+    echo "version load $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average at start)"
+} >>"$RAW"
+
+start_redis
+for rep in $(seq "$REPS"); do
+    for s in $SCENARIOS; do
+        log "== rep $rep/$REPS: $s ($(( $(date +%s) - START )) s so far)"
+        scenario "$s" "$rep"
+    done
+done
+stop jugg
+stop nginx
+stop redis
+echo "version load_end $(cut -d' ' -f1-3 /proc/loadavg) (load average at the end)" >>"$RAW"
+echo "version seconds $(( $(date +%s) - START ))" >>"$RAW"
+
+mkdir -p "$OUT"
+cp "$RAW" "$OUT/raw.txt"
+awk -f bench/table.awk "$RAW" | tee "$OUT/last.md"
+log "done in $(( $(date +%s) - START )) s; table in build/bench/last.md, raw lines in build/bench/raw.txt"
