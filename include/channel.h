@@ -56,5 +56,7 @@ void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub);
  * sharing one lazily built transport encoding among them. Returns the number of sends. */
 size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, struct jg_buf *pkt,
                           char *const *except, size_t nexcept);
+/* The same for a channel already looked up. */
+size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept);
 
 #endif /* JG_CHANNEL_H */

@@ -179,8 +179,11 @@ size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, str
                           char *const *except, size_t nexcept)
 {
     struct jg_channel *ch = jg_channel_find(reg, name);
-    if (!ch)
-        return 0;
+    return ch ? jg_channel_publish_to(ch, pkt, except, nexcept) : 0;
+}
+
+size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept)
+{
     struct jg_buf *frame = NULL;   /* shared transport encoding, built by the first user */
     size_t sent = 0;
     struct jg_list *pos;

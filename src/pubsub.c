@@ -182,13 +182,14 @@ void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len
     }
     for (size_t i = 0; i < p.nchannels; i++) {
         /* Encode once per channel, and only if someone listens. */
-        if (!jg_channel_find(srv->channels, p.channels[i]))
+        struct jg_channel *ch = jg_channel_find(srv->channels, p.channels[i]);
+        if (!ch)
             continue;
         size_t n;
         char *text_pkt = jg_jug_publish_packet(&p, p.channels[i], &n);
         struct jg_buf *pkt = jg_buf_new(text_pkt, n);
         free(text_pkt);
-        jg_channel_publish(srv->channels, p.channels[i], pkt, p.except, p.nexcept);
+        jg_channel_publish_to(ch, pkt, p.except, p.nexcept);
         jg_buf_unref(pkt);
     }
     jg_jug_publish_deinit(&p);
