@@ -289,6 +289,9 @@ void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len)
             jg_session_end(s, "client disconnect", true);
         break;
     case JG_SIO_MESSAGE:
+    case JG_SIO_JSON:
+        /* 4::: JSON packets carry the same messages (socket.json.send); the original
+         * ignored them, juggernaut.js never sends them */
         if (p.endpoint_len == 0)
             jg_pubsub_client_message(s, p.data, p.data_len);
         break;

@@ -692,11 +692,11 @@ describe('Juggernaut semantics over a raw WebSocket (§14 47-59)', { timeout: T_
     assert.equal(events.matching(evOf('unsubscribe', a.sid)).length, 3);
   });
 
-  test('58. non-JSON, unknown types, non-objects and 4:::/5::: packets change nothing', async () => {
+  test('58. non-JSON, unknown types, non-objects and 5::: packets change nothing', async () => {
     const a = await wsSession();
     try {
       const z = h.uid('z');
-      for (const p of ['3:::not json', `3:::{"type":"bogus","channel":"${z}"}`, `4:::{"type":"subscribe","channel":"${z}"}`,
+      for (const p of ['3:::not json', `3:::{"type":"bogus","channel":"${z}"}`, `4:::"${z}"`, '4:::not json',
         `5:::{"name":"subscribe","args":[{"channel":"${z}"}]}`, `3:::"${z}"`, `3:::["${z}"]`, '3:::null', '3:::5', '3:::',
         `3:::{"channel":"${z}"}`, 'garbage', '9:::x', '']) {
         await a.sendText(p);
@@ -707,6 +707,21 @@ describe('Juggernaut semantics over a raw WebSocket (§14 47-59)', { timeout: T_
       assert.deepEqual(textsOn(a, z), []);
       const mine = events.matching((e) => e.json && e.json.session_id === a.sid && !String(e.json.channel).startsWith('fence-'));
       assert.deepEqual(mine.map((e) => e.message), []);
+    } finally {
+      a.destroy();
+    }
+  });
+
+  test('58a. a 4::: JSON packet carries a Juggernaut message like 3::: (the core issue asks for it; the original ignored it)', async () => {
+    const a = await wsSession();
+    try {
+      const z = h.uid('json');
+      await a.sendText(`4:::{"type":"subscribe","channel":"${z}"}`);
+      await events.waitFor((e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.session_id === a.sid && e.json.channel === z,
+        3000, 'the subscribe event of the 4::: packet');
+      await publish({ channels: [z], data: 'via-json-packet' });
+      await wsFence([a]);
+      assert.deepEqual(textsOn(a, z), [`3:::{"data":"via-json-packet","channel":"${z}"}`]);
     } finally {
       a.destroy();
     }
