@@ -22,6 +22,7 @@
 
 #include <ev.h>
 
+#include "server_fixture.h"
 #include "buf.h"
 #include "channel.h"
 #include "config.h"
@@ -51,49 +52,19 @@ struct fixture {
     int npeers;
 };
 
-static int closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t sl = sizeof sin;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 ||
-        getsockname(fd, (struct sockaddr *)&sin, &sl) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return 1;
-    }
-    close(fd);
-    return ntohs(sin.sin_port);
-}
-
 static int setup_server(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/jg_test_poll_XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (fixture_server_prepare("poll", f->dir, f->index, &f->cfg) != 0)
         return -1;
-    snprintf(f->index, sizeof f->index, "%s/index.html", f->dir);
-    FILE *fp = fopen(f->index, "w");
-    if (!fp)
-        return -1;
-    fputs("<html></html>\n", fp);
-    fclose(fp);
-    jg_config_defaults(&f->cfg);
-    char err[256];
-    if (jg_config_set(&f->cfg, "public-dir", f->dir, err, sizeof err) != 0)
-        return -1;
-    f->cfg.redis_port = closed_port();
     f->cfg.polling_duration = 0.2;
     f->cfg.close_timeout = 0.5;
     f->cfg.heartbeat_interval = 0.1;
     f->cfg.heartbeat_timeout = 0.3;
     f->cfg.handshake_expiry = 0.4;
-    f->loop = ev_loop_new(EVFLAG_AUTO);
-    if (!f->loop)
-        return -1;
-    if (jg_server_init(&f->srv, f->loop, &f->cfg) != 0)
+    if (fixture_server_start(&f->loop, &f->srv, &f->cfg) != 0)
         return -1;
     *state = f;
     return 0;
@@ -102,16 +73,12 @@ static int setup_server(void **state)
 static int teardown_server(void **state)
 {
     struct fixture *f = *state;
-    jg_server_deinit(&f->srv);
-    ev_loop_destroy(f->loop);
-    jg_config_deinit(&f->cfg);
+    fixture_server_stop(f->loop, &f->srv, &f->cfg, f->dir, f->index);
     for (int i = 0; i < f->npeers; i++) {
         if (f->peers[i].fd >= 0)
             close(f->peers[i].fd);
         jg_sb_free(&f->peers[i].in);
     }
-    unlink(f->index);
-    rmdir(f->dir);
     free(f);
     return 0;
 }
