@@ -17,8 +17,6 @@ void jg_broker_free(struct jg_broker *b);
 /* Publishes TEXT on CHANNEL now, or queues it until Redis is back (dropping and counting
  * past redis-queue-limit). Copies what it needs. */
 void jg_broker_publish(struct jg_broker *b, const char *channel, const char *text, size_t len);
-/* True while both connections are established. */
-bool jg_broker_connected(const struct jg_broker *b);
 /* Seconds since Redis was last fully connected (0 while connected). */
 double jg_broker_down_for(const struct jg_broker *b);
 /* Writes queued events; true when nothing is left waiting (for shutdown). */

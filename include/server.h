@@ -90,10 +90,4 @@ void jg_server_config_changed(struct jg_server *srv);
 /* Ends every session and connection, frees everything init made. */
 void jg_server_deinit(struct jg_server *srv);
 
-/* Seconds since the loop's epoch (ev_now). */
-static inline double jg_now(const struct jg_server *srv)
-{
-    return ev_now(srv->loop);
-}
-
 #endif /* JG_SERVER_H */

@@ -421,11 +421,6 @@ void jg_broker_free(struct jg_broker *b)
     free(b);
 }
 
-bool jg_broker_connected(const struct jg_broker *b)
-{
-    return b->sub.ready && b->pub.ready;
-}
-
 double jg_broker_down_for(const struct jg_broker *b)
 {
     return b->down_since ? ev_now(b->srv->loop) - b->down_since : 0;
