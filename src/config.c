@@ -571,6 +571,17 @@ void jg_config_transports_list(const struct jg_config *cfg, char *out, size_t ou
     }
 }
 
+/* Length of the host at the start of S: up to ':' or '/', or a bracketed IPv6 literal. */
+static size_t host_length(const char *s)
+{
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close)
+            return (size_t)(close - s) + 1;
+    }
+    return strcspn(s, ":/");
+}
+
 /* socket.io 0.8 origin rules: entries "host:port" where either side may be "*"; an
  * entry may also be written as a full origin "scheme://host:port". A missing port
  * in the Origin means 80 (443 for https). */
@@ -587,7 +598,7 @@ bool jg_config_origin_allowed(const struct jg_config *cfg, const char *origin)
         https = (size_t)(scheme_end - origin) == 5 && !strncasecmp(origin, "https", 5);
         hostp = scheme_end + 3;
     }
-    size_t hlen = strcspn(hostp, ":/");
+    size_t hlen = host_length(hostp);
     char port[16];
     if (hostp[hlen] == ':')
         snprintf(port, sizeof port, "%.*s", (int)strcspn(hostp + hlen + 1, "/"), hostp + hlen + 1);
@@ -598,7 +609,7 @@ bool jg_config_origin_allowed(const struct jg_config *cfg, const char *origin)
         const char *se = strstr(e, "://");
         if (se)
             e = se + 3;
-        size_t elen = strcspn(e, ":");
+        size_t elen = host_length(e);
         const char *eport = e[elen] == ':' ? e + elen + 1 : "*";
         bool host_ok = (elen == 1 && e[0] == '*') || (elen == hlen && !strncasecmp(e, hostp, hlen));
         bool port_ok = !strcmp(eport, "*") || !strcmp(eport, port);

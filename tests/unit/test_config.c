@@ -645,6 +645,12 @@ static void test_origins(void **state)
     assert_true(allowed(cfg, "https://a.example:8443"));
     assert_false(allowed(cfg, "http://b.example"));
 
+    /* bracketed IPv6 literals */
+    set_ok(cfg, "origins", "[::1]:3000");
+    assert_true(allowed(cfg, "http://[::1]:3000"));
+    assert_false(allowed(cfg, "http://[::1]:3001"));
+    assert_false(allowed(cfg, "http://[::2]:3000"));
+
     /* https default port 443 */
     set_ok(cfg, "origins", "s.example:443");
     assert_true(allowed(cfg, "https://s.example"));
