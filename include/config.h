@@ -66,6 +66,7 @@ struct jg_config {
     char *cluster_secret;        /* owned; NULL = plain sids, no adoption across instances */
     /* process */
     int log_level;               /* enum jg_log_level */
+    bool access_log;             /* one info line per HTTP answer */
     char *log_file;              /* owned; NULL = stderr */
     char *pidfile;               /* owned; NULL = none */
 };

@@ -61,5 +61,7 @@ void jg_http_hold(struct jg_conn *c);
  * origin, allow credentials); nothing without Origin. */
 void jg_http_cors(const struct jg_http_req *req, struct jg_sb *out);
 const char *jg_http_status_text(int status);
+/* With access-log on: one info line for the answer to c->req (LENGTH -1 = streamed). */
+void jg_http_access_log(const struct jg_conn *c, int status, long long length);
 
 #endif /* JG_HTTP_H */

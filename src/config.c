@@ -362,6 +362,7 @@ static const struct key keys[] = {
     { "cluster-secret", K_SECRET, F(cluster_secret), 0, "a long random string shared by the instances", NULL },
     { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
     { "log-file", K_STRING, F(log_file), 0, NULL, NULL },
+    { "access-log", K_BOOL, F(access_log), 0, NULL, NULL },
     { "pidfile", K_STRING, F(pidfile), 0, NULL, NULL },
 };
 

@@ -248,9 +248,20 @@ void jg_http_cors(const struct jg_http_req *req, struct jg_sb *out)
                   req->origin);
 }
 
+void jg_http_access_log(const struct jg_conn *c, int status, long long length)
+{
+    if (!c->srv->cfg->access_log || JG_LOG_INFO < jg_log_threshold)
+        return;
+    const struct jg_http_req *req = c->req;
+    const char *url = req && req->url.data ? req->url.data : "-";
+    jg_log_write(JG_LOG_INFO, "c#%llu %s \"%s %.200s\" %d %lld", (unsigned long long)c->id, c->peer,
+                 req ? http_method_str((enum http_method)req->method) : "-", url, status, length);
+}
+
 static void write_head(struct jg_conn *c, struct jg_sb *sb, int status, const char *content_type,
                        const char *extra, long long content_length, bool keep_alive)
 {
+    jg_http_access_log(c, status, content_length);
     jg_sb_appendf(sb, "HTTP/1.1 %d %s\r\n", status, jg_http_status_text(status));
     if (content_type)
         jg_sb_appendf(sb, "Content-Type: %s\r\n", content_type);
@@ -309,6 +320,7 @@ void jg_http_respond_buf(struct jg_conn *c, int status, const char *content_type
 
 void jg_http_start_chunked(struct jg_conn *c, int status, const char *content_type, const char *extra)
 {
+    jg_http_access_log(c, status, -1);
     struct jg_sb sb = JG_SB_INIT;
     jg_sb_appendf(&sb, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n", status, jg_http_status_text(status),
                   content_type);

@@ -166,6 +166,7 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
     }
     char accept[29];
     jg_ws_accept_key(req->ws_key, accept);
+    jg_http_access_log(c, 101, -1);
     char head[160];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -369,6 +369,22 @@ describe('health, stats, metrics; admin and agent ports', () => {
     if (s) await sigtermAndCheck(s.d).catch(async (e) => { await s.d.stop('SIGKILL'); throw e; });
   });
 
+  test('access-log: no line per request by default; with access-log yes one line per answer', async () => {
+    await ops.httpGet(s.port, '/health');
+    await h.sleep(100);
+    assert.doesNotMatch(s.d.logs(), /"GET \/health"/);
+    const t = await startOwn({ 'access-log': 'yes', 'drain-period': 0.2 });
+    try {
+      await ops.httpGet(t.port, '/health');
+      await ops.httpGet(t.port, '/socket.io/1/?t=1');
+      await h.sleep(100);
+      assert.match(t.d.logs(), /c#\d+ 127\.0\.0\.1:\d+ "GET \/health" 200 3\n/);
+      assert.match(t.d.logs(), /"GET \/socket\.io\/1\/\?t=1" 200 \d+\n/);
+    } finally {
+      await sigtermAndCheck(t.d);
+    }
+  });
+
   test('/health answers 200 ok', async () => {
     for (const port of [s.port, adminPort]) {
       const r = await ops.httpGet(port, '/health');
