@@ -47,24 +47,29 @@ int bench_pin_cpu(int cpu)
 }
 
 /* Reads a small /proc file into BUF; byte count or -1. */
-static ssize_t slurp(const char *path, char *buf, size_t cap)
+/* Reads FD until EOF, an error or CAP - 1 bytes; NUL-terminates; returns the length. */
+static size_t read_all(int fd, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
     size_t len = 0;
-    for (;;) {
+    while (len < cap - 1) {
         ssize_t n = read(fd, buf + len, cap - 1 - len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             break;
         len += (size_t)n;
-        if (len == cap - 1)
-            break;
     }
-    close(fd);
     buf[len] = '\0';
+    return len;
+}
+
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t len = read_all(fd, buf, cap);
+    close(fd);
     return (ssize_t)len;
 }
 
@@ -237,19 +242,8 @@ int bench_http_get(int port, const char *path, char *buf, size_t cap)
         close(fd);
         return -1;
     }
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + len, cap - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (len == cap - 1)
-            break;
-    }
+    size_t len = read_all(fd, buf, cap);
     close(fd);
-    buf[len] = '\0';
     return len > 0 ? (int)len : -1;
 }
 
