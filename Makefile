@@ -27,7 +27,7 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
 
 SRCS      := $(wildcard src/*.c)
-OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS))
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o
 LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -48,15 +48,24 @@ $(BUILD)/juggernautd: $(OBJS)
 	@echo "  LD   $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# redis/juggernaut.lua goes into the binary as one C string (loaded into Redis at start)
+$(BUILD)/lua_library.c: redis/juggernaut.lua scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_lua_library $< > $@
+
+$(BUILD)/lua_library.o: $(BUILD)/lua_library.c
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
 $(BUILD)/%.o: src/%.c
 	@mkdir -p $(@D)
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -std=c11 -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
+$(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	@echo "  CC   $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARN) -std=c11 -o $@ $^ $(LDLIBS) $(CMOCKA)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(WARN) -std=c11 -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(CMOCKA)
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done

@@ -6,6 +6,7 @@
 #define JG_CHANNEL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uthash.h>
 
@@ -28,6 +29,10 @@ struct jg_sub {
     struct jg_list session_node; /* in session->subs */
     struct jg_channel *channel;  /* borrowed */
     struct jg_session *session;  /* borrowed */
+    /* cluster mode */
+    uint64_t seq_hi;             /* highest seq delivered on this subscription */
+    bool presence;               /* wants presence snapshot/join/leave */
+    bool backfilling;            /* history/presence fetch in flight: live messages wait in the ring */
 };
 
 struct jg_channel_registry;
@@ -58,5 +63,11 @@ size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, str
                           char *const *except, size_t nexcept);
 /* The same for a channel already looked up. */
 size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept);
+/* Cluster mode: message SEQ goes to the subscriptions that have not had it yet and are not
+ * backfilling; PRESENCE_ONLY = only to those that asked for presence. */
+size_t jg_channel_publish_seq(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept,
+                              uint64_t seq, bool presence_only);
+/* The subscription of S to CH, or NULL. */
+struct jg_sub *jg_channel_find_sub(struct jg_channel *ch, const struct jg_session *s);
 
 #endif /* JG_CHANNEL_H */

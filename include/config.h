@@ -64,6 +64,13 @@ struct jg_config {
     bool require_meta_auth;      /* meta must carry a valid "auth" signature */
     /* cluster */
     char *cluster_secret;        /* owned; NULL = plain sids, no adoption across instances */
+    bool cluster;                /* cluster mode: sequenced messages, sessions in Redis */
+    double instance_timeout;     /* s: an instance silent this long is dead (reaped) */
+    double leader_lease;         /* s: the leader's lease in Redis */
+    size_t cluster_log_size;     /* entries of jg:log */
+    size_t cluster_ring_size;    /* recent sequenced messages kept in memory */
+    char *history;               /* owned; "<prefix> <count> <age-s>;..." */
+    char *publish_token;         /* owned; NULL = no POST /publish on the admin port */
     /* process */
     int log_level;               /* enum jg_log_level */
     bool access_log;             /* one info line per HTTP answer */

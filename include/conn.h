@@ -58,6 +58,9 @@ struct jg_conn {
     struct jg_list resume_node;          /* in srv->resume while held_input waits */
     struct jg_list all_node;             /* in srv->conns until closed */
     bool held;                           /* a request is held open (long-poll, stream) */
+    bool claimed;                        /* cluster: c->req's session claim is done */
+    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
+                                            of an asynchronous answer waiting for it */
     bool closing;                        /* jg_conn_close ran; freed from srv->closing */
     bool close_after_flush;              /* close once the queue is empty */
     bool overflowed;                     /* passed max-output-buffer: close on next flush */

@@ -5,6 +5,7 @@
 #define JG_JUGGERNAUT_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -23,6 +24,11 @@ struct jg_jug_client_msg {
     char *channel;           /* owned, NUL-terminated; SUBSCRIBE/UNSUBSCRIBE only */
     json_t *data;            /* owned reference; META/EVENT "data", NULL when absent */
     char *auth;              /* owned; the "auth" string (private channels, signed meta) or NULL */
+    /* SUBSCRIBE, cluster mode: what to catch up on */
+    bool has_since;          /* "since": a seq (non-negative integer) */
+    uint64_t since;
+    long history;            /* "history": the last N messages, 0 = none */
+    bool presence;           /* "presence": true */
     const char *error;       /* static text saying why, when INVALID */
 };
 
@@ -69,6 +75,9 @@ void jg_jug_publish_deinit(struct jg_jug_publish *p);
  * compactly like JSON.stringify, prefixed with the socket.io message header "3:::".
  * Returns a malloc'd NUL-terminated text; *LEN gets its length. */
 char *jg_jug_publish_packet(const struct jg_jug_publish *p, const char *channel, size_t *len);
+
+/* The same with "seq":SEQ as the object's last member (cluster mode); SEQ 0 = none. */
+char *jg_jug_publish_packet_seq(const struct jg_jug_publish *p, const char *channel, uint64_t seq, size_t *len);
 
 /* True if SID is one of the publish's "except" session ids (strict string equality). */
 bool jg_jug_publish_excepts(const struct jg_jug_publish *p, const char *sid);

@@ -10,6 +10,9 @@ struct jg_conn;
  * request (already frames). */
 void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen);
 
+/* The session claim of c->req finished (cluster mode): handle the request now. */
+void jg_router_resume_claimed(struct jg_conn *c);
+
 /* Finds query parameter NAME in the request-target URL (after '?'). Returns a pointer to
  * its raw value and sets *LEN, or returns NULL. A bare "name" gives an empty value. */
 const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len);

@@ -15,6 +15,7 @@
 struct jg_buf;
 struct jg_broker;
 struct jg_channel_registry;
+struct jg_cluster;
 struct jg_session_table;
 struct jg_static;
 
@@ -66,6 +67,7 @@ struct jg_server {
     struct jg_channel_registry *channels; /* owned */
     struct jg_session_table *sessions;    /* owned */
     struct jg_broker *broker;             /* owned */
+    struct jg_cluster *cluster;           /* owned; NULL unless cluster mode is on */
     struct jg_static *files;              /* owned */
     struct jg_server_consts consts;
     struct jg_stats stats;

@@ -48,8 +48,17 @@ struct jg_session {
     bool ended;
     bool hb_waiting;                     /* "2::" sent, reply not yet received */
     struct jg_buf **queue;               /* owned refs: packets waiting for a transport */
+    uint64_t *queue_seq;                 /* owned: the seq of each queued packet, 0 = none */
     size_t queue_len;
     size_t queue_cap;
+    /* cluster mode (cluster.c) */
+    uint64_t cursor;                     /* last seq the client confirmed (polling) */
+    uint64_t seq_hi;                     /* highest seq handed to the transport or queue */
+    char poll_t[32];                     /* "t" of the held GET: tells a retry from a new poll */
+    bool answering;                      /* a polling answer is being recorded in Redis */
+    unsigned claims_pending;             /* requests waiting for Redis to confirm ownership:
+                                            the close timeout waits for them */
+    bool moved;                          /* another instance took it over: end without events */
     ev_timer timer;                      /* the one deadline a session has at a time: while
                                             detached, handshake expiry or close timeout; on a
                                             stream, heartbeat interval then timeout; on a held
@@ -94,10 +103,21 @@ void jg_session_transport_done(struct jg_session *s, struct jg_conn *c);
 /* C's connection went away. Streams and held GETs end the session (protocol.md §6.4, §7.5). */
 void jg_session_transport_lost(struct jg_session *s, struct jg_conn *c);
 
+/* A session another instance started (cluster mode): the client is already past the
+ * handshake, so no handshake expiry applies. */
+struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bool connected);
+/* The client confirmed everything up to CURSOR: queued packets up to it are dropped. */
+void jg_session_confirm(struct jg_session *s, uint64_t cursor);
+/* Redis answered jg_cluster_record_answer: OK = recorded, the queue up to seq TO goes out on
+ * the held GET; else the GET is answered 8:: and the queue stays. */
+void jg_session_poll_recorded(struct jg_session *s, bool ok, uint64_t to);
+
 /* Sends PKT (a "3:::..." packet; a new ref is taken) to the session: written to the open
  * transport, or queued for the next poll. Never ends the session synchronously (safe inside
  * a fan-out loop); queue overflow ends it later. See jg_transport_ops for FRAME_CACHE. */
 void jg_session_send(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache);
+/* The same for a sequenced message (cluster mode): SEQ is kept with it while it waits. */
+void jg_session_send_seq(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache, uint64_t seq);
 
 /* One packet received from the client on any transport (protocol.md §4.2). */
 void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len);

@@ -39,7 +39,17 @@
     X(redis_connected, flag, "1 while both Redis connections are up") \
     X(redis_reconnects, counter, "Redis connections (re)established") \
     X(loop_lag_ms, gauge, "How late the event loop ran a 1 s timer, in milliseconds") \
-    X(draining, flag, "1 while shutting down (slow drain)")
+    X(draining, flag, "1 while shutting down (slow drain)") \
+    X(cluster_leader, flag, "1 while this instance sequences the messages published on juggernaut") \
+    X(messages_sequenced, counter, "Messages on juggernaut this instance sequenced as the leader") \
+    X(sequenced_in, counter, "Sequenced messages received (cluster mode)") \
+    X(sequence_gaps, counter, "Gaps in the sequence filled from the Redis log") \
+    X(legacy_unsequenced, counter, "Messages on juggernaut no leader sequenced in time (dropped)") \
+    X(claims, counter, "Transport requests that claimed their session in Redis") \
+    X(takeovers, counter, "Sessions taken over from another instance (or rebuilt here)") \
+    X(sessions_moved, counter, "Local session copies dropped because another instance took over") \
+    X(answers_recorded, counter, "Polling answers recorded in Redis before they went out") \
+    X(sessions_reaped, counter, "Sessions of dead instances ended by this one")
 
 struct jg_stats {
 #define JG_STATS_FIELD(name, kind, help) int64_t name;

@@ -14,6 +14,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "pubsub.h"
 #include "server.h"
@@ -24,11 +25,15 @@
 #define CONNECT_TIMEOUT 5.0  /* s: hiredis 0.14's libev adapter has no timeout of its own */
 #define PING_EVERY 1.0       /* s between two PINGs on the publisher link */
 
+/* One command for the publisher link: a juggernaut:* event (PUBLISH) or a cluster call. */
 struct event {
     struct event *next;
-    char *channel;           /* owned */
-    char *text;              /* owned */
-    size_t len;
+    int argc;
+    char **argv;             /* owned, each owned */
+    size_t *lens;            /* owned */
+    jg_broker_reply_fn *cb;  /* NULL for fire-and-forget events */
+    void *priv;
+    bool requeue;            /* sent again on the next link if this one broke first */
 };
 
 struct link {
@@ -98,9 +103,19 @@ static void link_down(struct link *l, const char *why)
 
 static void event_free(struct event *e)
 {
-    free(e->channel);
-    free(e->text);
+    for (int i = 0; i < e->argc; i++)
+        free(e->argv[i]);
+    free(e->argv);
+    free(e->lens);
     free(e);
+}
+
+/* The command is given up (queue full, link broke without requeue, shutdown). */
+static void event_drop(struct jg_broker *b, struct event *e)
+{
+    if (e->cb)
+        e->cb(b->srv, NULL, e->priv);
+    event_free(e);
 }
 
 static struct event *queue_pop(struct jg_broker *b)
@@ -122,7 +137,7 @@ static void queue_push(struct jg_broker *b, struct event *e)
         if (b->srv->stats.events_dropped == 1 || b->srv->stats.events_dropped % 1000 == 0)
             jg_warn("redis away: event queue full (redis-queue-limit %zu); dropping events (%lld so far)",
                     b->srv->cfg->redis_queue_limit, (long long)b->srv->stats.events_dropped);
-        event_free(e);
+        event_drop(b, e);
         return;
     }
     e->next = NULL;
@@ -142,25 +157,28 @@ static void publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
     b->in_flight--;
     redisReply *r = reply;
     if (!r) {
-        /* The link broke before Redis answered: keep the event for the next link. */
-        if (b->closing) {
-            event_free(e);
+        /* The link broke before Redis answered: keep the command for the next link. */
+        if (b->closing || !e->requeue) {
+            event_drop(b, e);
             return;
         }
         queue_push(b, e);
         return;
     }
-    if (r->type == REDIS_REPLY_ERROR)
-        jg_warn("redis PUBLISH %s failed: %s", e->channel, r->str);
-    else
+    if (e->cb) {
+        e->cb(b->srv, r, e->priv);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        jg_warn("redis %s %s failed: %s", e->argv[0], e->argc > 1 ? e->argv[1] : "", r->str);
+    } else {
         b->srv->stats.events_published++;
+    }
     event_free(e);
 }
 
 static void send_event(struct jg_broker *b, struct event *e)
 {
     b->in_flight++;
-    if (redisAsyncCommand(b->pub.ac, publish_reply, e, "PUBLISH %s %b", e->channel, e->text, e->len) != REDIS_OK) {
+    if (redisAsyncCommandArgv(b->pub.ac, publish_reply, e, e->argc, (const char **)e->argv, e->lens) != REDIS_OK) {
         b->in_flight--;
         queue_push(b, e);
     }
@@ -173,17 +191,36 @@ static void flush_queue(struct jg_broker *b)
         send_event(b, e);
 }
 
-void jg_broker_publish(struct jg_broker *b, const char *channel, const char *text, size_t len)
+void jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, bool requeue, int argc,
+                       const char *const *argv, const size_t *lens)
 {
-    struct event *e = jg_xmalloc(sizeof *e);
-    e->next = NULL;
-    e->channel = jg_xstrdup(channel);
-    e->text = jg_xstrndup(text, len);
-    e->len = len;
+    struct event *e = jg_xcalloc(1, sizeof *e);
+    e->argc = argc;
+    e->argv = jg_xcalloc((size_t)argc, sizeof *e->argv);
+    e->lens = jg_xcalloc((size_t)argc, sizeof *e->lens);
+    for (int i = 0; i < argc; i++) {
+        e->lens[i] = lens ? lens[i] : strlen(argv[i]);
+        e->argv[i] = jg_xstrndup(argv[i], e->lens[i]);
+    }
+    e->cb = cb;
+    e->priv = priv;
+    e->requeue = requeue;
     if (b->pub.ready && b->pub.ac && !b->head)
         send_event(b, e);
     else
         queue_push(b, e);
+}
+
+void jg_broker_publish(struct jg_broker *b, const char *channel, const char *text, size_t len)
+{
+    const char *argv[3] = { "PUBLISH", channel, text };
+    size_t lens[3] = { 7, strlen(channel), len };
+    jg_broker_command(b, NULL, NULL, true, 3, argv, lens);
+}
+
+bool jg_broker_ready(const struct jg_broker *b)
+{
+    return b->pub.ready && b->pub.ac;
 }
 
 static void set_ready(struct link *l)
@@ -197,8 +234,13 @@ static void set_ready(struct link *l)
     b->srv->stats.redis_reconnects++;
     jg_info("redis %s link up (%s:%d)", l->name, b->srv->cfg->redis_host, b->srv->cfg->redis_port);
     update_connected(b);
-    if (l == &b->pub)
+    if (l == &b->pub) {
+        if (b->srv->cluster)
+            jg_cluster_publisher_ready(b->srv->cluster, l->ac);   /* loads the library first */
         flush_queue(b);
+    } else if (b->srv->cluster) {
+        jg_cluster_subscriber_ready(b->srv->cluster);
+    }
 }
 
 static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -217,16 +259,30 @@ static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     const char *kind = r->element[0]->str;
     if (!strcmp(kind, "subscribe")) {
-        set_ready(&b->sub);
-    } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
+        /* ready once every channel is subscribed: the count is the third element */
+        long long want = b->srv->cluster ? 3 : 1;
+        if (r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer >= want)
+            set_ready(&b->sub);
+    } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING &&
+               r->element[1]->type == REDIS_REPLY_STRING) {
+        const char *channel = r->element[1]->str;
+        const char *text = r->element[2]->str;
         size_t len = r->element[2]->len;
-        if (len > b->srv->cfg->max_publish_size) {
+        bool legacy = !strcmp(channel, "juggernaut");
+        if (legacy && len > b->srv->cfg->max_publish_size) {
             b->srv->stats.messages_oversized++;
             jg_warn("redis: dropped a %zu-byte message on \"juggernaut\" (max-publish-size %zu)", len,
                     b->srv->cfg->max_publish_size);
             return;
         }
-        jg_pubsub_redis_message(b->srv, r->element[2]->str, len);
+        if (!b->srv->cluster)
+            jg_pubsub_redis_message(b->srv, text, len);
+        else if (legacy)
+            jg_cluster_legacy_message(b->srv->cluster, text, len);
+        else if (!strcmp(channel, JG_CLUSTER_SEQUENCED))
+            jg_cluster_sequenced_message(b->srv->cluster, text, len);
+        else
+            jg_cluster_notice(b->srv->cluster, text, len);
     }
 }
 
@@ -242,7 +298,10 @@ static void first_ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void after_auth(struct link *l)
 {
     struct jg_broker *b = l->broker;
-    if (l == &b->sub)
+    if (l == &b->sub && b->srv->cluster)
+        redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut %s juggernaut:instance:%s",
+                          JG_CLUSTER_SEQUENCED, jg_cluster_id(b->srv->cluster));
+    else if (l == &b->sub)
         redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut");
     else
         redisAsyncCommand(l->ac, first_ping_reply, NULL, "PING");
@@ -416,7 +475,7 @@ void jg_broker_free(struct jg_broker *b)
     struct event *e;
     while ((e = queue_pop(b)) != NULL) {
         b->srv->stats.events_dropped++;
-        event_free(e);
+        event_drop(b, e);
     }
     free(b);
 }

@@ -182,6 +182,30 @@ size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, str
     return ch ? jg_channel_publish_to(ch, pkt, except, nexcept) : 0;
 }
 
+size_t jg_channel_publish_seq(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept,
+                              uint64_t seq, bool presence_only)
+{
+    struct jg_buf *frame = NULL;
+    size_t sent = 0;
+    for (struct jg_list *pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+        if (sub->seq_hi >= seq || sub->backfilling || (presence_only && !sub->presence))
+            continue;
+        sub->seq_hi = seq;
+        if (nexcept && excepted(sub->session, except, nexcept))
+            continue;
+        jg_session_send_seq(sub->session, pkt, &frame, seq);
+        sent++;
+    }
+    jg_buf_unref(frame);
+    return sent;
+}
+
+struct jg_sub *jg_channel_find_sub(struct jg_channel *ch, const struct jg_session *s)
+{
+    return find_sub(ch, (struct jg_session *)s);
+}
+
 size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept)
 {
     struct jg_buf *frame = NULL;   /* shared transport encoding, built by the first user */

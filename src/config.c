@@ -64,6 +64,12 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 60;
     cfg->log_level = JG_LOG_INFO;
+    cfg->cluster = true;
+    cfg->instance_timeout = 5;
+    cfg->leader_lease = 3;
+    cfg->cluster_log_size = 10000;
+    cfg->cluster_ring_size = 10000;
+    cfg->history = jg_xstrdup("* 100 3600");
 }
 
 static void free_origins(struct jg_config *cfg)
@@ -88,11 +94,39 @@ void jg_config_deinit(struct jg_config *cfg)
     free(cfg->auth_secret);
     free(cfg->private_prefix);
     free(cfg->agent_bind);
+    free(cfg->history);
+    free(cfg->publish_token);
     free_origins(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
 
 /* ---- value parsers: each returns 0 or -1 with ERR saying what is expected ---- */
+
+/* "<prefix> <count> <max-age-seconds>" rules separated by ';' ("*" = every channel). */
+static int parse_history(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    char *copy = jg_xstrdup(v), *save = NULL;
+    int rc = 0;
+    for (char *rule = strtok_r(copy, ";", &save); rule; rule = strtok_r(NULL, ";", &save)) {
+        char prefix[300];
+        unsigned long count, age;
+        char extra;
+        if (strspn(rule, " \t") == strlen(rule))
+            continue;
+        if (sscanf(rule, " %299s %lu %lu %c", prefix, &count, &age, &extra) != 3) {
+            snprintf(err, errlen, "rules \"<prefix> <count> <max-age-seconds>\" separated by \";\" "
+                                  "(\"*\" = every channel, count 0 = no history), e.g. \"* 100 3600; tmp: 0 0\"");
+            rc = -1;
+            break;
+        }
+    }
+    free(copy);
+    if (rc == 0) {
+        free(cfg->history);
+        cfg->history = jg_xstrdup(v);
+    }
+    return rc;
+}
 
 static int parse_size(const char *v, size_t *out, size_t min, char *err, size_t errlen)
 {
@@ -360,6 +394,13 @@ static const struct key keys[] = {
     { "private-prefix", K_NONEMPTY, F(private_prefix), 0, "a channel name prefix such as private-", NULL },
     { "require-meta-auth", K_BOOL, F(require_meta_auth), 0, NULL, NULL },
     { "cluster-secret", K_SECRET, F(cluster_secret), 0, "a long random string shared by the instances", NULL },
+    { "cluster", K_BOOL, F(cluster), 0, NULL, NULL },
+    { "instance-timeout", K_SECONDS, F(instance_timeout), 1, NULL, NULL },
+    { "leader-lease", K_SECONDS, F(leader_lease), 1, NULL, NULL },
+    { "cluster-log-size", K_SIZE, F(cluster_log_size), 100, NULL, NULL },
+    { "cluster-ring-size", K_SIZE, F(cluster_ring_size), 100, NULL, NULL },
+    { "history", K_CUSTOM, 0, 0, NULL, parse_history },
+    { "publish-token", K_SECRET, F(publish_token), 0, "the token publishers send to POST /publish", NULL },
     { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
     { "log-file", K_STRING, F(log_file), 0, NULL, NULL },
     { "access-log", K_BOOL, F(access_log), 0, NULL, NULL },
@@ -553,6 +594,8 @@ void jg_config_keep_fixed(struct jg_config *fresh, struct jg_config *live, char 
     KEEP_STR(redis_password, "redis-url");
     KEEP_INT(redis_db, "redis-url");
     KEEP_STR(cluster_secret, "cluster-secret");
+    KEEP_INT(cluster, "cluster");
+    KEEP_INT(cluster_ring_size, "cluster-ring-size");
     KEEP_INT(daemonize, "daemonize");
     KEEP_STR(pidfile, "pidfile");
 }

@@ -126,6 +126,10 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
     jg_list_remove(&c->all_node);
     jg_list_remove(&c->pending_node);
     jg_list_add_tail(&srv->closing, &c->pending_node);
+    if (c->waiter) {
+        *c->waiter = NULL;
+        c->waiter = NULL;
+    }
     if (c->session) {
         struct jg_session *s = c->session;
         c->session = NULL;

@@ -32,6 +32,7 @@ void jg_http_req_free(struct jg_http_req *req)
     free(req->ws_key);
     free(req->ws_version);
     free(req->if_none_match);
+    free(req->authorization);
     free(req);
 }
 
@@ -93,6 +94,8 @@ static void commit_header(struct jg_http_req *req)
         slot = &req->ws_version;
     else if (!strcasecmp(name, "If-None-Match"))
         slot = &req->if_none_match;
+    else if (!strcasecmp(name, "Authorization"))
+        slot = &req->authorization;
     else if (!strcasecmp(name, "Upgrade"))
         req->upgrade_websocket = strcasestr(value, "websocket") != NULL;
     if (slot) {

@@ -426,6 +426,35 @@ static const char *first_channel(const json_t *obj)
     return json_string_value(v);
 }
 
+/* A sequence number: a non-negative integer (a JSON number, or a string of digits). */
+static bool seq_value(const json_t *v, uint64_t *out)
+{
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return true;
+    }
+    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 9007199254740992.0 &&
+        json_real_value(v) == (double)(uint64_t)json_real_value(v)) {
+        *out = (uint64_t)json_real_value(v);
+        return true;
+    }
+    const char *s = json_string_value(v);
+    if (!s || !*s || strlen(s) > 19 || strspn(s, "0123456789") != strlen(s))
+        return false;
+    *out = strtoull(s, NULL, 10);
+    return true;
+}
+
+/* Cluster mode's subscribe options: "since", "history", "presence". */
+static void catch_up_options(json_t *root, struct jg_jug_client_msg *out)
+{
+    out->has_since = seq_value(json_object_get(root, "since"), &out->since);
+    uint64_t n = 0;
+    if (seq_value(json_object_get(root, "history"), &n))
+        out->history = n > 1000 ? 1000 : (long)n;
+    out->presence = json_is_true(json_object_get(root, "presence"));
+}
+
 void jg_jug_client_parse(const char *text, size_t len, struct jg_jug_client_msg *out)
 {
     memset(out, 0, sizeof *out);
@@ -453,6 +482,7 @@ void jg_jug_client_parse(const char *text, size_t len, struct jg_jug_client_msg 
         }
         out->type = type[0] == 's' ? JG_JUG_SUBSCRIBE : JG_JUG_UNSUBSCRIBE;
         out->channel = jg_xstrdup(channel);
+        catch_up_options(root, out);
     } else if (strcmp(type, "meta") == 0 || strcmp(type, "event") == 0) {
         out->type = type[0] == 'm' ? JG_JUG_META : JG_JUG_EVENT;
         /* a new reference: it outlives ROOT; json null is a value, absent is NULL */
@@ -556,6 +586,11 @@ void jg_jug_publish_deinit(struct jg_jug_publish *p)
  * a copy or a set/restore per channel. */
 char *jg_jug_publish_packet(const struct jg_jug_publish *p, const char *channel, size_t *len)
 {
+    return jg_jug_publish_packet_seq(p, channel, 0, len);
+}
+
+char *jg_jug_publish_packet_seq(const struct jg_jug_publish *p, const char *channel, uint64_t seq, size_t *len)
+{
     struct jg_sb sb = JG_SB_INIT;
     jg_sb_reserve(&sb, 128);
     jg_sb_append(&sb, "3:::", 4);
@@ -565,6 +600,11 @@ char *jg_jug_publish_packet(const struct jg_jug_publish *p, const char *channel,
         jg_sb_appends(&sb, "{\"channel\":");
         write_string(&sb, channel, strlen(channel));
         jg_sb_appendc(&sb, '}');
+    }
+    if (seq) {
+        /* last member, so a "seq" the publisher sent is overridden (JSON.parse keeps the last) */
+        sb.len--;
+        jg_sb_appendf(&sb, "%s\"seq\":%llu}", sb.data[sb.len - 1] == '{' ? "" : ",", (unsigned long long)seq);
     }
     return jg_sb_steal(&sb, len);
 }

@@ -9,6 +9,7 @@
 #include "broker.h"
 #include "buf.h"
 #include "channel.h"
+#include "cluster.h"
 #include "juggernaut.h"
 #include "log.h"
 #include "server.h"
@@ -107,6 +108,20 @@ static bool meta_allowed(struct jg_session *s, const struct jg_jug_client_msg *m
     return ok;
 }
 
+/* Cluster mode: a subscription is recorded in Redis (which publishes the event and joins
+ * presence) and may ask for history ("since": seq, "history": n) and "presence": true. */
+static void cluster_subscribe(struct jg_session *s, const struct jg_jug_client_msg *m)
+{
+    struct jg_server *srv = s->srv;
+    if (!jg_channel_subscribe(srv->channels, m->channel, s, false))
+        return;   /* already subscribed: a no-op, like Fix J1 */
+    struct jg_channel *ch = jg_channel_find(srv->channels, m->channel);
+    struct jg_sub *sub = jg_channel_find_sub(ch, s);
+    sub->seq_hi = jg_cluster_last_seq(srv->cluster);
+    sub->presence = m->presence;
+    jg_cluster_subscribed(s, sub, m->has_since, m->since, m->history, m->presence);
+}
+
 void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len)
 {
     struct jg_server *srv = s->srv;
@@ -119,13 +134,21 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
             srv->stats.client_messages_invalid++;
             break;
         }
+        if (srv->cluster) {
+            cluster_subscribe(s, &m);
+            break;
+        }
         /* Fix J1: a second subscribe is a no-op unless duplicate-subscribe is on. */
         if (jg_channel_subscribe(srv->channels, m.channel, s, srv->cfg->duplicate_subscribe))
             channel_event(s, "juggernaut:subscribe", m.channel);
         break;
     case JG_JUG_UNSUBSCRIBE:
-        if (jg_channel_unsubscribe(srv->channels, m.channel, s))
-            channel_event(s, "juggernaut:unsubscribe", m.channel);
+        if (jg_channel_unsubscribe(srv->channels, m.channel, s)) {
+            if (srv->cluster)
+                jg_cluster_unsubscribed(s, m.channel);   /* the event comes from Redis */
+            else
+                channel_event(s, "juggernaut:unsubscribe", m.channel);
+        }
         break;
     case JG_JUG_META:
         if (!meta_allowed(s, &m))
@@ -133,6 +156,8 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
         if (s->meta)
             json_decref(s->meta);
         s->meta = m.data ? json_incref(m.data) : NULL;
+        if (srv->cluster)
+            jg_cluster_meta_changed(s);
         break;
     case JG_JUG_EVENT: {
         size_t n;
@@ -152,6 +177,14 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
 void jg_pubsub_session_ended(struct jg_session *s)
 {
     struct jg_list *pos, *n;
+    if (s->srv->cluster) {
+        /* the events come from Redis, once, from whichever instance owns the session */
+        if (!s->moved)
+            jg_cluster_session_ended(s);
+        while (!jg_list_empty(&s->subs))
+            jg_channel_remove_sub(s->srv->channels, jg_container_of(s->subs.next, struct jg_sub, session_node));
+        return;
+    }
     /* Subscription order (protocol.md §12.4 allows it); one event per channel (J7). */
     jg_list_each_safe(pos, n, &s->subs) {
         struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);

@@ -10,6 +10,7 @@
 #include "broker.h"
 #include "buf.h"
 #include "channel.h"
+#include "cluster.h"
 #include "conn.h"
 #include "http.h"
 #include "log.h"
@@ -123,8 +124,33 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_http_req *req = c->req;
     size_t dlen;
     struct jg_session *s = jg_session_find(srv, sid);
+    int kind = jg_transport_parse(transport, strlen(transport));
+    if (srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
+        (!s || (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
+                jg_broker_ready(srv->broker)))) {
+        /* the session's record decides: take it over (polls land anywhere), confirm the
+         * last polling answer; the request resumes in jg_router_resume_claimed. With Redis
+         * away, the instance that holds a session serves it as it is (no message can be
+         * sequenced meanwhile anyway). */
+        size_t tlen = 0;
+        const char *t = req->method == HTTP_GET ? jg_query_param(req->url.data, req->url.len, "t", &tlen) : NULL;
+        char tbuf[32] = "";
+        if (t)
+            snprintf(tbuf, sizeof tbuf, "%.*s", (int)(tlen < sizeof tbuf ? tlen : sizeof tbuf - 1), t);
+        if (!srv->draining || s) {
+            jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET);
+            return;
+        }
+    }
+    c->claimed = false;
     if (!s && !srv->draining)
         s = jg_session_adopt(srv, sid);
+    if (s && srv->cluster && req->method == HTTP_GET) {
+        size_t tlen = 0;
+        const char *t = jg_query_param(req->url.data, req->url.len, "t", &tlen);
+        snprintf(s->poll_t, sizeof s->poll_t, "%.*s", t ? (int)(tlen < sizeof s->poll_t ? tlen : sizeof s->poll_t - 1) : 0,
+                 t ? t : "");
+    }
 
     if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
         /* §11.4 Fix: end the session whether or not a transport is open, answer 200 */
@@ -143,7 +169,6 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
         return;
     }
-    int kind = jg_transport_parse(transport, strlen(transport));
     if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
         /* like the original: no answer for a transport that is not enabled (§2.2) */
         srv->stats.http_errors++;
@@ -291,8 +316,30 @@ static void admin_request(struct jg_conn *c, const char *path)
         stats(c, false);
     else if (get && !strcmp(path, "/metrics"))
         stats(c, true);
+    else if (c->srv->cluster && c->req->method == HTTP_POST && !strcmp(path, "/publish"))
+        jg_cluster_http_publish(c);
+    else if (c->srv->cluster && get && !strncmp(path, "/presence/", 10) && path[10])
+        jg_cluster_http_presence(c, path + 10);
     else
         jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
+}
+
+void jg_router_resume_claimed(struct jg_conn *c)
+{
+    /* bytes that came behind the request wait in held_input: a WebSocket's first frames,
+     * or pipelined requests (parsed once this one is answered) */
+    struct jg_sb rest = JG_SB_INIT;
+    if (c->req->upgrade_websocket || c->parser.upgrade) {
+        rest = c->held_input;
+        c->held_input = (struct jg_sb)JG_SB_INIT;
+    }
+    c->held = false;
+    c->claimed = true;
+    jg_router_dispatch(c, rest.data, rest.len);
+    c->claimed = false;
+    jg_sb_free(&rest);
+    if (!c->closing && !c->held && c->mode == JG_CONN_HTTP && c->held_input.len)
+        jg_conn_resume(c);
 }
 
 void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)

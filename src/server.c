@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "cluster.h"
 #include "buf.h"
 #include "channel.h"
 #include "conn.h"
@@ -183,6 +184,8 @@ int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config
     srv->lag_expected = ev_time() + 1.0;
     ev_timer_start(loop, &srv->lag_timer);
     ev_unref(loop);   /* the lag probe alone does not keep the loop alive */
+    if (cfg->cluster)
+        srv->cluster = jg_cluster_new(srv);   /* before the broker: its links subscribe for it */
     srv->broker = jg_broker_new(srv);
     return 0;
 }
@@ -328,8 +331,13 @@ void jg_server_deinit(struct jg_server *srv)
     srv->sessions = NULL;
     jg_channel_registry_free(srv->channels);
     srv->channels = NULL;
+    /* commands still queued get their callbacks now: with srv->cluster NULL they only
+     * free what they carry */
+    struct jg_cluster *cluster = srv->cluster;
+    srv->cluster = NULL;
     jg_broker_free(srv->broker);
     srv->broker = NULL;
+    jg_cluster_free(cluster);
     jg_static_free(srv->files);
     srv->files = NULL;
     jg_conn_flush_all(srv);

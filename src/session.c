@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "cluster.h"
 #include "conn.h"
 #include "log.h"
 #include "pubsub.h"
@@ -89,7 +90,19 @@ static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 
 struct jg_session *jg_session_create(struct jg_server *srv)
 {
-    return session_new(srv, NULL);
+    struct jg_session *s = session_new(srv, NULL);
+    if (srv->cluster)
+        jg_cluster_session_opened(s);
+    return s;
+}
+
+struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bool connected)
+{
+    struct jg_session *s = session_new(srv, sid);
+    s->used = true;
+    s->connected = connected;
+    set_timer(s, srv->cfg->close_timeout);
+    return s;
 }
 
 struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
@@ -101,7 +114,10 @@ struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
         return NULL;
     jg_debug("session %s: adopted (issued by another instance)", sid);
     srv->stats.sessions_adopted++;
-    return session_new(srv, sid);
+    struct jg_session *s = session_new(srv, sid);
+    if (srv->cluster)
+        jg_cluster_session_opened(s);
+    return s;
 }
 
 struct jg_session *jg_session_find(struct jg_server *srv, const char *sid)
@@ -111,6 +127,12 @@ struct jg_session *jg_session_find(struct jg_server *srv, const char *sid)
     return s && !s->ended ? s : NULL;
 }
 
+static bool records_answers(const struct jg_session *s)
+{
+    /* cluster mode: a polling answer with sequenced messages is recorded before it goes out */
+    return s->srv->cluster && s->transport && !s->ops->streaming;
+}
+
 static void queue_clear(struct jg_session *s)
 {
     for (size_t i = 0; i < s->queue_len; i++)
@@ -118,13 +140,94 @@ static void queue_clear(struct jg_session *s)
     s->queue_len = 0;
 }
 
-static void queue_push(struct jg_session *s, struct jg_buf *pkt)
+static void queue_push_seq(struct jg_session *s, struct jg_buf *pkt, uint64_t seq)
 {
     if (s->queue_len == s->queue_cap) {
         s->queue_cap = s->queue_cap ? s->queue_cap * 2 : 4;
         s->queue = jg_xrealloc(s->queue, s->queue_cap * sizeof *s->queue);
+        s->queue_seq = jg_xrealloc(s->queue_seq, s->queue_cap * sizeof *s->queue_seq);
     }
+    s->queue_seq[s->queue_len] = seq;
     s->queue[s->queue_len++] = jg_buf_ref(pkt);
+}
+
+static void queue_push(struct jg_session *s, struct jg_buf *pkt)
+{
+    queue_push_seq(s, pkt, 0);
+}
+
+/* Delivers, in order, the queued packets with no seq or a seq up to UPTO; keeps the others. */
+static void deliver_queue(struct jg_session *s, uint64_t upto)
+{
+    struct jg_server *srv = s->srv;
+    size_t n = 0, kept = 0;
+    struct jg_buf **q = jg_xmalloc((s->queue_len ? s->queue_len : 1) * sizeof *q);
+    for (size_t i = 0; i < s->queue_len; i++) {
+        if (s->queue_seq[i] <= upto)
+            q[n++] = s->queue[i];
+        else {
+            s->queue_seq[kept] = s->queue_seq[i];
+            s->queue[kept++] = s->queue[i];
+        }
+    }
+    s->queue_len = kept;
+    if (n) {
+        struct jg_buf *connect_frame_cache = NULL;
+        struct jg_buf **cache = (n == 1 && q[0] == srv->consts.pkt_connect) ? &srv->consts.frame_connect
+                                                                            : &connect_frame_cache;
+        s->ops->deliver(s->transport, q, n, cache);   /* a polling transport detaches */
+        for (size_t i = 0; i < n; i++)
+            jg_buf_unref(q[i]);
+        jg_buf_unref(connect_frame_cache);
+    }
+    free(q);
+}
+
+/* Cluster mode, a GET is held: answer it with the queue, recording it first if it carries
+ * sequenced messages. */
+static void poll_flush(struct jg_session *s)
+{
+    if (s->answering || !s->transport || !s->queue_len)
+        return;
+    uint64_t to = 0;
+    for (size_t i = 0; i < s->queue_len; i++)
+        if (s->queue_seq[i] > to)
+            to = s->queue_seq[i];
+    if (to == 0) {
+        deliver_queue(s, UINT64_MAX);
+        return;
+    }
+    s->answering = true;
+    jg_cluster_record_answer(s, to);
+}
+
+void jg_session_poll_recorded(struct jg_session *s, bool ok, uint64_t to)
+{
+    s->answering = false;
+    if (!s->transport || s->ops->streaming)
+        return;   /* the GET went away meanwhile: the queue waits for the next one */
+    if (!ok) {
+        struct jg_buf *noop = s->srv->consts.pkt_noop;
+        s->ops->deliver(s->transport, &noop, 1, NULL);
+        return;
+    }
+    deliver_queue(s, to);
+}
+
+void jg_session_confirm(struct jg_session *s, uint64_t cursor)
+{
+    if (cursor > s->cursor)
+        s->cursor = cursor;
+    size_t kept = 0;
+    for (size_t i = 0; i < s->queue_len; i++) {
+        if (s->queue_seq[i] && s->queue_seq[i] <= s->cursor) {
+            jg_buf_unref(s->queue[i]);
+            continue;
+        }
+        s->queue_seq[kept] = s->queue_seq[i];
+        s->queue[kept++] = s->queue[i];
+    }
+    s->queue_len = kept;
 }
 
 static void start_heartbeat(struct jg_session *s)
@@ -193,16 +296,22 @@ bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const st
         queue_push(s, srv->consts.pkt_connect);
         if (s->queue_len > 1) {
             memmove(s->queue + 1, s->queue, (s->queue_len - 1) * sizeof *s->queue);
+            memmove(s->queue_seq + 1, s->queue_seq, (s->queue_len - 1) * sizeof *s->queue_seq);
             s->queue[0] = srv->consts.pkt_connect;
+            s->queue_seq[0] = 0;
         }
     }
     if (ops->streaming)
         start_heartbeat(s);
-    if (s->queue_len) {
+    if (records_answers(s)) {
+        poll_flush(s);
+    } else if (s->queue_len) {
         /* Hand the queue over before delivering: delivery may detach (polling). */
         struct jg_buf **q = s->queue;
         size_t n = s->queue_len;
+        free(s->queue_seq);
         s->queue = NULL;
+        s->queue_seq = NULL;
         s->queue_len = s->queue_cap = 0;
         struct jg_buf *connect_frame_cache = NULL;
         struct jg_buf **cache = (n == 1 && q[0] == srv->consts.pkt_connect) ? &srv->consts.frame_connect
@@ -239,9 +348,21 @@ void jg_session_transport_lost(struct jg_session *s, struct jg_conn *c)
 
 void jg_session_send(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache)
 {
+    jg_session_send_seq(s, pkt, frame_cache, 0);
+}
+
+void jg_session_send_seq(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **frame_cache, uint64_t seq)
+{
     if (s->ended)
         return;
     s->srv->stats.deliveries++;
+    if (seq > s->seq_hi)
+        s->seq_hi = seq;
+    if (s->transport && records_answers(s) && (seq || s->answering || s->queue_len)) {
+        queue_push_seq(s, pkt, seq);   /* in order behind what is being recorded */
+        poll_flush(s);
+        return;
+    }
     if (s->transport) {
         s->ops->deliver(s->transport, &pkt, 1, frame_cache);
         return;
@@ -255,7 +376,7 @@ void jg_session_send(struct jg_session *s, struct jg_buf *pkt, struct jg_buf **f
         }
         return;
     }
-    queue_push(s, pkt);
+    queue_push_seq(s, pkt, seq);
 }
 
 void jg_session_packet_in(struct jg_session *s, const char *pkt, size_t len)
@@ -356,6 +477,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     jg_pubsub_session_ended(s);
     queue_clear(s);
     free(s->queue);
+    free(s->queue_seq);
     jg_list_remove(&s->end_node);
     HASH_DEL(srv->sessions->by_sid, s);
     srv->sessions->count--;
@@ -403,6 +525,11 @@ void jg_session_end_all(struct jg_server *srv, const char *reason)
 
 static void close_timeout(struct jg_session *s)
 {
+    if (s->claims_pending) {
+        /* a request of the client is waiting for Redis: the client is there */
+        start_close_timeout(s);
+        return;
+    }
     if (!s->used) {
         jg_debug("session %s: handshake expired unused", s->sid);
         jg_session_end(s, "handshake expired", false);
@@ -423,6 +550,8 @@ static void heartbeat_due(struct jg_session *s)
     }
     struct jg_buf *hb = srv->consts.pkt_heartbeat;
     s->ops->deliver(s->transport, &hb, 1, &srv->consts.frame_heartbeat);
+    if (srv->cluster)
+        jg_cluster_session_touch(s);
     s->hb_waiting = true;
     set_timer(s, srv->cfg->heartbeat_timeout);
 }

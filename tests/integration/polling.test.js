@@ -25,6 +25,7 @@ const PREAMBLE = `<html><body><script>var _ = function (msg) { parent.s._(msg, d
 
 let redis;
 let daemon;
+let clusterDaemon; // the same Redis, cluster mode on: a cluster of one
 let events;
 let pub;
 let port;
@@ -44,6 +45,10 @@ before(async () => {
     },
   });
   port = daemon.port;
+  clusterDaemon = await h.startDaemon({
+    redisUrl: redis.url,
+    config: { ...FAST_STOP, cluster: 'yes', 'polling-duration': POLL, 'close-timeout': CLOSE },
+  });
   events = await h.eventCollector(redis);
   pub = await h.redisClient(redis);
 }, T_HOOK);
@@ -54,6 +59,7 @@ after(async () => {
   if (pub) pub.disconnect();
   try {
     if (daemon) await daemon.stop();
+    if (clusterDaemon) await clusterDaemon.stop();
   } finally {
     if (redis) await redis.stop();
   }
@@ -67,6 +73,15 @@ describe('xhr-polling core (socket.io-client 0.9.16)', { timeout: T_TEST }, () =
 
 describe('jsonp-polling core (socket.io-client 0.9.16)', { timeout: T_TEST }, () => {
   defineCoreSuite({ transport: 'jsonp-polling', env, closeTimeout: CLOSE, pollingDuration: POLL });
+});
+
+const clusterEnv = () => ({ daemon: clusterDaemon, redis, events, pub });
+describe('xhr-polling core, cluster mode (a cluster of one)', { timeout: T_TEST }, () => {
+  defineCoreSuite({ transport: 'xhr-polling', cluster: true, env: clusterEnv, closeTimeout: CLOSE, pollingDuration: POLL });
+});
+
+describe('jsonp-polling core, cluster mode (a cluster of one)', { timeout: T_TEST }, () => {
+  defineCoreSuite({ transport: 'jsonp-polling', cluster: true, env: clusterEnv, closeTimeout: CLOSE, pollingDuration: POLL });
 });
 
 // ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ const { defineCoreSuite, fix } = require('./lib/core-suite');
 
 let redis;
 let daemon;
+let clusterDaemon; // the same Redis, cluster mode on: a cluster of one
 let events;
 let pub;
 let sentinel; // an idle client connected for the whole file (protocol.md §14 item 60)
@@ -25,6 +26,7 @@ let startedAt;
 before(async () => {
   redis = await h.startRedis();
   daemon = await h.startDaemon({ redisUrl: redis.url, config: FAST_STOP });
+  clusterDaemon = await h.startDaemon({ redisUrl: redis.url, config: { ...FAST_STOP, cluster: 'yes' } });
   events = await h.eventCollector(redis);
   pub = await h.redisClient(redis);
   startedAt = Date.now();
@@ -40,6 +42,7 @@ after(async () => {
   if (pub) pub.disconnect();
   try {
     if (daemon) await daemon.stop();
+    if (clusterDaemon) await clusterDaemon.stop();
   } finally {
     if (redis) await redis.stop();
   }
@@ -47,6 +50,10 @@ after(async () => {
 
 describe('websocket core', { timeout: T_TEST }, () => {
   defineCoreSuite({ transport: 'websocket', env: () => ({ daemon, redis, events, pub }) });
+});
+
+describe('websocket core, cluster mode (a cluster of one)', { timeout: T_TEST }, () => {
+  defineCoreSuite({ transport: 'websocket', cluster: true, env: () => ({ daemon: clusterDaemon, redis, events, pub }) });
 });
 
 describe('websocket idle client', { timeout: T_TEST }, () => {

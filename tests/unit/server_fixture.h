@@ -51,6 +51,7 @@ static inline int fixture_server_prepare(const char *tag, char dir[64], char ind
     if (jg_config_set(cfg, "public-dir", dir, err, sizeof err) != 0)
         return -1;
     cfg->redis_port = fixture_closed_port();
+    cfg->cluster = false;   /* these tests run without Redis: the single-instance behaviour */
     return 0;
 }
 

@@ -14,20 +14,44 @@ function fix(what) {
   return h.IS_REFERENCE ? { todo: `Fix (original differs): ${what}` } : {};
 }
 
-function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 20 }) {
+function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 20, cluster = false }) {
   const T = [transport];
   const clients = new Set();
+  // cluster mode: the same list must hold, with every message carrying an increasing "seq"
+  const label = cluster ? `${transport} (cluster mode)` : transport;
 
   async function client(opts = {}) {
     const { daemon } = env();
-    const c = await h.sioConnect(daemon.base, Object.assign({ transports: T }, opts));
+    const c = await h.sioConnect(daemon.base, Object.assign({ transports: T, stripSeq: cluster }, opts));
     clients.add(c);
+    if (cluster) {
+      // one seq per published message: it never decreases, and on one channel it increases
+      c.checkSeqs = () => {
+        const last = new Map();
+        let prev = 0;
+        c.messages.forEach((m, i) => {
+          const seq = c.seqs[i];
+          let channel = null;
+          try { channel = JSON.parse(m).channel; } catch (e) { /* not JSON */ }
+          if (channel === undefined || channel === null) return;   // refusals carry no seq
+          assert.ok(Number.isSafeInteger(seq) && seq > 0, `message ${i} carries a seq: ${m}`);
+          assert.ok(seq >= prev, `seq never decreases: ${prev} then ${seq}`);
+          assert.ok(seq > (last.get(channel) || 0), `seq increases on ${channel}: ${last.get(channel)} then ${seq}`);
+          last.set(channel, seq);
+          prev = seq;
+        });
+      };
+      clientsWithSeq.push(c);
+    }
     return c;
   }
+  const clientsWithSeq = [];
 
   function closeClients() {
+    const check = clientsWithSeq.splice(0);
     for (const c of clients) c.close();
     clients.clear();
+    for (const c of check) c.checkSeqs();
   }
 
   /* Subscribe and wait until the daemon has published the subscribe event, which means
@@ -59,7 +83,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
 
   const dataOn = (c, ch) => c.on(ch).map((t) => JSON.parse(t).data);
 
-  test(`${transport}: connects with an opaque URL-safe session id`, async (t) => {
+  test(`${label}: connects with an opaque URL-safe session id`, async (t) => {
     t.after(closeClients);
     const c = await client();
     assert.equal(c.transport, transport);
@@ -68,7 +92,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.notEqual(c.sid, c2.sid);
   });
 
-  test(`${transport}: subscribe, then string / object / array data arrive byte-exact`, async (t) => {
+  test(`${label}: subscribe, then string / object / array data arrive byte-exact`, async (t) => {
     t.after(closeClients);
     const c = await client();
     const ch = h.uid('data');
@@ -88,7 +112,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     ]);
   });
 
-  test(`${transport}: "channel" (string) and "channels" as a string; extra fields pass through`, async (t) => {
+  test(`${label}: "channel" (string) and "channels" as a string; extra fields pass through`, async (t) => {
     t.after(closeClients);
     const c = await client();
     const ch = h.uid('forms');
@@ -106,7 +130,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     ]);
   });
 
-  test(`${transport}: a publish to an array of channels reaches each subscriber once per channel, in order`, async (t) => {
+  test(`${label}: a publish to an array of channels reaches each subscriber once per channel, in order`, async (t) => {
     t.after(closeClients);
     const a = await client();
     const b = await client();
@@ -126,7 +150,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(b.on(c1).length + b.on(c2).length, 0, 'b is only on c3');
   });
 
-  test(`${transport}: except as a string and as an array skips exactly those sessions`, async (t) => {
+  test(`${label}: except as a string and as an array skips exactly those sessions`, async (t) => {
     t.after(closeClients);
     const a = await client();
     const b = await client();
@@ -150,7 +174,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     ]);
   });
 
-  test(`${transport}: unsubscribe stops delivery (and publishes one unsubscribe event)`, async (t) => {
+  test(`${label}: unsubscribe stops delivery (and publishes one unsubscribe event)`, async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -171,7 +195,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(events.matching((e) => e.channel === 'juggernaut:unsubscribe' && e.json.session_id === c.sid && e.json.channel === ch).length, 1);
   });
 
-  test(`${transport}: 1,000 messages arrive in order, none lost, none duplicated`, async (t) => {
+  test(`${label}: 1,000 messages arrive in order, none lost, none duplicated`, async (t) => {
     t.after(closeClients);
     const { pub } = env();
     const c = await client();
@@ -188,7 +212,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(c.on(ch).length, 1000, 'no extra copies');
   });
 
-  test(`${transport}: a 64 KiB message arrives intact`, async (t) => {
+  test(`${label}: a 64 KiB message arrives intact`, async (t) => {
     t.after(closeClients);
     const c = await client();
     const ch = h.uid('big');
@@ -202,7 +226,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(msg, `{"data":"${big}","channel":"${ch}"}`);
   });
 
-  test(`${transport}: non-ASCII text (emoji, CJK, accents) round-trips in data and channel names`, async (t) => {
+  test(`${label}: non-ASCII text (emoji, CJK, accents) round-trips in data and channel names`, async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -218,7 +242,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(msgs[1], `{"data":{"emoji":"😀","cjk":"中文","mix":"a😀b中c"},"channel":"${ch}"}`);
   });
 
-  test(`${transport}: juggernaut:* events carry exact fields and the client's session id`, async (t) => {
+  test(`${label}: juggernaut:* events carry exact fields and the client's session id`, async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -255,7 +279,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(customs4[3].message, `{"meta":null,"session_id":"${sid}","data":0}`);
   });
 
-  test(`${transport}: disconnect publishes one unsubscribe event per subscribed channel, with meta`, async (t) => {
+  test(`${label}: disconnect publishes one unsubscribe event per subscribed channel, with meta`, async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -273,7 +297,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.equal(events.matching((e) => e.channel === 'juggernaut:unsubscribe' && e.json.session_id === sid).length, 3, 'no extra unsubscribe events');
   });
 
-  test(`${transport}: a client that vanishes (TCP dropped, no 0::) is unsubscribed too`, async (t) => {
+  test(`${label}: a client that vanishes (TCP dropped, no 0::) is unsubscribed too`, async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -289,7 +313,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     t.diagnostic(`unsubscribe event ${Date.now() - t0} ms after the drop`);
   });
 
-  test(`${transport}: malformed JSON from Redis is ignored and the next good message still arrives`, async (t) => {
+  test(`${label}: malformed JSON from Redis is ignored and the next good message still arrives`, async (t) => {
     t.after(closeClients);
     const { daemon } = env();
     const c = await client();
@@ -307,7 +331,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     daemon.assertAlive();
   });
 
-  test(`${transport}: subscribing twice delivers each message once and publishes one event`, fix('J1 duplicate subscribe'), async (t) => {
+  test(`${label}: subscribing twice delivers each message once and publishes one event`, fix('J1 duplicate subscribe'), async (t) => {
     t.after(closeClients);
     const { events } = env();
     const c = await client();
@@ -327,7 +351,7 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.deepEqual(dataOn(c, ch), ['once'], 'one unsubscribe removes the subscription');
   });
 
-  test(`${transport}: Redis restarted (killed) while clients stay connected; later messages arrive`,
+  test(`${label}: Redis restarted (killed) while clients stay connected; later messages arrive`,
     h.IS_REFERENCE ? { skip: 'the original never re-subscribes after a Redis restart (redis@0.6.6), which breaks the rest of the file' } : {},
     async (t) => {
     t.after(closeClients);

@@ -1,0 +1,503 @@
+#!lua name=juggernaut
+--[[
+juggernaut.lua: the Redis Functions of juggernautd's cluster mode (Redis >= 7.0). Every
+instance loads this library at start (FUNCTION LOAD REPLACE); publishers may call
+jg_publish themselves:
+
+    FCALL jg_publish 0 '{"channels":["chat"],"data":"hello"}'    -> the message's seq
+
+Each function runs atomically, so the sequence, the log, the history, the session records and
+presence never disagree. The key layout is documented in the README ("Cluster mode: Redis
+keys"). Numbers travel as strings: Lua's numbers are doubles and print 1e15 as "1e+15".
+]]
+
+local PUB_SEQUENCED = 'juggernaut:sequenced'
+local MAX_HISTORY_REPLY = 1000
+
+local function num(n)
+  return string.format('%.0f', n)
+end
+
+-- The next sequence number. A missing counter (first start, or a Redis that lost its data)
+-- starts from the current time in microseconds, so numbers never go backwards for clients
+-- that remember one.
+local function next_seq()
+  if redis.call('EXISTS', 'jg:seq') == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', 'jg:seq', num(tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  end
+  return num(redis.call('INCR', 'jg:seq'))
+end
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- History rule for CHANNEL from the "history" config text: "<prefix> <count> <age>;..."
+-- ("*" matches every channel; the longest matching prefix wins). Returns count, age (s).
+local function history_rule(rules, channel)
+  local best_len, count, age = -1, 0, 0
+  for rule in string.gmatch(rules or '', '[^;]+') do
+    local prefix, c, a = string.match(rule, '^%s*(%S+)%s+(%d+)%s+(%d+)%s*$')
+    if prefix then
+      local plen = (prefix == '*') and 0 or #prefix
+      if plen > best_len and (prefix == '*' or string.sub(channel, 1, plen) == prefix) then
+        best_len, count, age = plen, tonumber(c), tonumber(a)
+      end
+    end
+  end
+  return count, age
+end
+
+local function add_history(rules, channel, seq, text)
+  local count, age = history_rule(rules, channel)
+  if count <= 0 then
+    return
+  end
+  local key = 'jg:history:' .. channel
+  local floor_key = 'jg:history-floor:' .. channel
+  -- Keep "count" entries; the highest seq trimmed away is the floor below which a "since"
+  -- can no longer be answered.
+  if redis.call('XLEN', key) >= count then
+    local drop = redis.call('XRANGE', key, '-', '+', 'COUNT', redis.call('XLEN', key) - count + 1)
+    local last = drop[#drop][1]
+    redis.call('XTRIM', key, 'MAXLEN', count - 1)
+    redis.call('SET', floor_key, string.match(last, '^(%d+)'), 'EX', math.max(age * 10, 86400))
+  end
+  redis.call('XADD', key, seq .. '-0', 'm', text, 't', num(now_ms()))
+  if age > 0 then
+    redis.call('EXPIRE', key, age)
+  end
+end
+
+-- The targets of a published message, like juggernaut.c: "channels" if truthy, else
+-- "channel"; a string is one channel, an array its string elements.
+local function targets(msg)
+  local t = msg.channels
+  if t == nil or t == false or t == cjson.null or t == '' or t == 0 then
+    t = msg.channel
+  end
+  local out = {}
+  if type(t) == 'string' then
+    out[1] = t
+  elseif type(t) == 'table' then
+    for _, c in ipairs(t) do
+      if type(c) == 'string' then
+        out[#out + 1] = c
+      end
+    end
+  end
+  return out
+end
+
+-- Sequences one message of kind K ("L" legacy, "D" direct, "P" presence): log, history
+-- (not for presence), and the internal channel every instance delivers from.
+local function sequence(kind, text, channels)
+  local seq = next_seq()
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local log_size = tonumber(cfg[1]) or 10000
+  redis.call('XADD', 'jg:log', 'MAXLEN', '~', log_size, seq .. '-0', 'k', kind, 'm', text)
+  if kind ~= 'P' then
+    for _, ch in ipairs(channels) do
+      add_history(cfg[2], ch, seq, text)
+    end
+  end
+  redis.call('PUBLISH', PUB_SEQUENCED, seq .. ' ' .. kind .. ' ' .. text)
+  return seq
+end
+
+local function decode_object(text)
+  local ok, msg = pcall(cjson.decode, text)
+  if not ok or type(msg) ~= 'table' then
+    return nil
+  end
+  return msg
+end
+
+-- FCALL jg_publish 0 <json>: publish without a leader. Returns the seq.
+local function jg_publish(keys, args)
+  local text = args[1]
+  local msg = text and decode_object(text)
+  if not msg then
+    return redis.error_reply('ERR jg_publish: the message must be a JSON object')
+  end
+  return sequence('D', text, targets(msg))
+end
+
+-- FCALL jg_sequence 0 <leader-id> <json> <channel>...: the leader sequences a message
+-- received on "juggernaut". Fenced: an instance that lost the lease cannot sequence.
+local function jg_sequence(keys, args)
+  if redis.call('GET', 'jg:leader') ~= args[1] then
+    return redis.error_reply('NOTLEADER')
+  end
+  local channels = {}
+  for i = 3, #args do
+    channels[#channels + 1] = args[i]
+  end
+  return sequence('L', args[2], channels)
+end
+
+-- FCALL jg_lease 0 <id> <ms>: takes or renews the leader lease. Returns 1 if ID holds it.
+local function jg_lease(keys, args)
+  local cur = redis.call('GET', 'jg:leader')
+  if not cur then
+    redis.call('SET', 'jg:leader', args[1], 'PX', args[2])
+    return 1
+  end
+  if cur == args[1] then
+    redis.call('PEXPIRE', 'jg:leader', args[2])
+    return 1
+  end
+  return 0
+end
+
+-- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history>: instance heartbeat.
+local function jg_beat(keys, args)
+  redis.call('SET', 'jg:instance:' .. args[1], '1', 'PX', args[2])
+  redis.call('SADD', 'jg:instances', args[1])
+  redis.call('HSET', 'jg:config', 'log-size', args[3], 'history', args[4])
+  return 1
+end
+
+---- presence ---------------------------------------------------------------------------
+
+local function identity(sid, meta)
+  if meta == 'null' then
+    return 'sid:' .. sid
+  end
+  return meta
+end
+
+local function presence_message(what, chjson, meta)
+  return '{"channels":[' .. chjson .. '],"presence":"' .. what .. '","meta":' .. meta .. '}'
+end
+
+local function presence_join(channel, chjson, sid, meta)
+  if redis.call('HSETNX', 'jg:presence:' .. channel, sid, meta) == 0 then
+    return
+  end
+  if redis.call('HINCRBY', 'jg:presence-count:' .. channel, identity(sid, meta), 1) == 1 then
+    sequence('P', presence_message('join', chjson, meta), {})
+  end
+end
+
+local function presence_leave(channel, chjson, sid)
+  local meta = redis.call('HGET', 'jg:presence:' .. channel, sid)
+  if not meta then
+    return
+  end
+  redis.call('HDEL', 'jg:presence:' .. channel, sid)
+  local ckey = 'jg:presence-count:' .. channel
+  local id = identity(sid, meta)
+  if redis.call('HINCRBY', ckey, id, -1) <= 0 then
+    redis.call('HDEL', ckey, id)
+    sequence('P', presence_message('leave', chjson, meta), {})
+  end
+end
+
+---- sessions ---------------------------------------------------------------------------
+-- jg:session:<sid> holds owner, meta (JSON text, absent = none), cursor (last seq the client
+-- confirmed), pend_t/pend_to/pend_ok (the last polling answer: its request's t, its highest
+-- seq, whether it was written), connected (1 once "1::" went out), and one field per
+-- channel, sub:<channel> = "<sub-seq> <presence 0|1> <channel as JSON>".
+
+local function skey(sid)
+  return 'jg:session:' .. sid
+end
+
+-- The juggernaut:(un)subscribe event, byte for byte as juggernaut.c writes it.
+local function channel_event(chjson, meta, sid)
+  local m = ''
+  if meta then
+    m = ',"meta":' .. meta
+  end
+  return '{"channel":' .. chjson .. m .. ',"session_id":"' .. sid .. '"}'
+end
+
+local function notify(owner, me, text)
+  if owner and owner ~= me then
+    redis.call('PUBLISH', 'juggernaut:instance:' .. owner, text)
+  end
+end
+
+-- FCALL jg_session_open 0 <sid> <owner> <ttl-ms>
+local function jg_session_open(keys, args)
+  local sid, owner = args[1], args[2]
+  -- HSETNX: an instance that already claimed the sid (the client was faster than this
+  -- call) keeps it
+  if redis.call('HSETNX', skey(sid), 'owner', owner) == 0 then
+    return 0
+  end
+  redis.call('HSET', skey(sid), 'cursor', '0', 'connected', '0')
+  redis.call('PEXPIRE', skey(sid), args[3])
+  redis.call('SADD', 'jg:instance:' .. owner .. ':sessions', sid)
+  return 1
+end
+
+-- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1>: the request of a poll (T = its "t" parameter)
+-- or a POST (T = "") arrived at ME. Confirms the last polling answer when this GET is a new
+-- one (a byte-identical retry of the request whose answer was lost is not), makes ME the
+-- owner (telling the old one to let go) and returns the whole record, or nil if there is no
+-- such session. The reply is the HGETALL list (as it was before CONNECTS marked it
+-- connected) plus "old_owner" <previous owner>.
+local function jg_claim(keys, args)
+  local sid, me, t = args[1], args[2], args[3]
+  local key = skey(sid)
+  local old = redis.call('HGET', key, 'owner')
+  if not old then
+    return nil
+  end
+  if t ~= '' then
+    local r = redis.call('HMGET', key, 'pend_t', 'pend_to', 'pend_ok', 'cursor')
+    if r[1] and (r[1] ~= t or r[3] == '1') then
+      local to, cursor = tonumber(r[2]) or 0, tonumber(r[4]) or 0
+      if to > cursor then
+        redis.call('HSET', key, 'cursor', r[2])
+      end
+      redis.call('HDEL', key, 'pend_t', 'pend_to', 'pend_ok')
+    end
+  end
+  if old ~= me then
+    redis.call('HSET', key, 'owner', me)
+    redis.call('SREM', 'jg:instance:' .. old .. ':sessions', sid)
+    redis.call('SADD', 'jg:instance:' .. me .. ':sessions', sid)
+    notify(old, me, 'drop ' .. sid)
+  end
+  redis.call('PEXPIRE', key, args[4])
+  local all = redis.call('HGETALL', key)
+  all[#all + 1] = 'old_owner'
+  all[#all + 1] = old
+  if args[5] == '1' then
+    redis.call('HSET', key, 'connected', '1')
+  end
+  return all
+end
+
+-- FCALL jg_pend 0 <sid> <me> <t> <to>: records, before it is written, the polling answer to
+-- the request T carrying messages up to seq TO. Fenced: 0 if ME no longer owns the session,
+-- -1 if there is no record (Redis lost its data).
+local function jg_pend(keys, args)
+  local key = skey(args[1])
+  local owner = redis.call('HGET', key, 'owner')
+  if not owner then
+    return -1
+  end
+  if owner ~= args[2] then
+    return 0
+  end
+  redis.call('HSET', key, 'pend_t', args[3], 'pend_to', args[4], 'pend_ok', '0')
+  return 1
+end
+
+-- FCALL jg_touch 0 <sid> <me> <cursor> <ttl-ms>: a streaming session's delivery cursor and
+-- the record's lifetime. 0 if ME no longer owns it.
+local function jg_touch(keys, args)
+  local key = skey(args[1])
+  if redis.call('HGET', key, 'owner') ~= args[2] then
+    return 0
+  end
+  local cursor = tonumber(redis.call('HGET', key, 'cursor')) or 0
+  if (tonumber(args[3]) or 0) > cursor then
+    redis.call('HSET', key, 'cursor', args[3])
+  end
+  redis.call('PEXPIRE', key, args[4])
+  return 1
+end
+
+-- FCALL jg_subscribe 0 <sid> <me> <channel> <chjson> <presence 0|1>: records the subscription, publishes
+-- juggernaut:subscribe and joins presence. Returns {sub-seq, new (0|1)}. If another
+-- instance owns the session now, it is told to subscribe its copy.
+local function jg_subscribe(keys, args)
+  local sid, me, channel, chjson, presence = args[1], args[2], args[3], args[4], args[5]
+  local key = skey(sid)
+  local r = redis.call('HMGET', key, 'owner', 'meta', 'sub:' .. channel)
+  if not r[1] then
+    return { '0', 0 }
+  end
+  local cur = redis.call('GET', 'jg:seq') or '0'
+  if r[3] then
+    return { cur, 0 }
+  end
+  redis.call('HSET', key, 'sub:' .. channel, cur .. ' ' .. presence .. ' ' .. chjson)
+  redis.call('PUBLISH', 'juggernaut:subscribe', channel_event(chjson, r[2], sid))
+  presence_join(channel, chjson, sid, r[2] or 'null')
+  notify(r[1], me, 'sub ' .. sid .. ' ' .. cur .. ' ' .. presence .. ' ' .. channel)
+  return { cur, 1 }
+end
+
+local function drop_sub(sid, key, channel, field_value, meta)
+  local chjson = string.match(field_value, '^%S+ %S+ (.*)$')
+  redis.call('HDEL', key, 'sub:' .. channel)
+  redis.call('PUBLISH', 'juggernaut:unsubscribe', channel_event(chjson, meta, sid))
+  presence_leave(channel, chjson, sid)
+end
+
+-- FCALL jg_unsubscribe 0 <sid> <me> <channel>: returns 1 if the session was subscribed.
+local function jg_unsubscribe(keys, args)
+  local sid, me, channel = args[1], args[2], args[3]
+  local key = skey(sid)
+  local r = redis.call('HMGET', key, 'owner', 'meta', 'sub:' .. channel)
+  if not r[3] then
+    return 0
+  end
+  drop_sub(sid, key, channel, r[3], r[2])
+  notify(r[1], me, 'unsub ' .. sid .. ' ' .. channel)
+  return 1
+end
+
+-- FCALL jg_meta 0 <sid> <me> <meta-json | "">: the session's meta ("" = none).
+local function jg_meta(keys, args)
+  local sid, me = args[1], args[2]
+  local key = skey(sid)
+  local owner = redis.call('HGET', key, 'owner')
+  if not owner then
+    return 0
+  end
+  if args[3] == '' then
+    redis.call('HDEL', key, 'meta')
+  else
+    redis.call('HSET', key, 'meta', args[3])
+  end
+  notify(owner, me, 'meta ' .. sid .. ' ' .. args[3])
+  return 1
+end
+
+-- Ends SID: one juggernaut:unsubscribe per channel, presence left, record deleted.
+local function end_session(sid, owner)
+  local key = skey(sid)
+  local all = redis.call('HGETALL', key)
+  local meta
+  for i = 1, #all, 2 do
+    if all[i] == 'meta' then
+      meta = all[i + 1]
+    end
+  end
+  for i = 1, #all, 2 do
+    local channel = string.match(all[i], '^sub:(.*)$')
+    if channel then
+      drop_sub(sid, key, channel, all[i + 1], meta)
+    end
+  end
+  redis.call('DEL', key)
+  redis.call('SREM', 'jg:instance:' .. owner .. ':sessions', sid)
+end
+
+-- FCALL jg_end 0 <sid> <me>: ME ends the session; nothing happens (0) if it moved.
+local function jg_end(keys, args)
+  if redis.call('HGET', skey(args[1]), 'owner') ~= args[2] then
+    redis.call('SREM', 'jg:instance:' .. args[2] .. ':sessions', args[1])
+    return 0
+  end
+  end_session(args[1], args[2])
+  return 1
+end
+
+-- FCALL jg_reap 0 <id>: if instance ID's heartbeat is gone, ends the sessions it still owns
+-- (their events and presence leaves, which it never sent) and forgets it. Atomic, so the
+-- survivors that all try it reap each session once. Returns the number of sessions ended,
+-- or -1 if ID is alive.
+local function jg_reap(keys, args)
+  local id = args[1]
+  if redis.call('EXISTS', 'jg:instance:' .. id) == 1 then
+    return -1
+  end
+  local set = 'jg:instance:' .. id .. ':sessions'
+  local n = 0
+  for _, sid in ipairs(redis.call('SMEMBERS', set)) do
+    if redis.call('HGET', skey(sid), 'owner') == id then
+      end_session(sid, id)
+      n = n + 1
+    end
+  end
+  redis.call('DEL', set)
+  redis.call('SREM', 'jg:instances', id)
+  return n
+end
+
+-- FCALL jg_reap_dead 0 <me>: jg_reap for every known instance but ME whose heartbeat is
+-- gone. Returns the number of sessions ended.
+local function jg_reap_dead(keys, args)
+  local n = 0
+  for _, id in ipairs(redis.call('SMEMBERS', 'jg:instances')) do
+    if id ~= args[1] then
+      local r = jg_reap(keys, { id })
+      if r > 0 then
+        n = n + r
+      end
+    end
+  end
+  return n
+end
+
+---- history and presence reads ---------------------------------------------------------
+
+-- FCALL jg_backfill 0 <channel> <since | ""> <count | 0> <presence 0|1> <max-age-s>:
+-- what a subscribe asked to catch up on, consistent with one point of the sequence.
+-- Returns {seq-now, trimmed (0|1), {seq, text}..., presence {sid, meta}...} as
+-- {seq-now, trimmed, nhist, s1, m1, ..., npres, sid1, meta1, ...}.
+local function jg_backfill(keys, args)
+  local channel, since, count, want_presence = args[1], args[2], tonumber(args[3]) or 0, args[4] == '1'
+  local key = 'jg:history:' .. channel
+  local out = { redis.call('GET', 'jg:seq') or '0', 0, 0 }
+  local cfg = redis.call('HGET', 'jg:config', 'history')
+  local _, age = history_rule(cfg, channel)
+  local oldest_ok = (age > 0) and (now_ms() - age * 1000) or 0
+  local entries = {}
+  if since ~= '' then
+    entries = redis.call('XRANGE', key, '(' .. since .. '-0', '+', 'COUNT', MAX_HISTORY_REPLY)
+    local floor = tonumber(redis.call('GET', 'jg:history-floor:' .. channel) or '0')
+    if tonumber(since) < floor then
+      out[2] = 1
+    end
+  elseif count > 0 then
+    entries = redis.call('XREVRANGE', key, '+', '-', 'COUNT', math.min(count, MAX_HISTORY_REPLY))
+    local rev = {}
+    for i = #entries, 1, -1 do
+      rev[#rev + 1] = entries[i]
+    end
+    entries = rev
+  end
+  local n = 0
+  for _, e in ipairs(entries) do
+    local f = e[2]
+    local text, t
+    for i = 1, #f, 2 do
+      if f[i] == 'm' then text = f[i + 1] elseif f[i] == 't' then t = tonumber(f[i + 1]) end
+    end
+    if t and t < oldest_ok then
+      out[2] = 1   -- too old by age: it counts as trimmed
+    elseif text then
+      out[#out + 1] = string.match(e[1], '^(%d+)')
+      out[#out + 1] = text
+      n = n + 1
+    end
+  end
+  out[3] = n
+  if want_presence then
+    local p = redis.call('HGETALL', 'jg:presence:' .. channel)
+    out[#out + 1] = #p / 2
+    for _, v in ipairs(p) do
+      out[#out + 1] = v
+    end
+  else
+    out[#out + 1] = 0
+  end
+  return out
+end
+
+redis.register_function('jg_publish', jg_publish)
+redis.register_function('jg_sequence', jg_sequence)
+redis.register_function('jg_lease', jg_lease)
+redis.register_function('jg_beat', jg_beat)
+redis.register_function('jg_session_open', jg_session_open)
+redis.register_function('jg_claim', jg_claim)
+redis.register_function('jg_pend', jg_pend)
+redis.register_function('jg_touch', jg_touch)
+redis.register_function('jg_subscribe', jg_subscribe)
+redis.register_function('jg_unsubscribe', jg_unsubscribe)
+redis.register_function('jg_meta', jg_meta)
+redis.register_function('jg_end', jg_end)
+redis.register_function('jg_reap', jg_reap)
+redis.register_function('jg_reap_dead', jg_reap_dead)
+redis.register_function('jg_backfill', jg_backfill)
