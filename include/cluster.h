@@ -29,6 +29,10 @@ const char *jg_cluster_id(const struct jg_cluster *c);
 /* The highest seq this instance has delivered in order. */
 uint64_t jg_cluster_last_seq(const struct jg_cluster *c);
 
+/* Shutting down (SIGTERM): the leader lease is given up at once, so another instance
+ * sequences from now on. */
+void jg_cluster_draining(struct jg_cluster *c);
+
 /* ---- broker hooks ---- */
 /* The publisher link is up: the function library is loaded ahead of anything queued. */
 void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *ac);
@@ -49,6 +53,9 @@ void jg_cluster_session_opened(struct jg_session *s);
 void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects);
 /* S ends here: its events come from Redis (jg_end), unless it moved to another instance. */
 void jg_cluster_session_ended(struct jg_session *s);
+/* Shutting down: a polling session is let go without its events (its next poll is claimed
+ * by another instance; if none comes, the survivors reap it once this one is gone). */
+void jg_cluster_hand_off(struct jg_session *s);
 /* A streaming session's heartbeat: record its delivery cursor, keep its record alive. */
 void jg_cluster_session_touch(struct jg_session *s);
 /* A polling answer carrying messages up to seq TO is about to go out on S's held GET:

@@ -59,6 +59,7 @@ struct jg_session {
     unsigned claims_pending;             /* requests waiting for Redis to confirm ownership:
                                             the close timeout waits for them */
     bool moved;                          /* another instance took it over: end without events */
+    uint64_t claim_gen;                  /* generation of the claim that brought it here */
     ev_timer timer;                      /* the one deadline a session has at a time: while
                                             detached, handshake expiry or close timeout; on a
                                             stream, heartbeat interval then timeout; on a held

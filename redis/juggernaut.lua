@@ -56,19 +56,21 @@ local function add_history(rules, channel, seq, text)
     return
   end
   local key = 'jg:history:' .. channel
-  local floor_key = 'jg:history-floor:' .. channel
+  local meta_key = 'jg:history-meta:' .. channel
   -- Keep "count" entries; the highest seq trimmed away is the floor below which a "since"
-  -- can no longer be answered.
+  -- can no longer be answered. "last" is the newest seq: once the whole stream has
+  -- expired (idle longer than its age), everything up to it counts as trimmed.
   if redis.call('XLEN', key) >= count then
     local drop = redis.call('XRANGE', key, '-', '+', 'COUNT', redis.call('XLEN', key) - count + 1)
-    local last = drop[#drop][1]
     redis.call('XTRIM', key, 'MAXLEN', count - 1)
-    redis.call('SET', floor_key, string.match(last, '^(%d+)'), 'EX', math.max(age * 10, 86400))
+    redis.call('HSET', meta_key, 'floor', string.match(drop[#drop][1], '^(%d+)'))
   end
   redis.call('XADD', key, seq .. '-0', 'm', text, 't', num(now_ms()))
+  redis.call('HSET', meta_key, 'last', seq)
   if age > 0 then
     redis.call('EXPIRE', key, age)
   end
+  redis.call('EXPIRE', meta_key, math.max(age * 10, 86400))
 end
 
 -- The targets of a published message, like juggernaut.c: "channels" if truthy, else
@@ -147,6 +149,16 @@ local function jg_lease(keys, args)
   end
   if cur == args[1] then
     redis.call('PEXPIRE', 'jg:leader', args[2])
+    return 1
+  end
+  return 0
+end
+
+-- FCALL jg_release 0 <id>: gives the lease up (shutdown), so another instance takes over
+-- at its next renewal instead of after the lease runs out.
+local function jg_release(keys, args)
+  if redis.call('GET', 'jg:leader') == args[1] then
+    redis.call('DEL', 'jg:leader')
     return 1
   end
   return 0
@@ -258,11 +270,14 @@ local function jg_claim(keys, args)
       redis.call('HDEL', key, 'pend_t', 'pend_to', 'pend_ok')
     end
   end
+  -- every claim gets a generation: a notice "drop" names the one that superseded the
+  -- old owner, so an instance can tell a stale notice from a claim that overtook its own
+  local gen = redis.call('HINCRBY', key, 'gen', 1)
   if old ~= me then
     redis.call('HSET', key, 'owner', me)
     redis.call('SREM', 'jg:instance:' .. old .. ':sessions', sid)
     redis.call('SADD', 'jg:instance:' .. me .. ':sessions', sid)
-    notify(old, me, 'drop ' .. sid)
+    notify(old, me, 'drop ' .. sid .. ' ' .. gen)
   end
   redis.call('PEXPIRE', key, args[4])
   local all = redis.call('HGETALL', key)
@@ -446,7 +461,15 @@ local function jg_backfill(keys, args)
   local entries = {}
   if since ~= '' then
     entries = redis.call('XRANGE', key, '(' .. since .. '-0', '+', 'COUNT', MAX_HISTORY_REPLY)
-    local floor = tonumber(redis.call('GET', 'jg:history-floor:' .. channel) or '0')
+    local m = redis.call('HMGET', 'jg:history-meta:' .. channel, 'floor', 'last')
+    local floor = tonumber(m[1] or '0')
+    if #entries == 0 and redis.call('EXISTS', key) == 0 then
+      if m[2] then
+        floor = math.max(floor, tonumber(m[2]))   -- the stream expired whole
+      elseif tonumber(since) < tonumber(out[1]) then
+        floor = tonumber(out[1])   -- nothing known about this channel: cannot vouch for it
+      end
+    end
     if tonumber(since) < floor then
       out[2] = 1
     end
@@ -490,6 +513,7 @@ redis.register_function('jg_publish', jg_publish)
 redis.register_function('jg_sequence', jg_sequence)
 redis.register_function('jg_lease', jg_lease)
 redis.register_function('jg_beat', jg_beat)
+redis.register_function('jg_release', jg_release)
 redis.register_function('jg_session_open', jg_session_open)
 redis.register_function('jg_claim', jg_claim)
 redis.register_function('jg_pend', jg_pend)

@@ -16,6 +16,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
+#include <uthash.h>
 
 #include "broker.h"
 #include "buf.h"
@@ -62,6 +63,15 @@ struct held_seq {                   /* a sequenced message waiting for a catch-u
     size_t len;
 };
 
+/* A "drop" notice for a session this instance did not hold (yet): its own claim may still
+ * be on the way, and is then already superseded. Kept a few seconds. */
+struct tombstone {
+    char sid[JG_SID_MAX + 1];
+    uint64_t gen;
+    double at;
+    UT_hash_handle hh;
+};
+
 struct jg_cluster {
     struct jg_server *srv;          /* borrowed */
     char id[48];
@@ -75,6 +85,8 @@ struct jg_cluster {
     struct ring_entry *ring;        /* circular, ascending seq */
     size_t ring_cap, ring_start, ring_len;
     ev_timer beat;
+    struct tombstone *tombstones;   /* uthash by sid */
+    bool released;                  /* the lease was given up (draining) */
 };
 
 static struct jg_config *cfg_of(struct jg_cluster *c)
@@ -87,6 +99,31 @@ static long long record_ttl_ms(const struct jg_config *cfg)
     /* a session with no request for this long is gone anyway */
     return (long long)((cfg->close_timeout + cfg->polling_duration + cfg->heartbeat_interval +
                         cfg->heartbeat_timeout) * 1000) + 5000;
+}
+
+static void remember_drop(struct jg_cluster *c, const char *sid, uint64_t gen)
+{
+    struct tombstone *t = NULL;
+    HASH_FIND_STR(c->tombstones, sid, t);
+    if (!t) {
+        t = jg_xcalloc(1, sizeof *t);
+        snprintf(t->sid, sizeof t->sid, "%s", sid);
+        HASH_ADD_STR(c->tombstones, sid, t);
+    }
+    if (gen > t->gen)
+        t->gen = gen;
+    t->at = ev_now(c->srv->loop);
+}
+
+static void forget_drops(struct jg_cluster *c, double older_than)
+{
+    struct tombstone *t, *tmp;
+    HASH_ITER(hh, c->tombstones, t, tmp) {
+        if (t->at < older_than) {
+            HASH_DEL(c->tombstones, t);
+            free(t);
+        }
+    }
 }
 
 /* FCALL NAME 0 ARGS... on the publisher link. */
@@ -182,6 +219,38 @@ static void replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t after,
             continue;
         if (targets(e, name))
             deliver_to_sub(e, name, sub);
+    }
+}
+
+/* S's subscription to CHANNEL, or NULL (a session has few subscriptions). */
+static struct jg_sub *session_sub(struct jg_session *s, const char *channel)
+{
+    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        if (!strcmp(sub->channel->name, channel))
+            return sub;
+    }
+    return NULL;
+}
+
+/* The ring's messages S has not had on any of its channels, in sequence order. */
+static void replay_session(struct jg_cluster *c, struct jg_session *s)
+{
+    uint64_t from = UINT64_MAX;
+    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        if (sub->seq_hi < from)
+            from = sub->seq_hi;
+    }
+    if (from == UINT64_MAX)
+        return;
+    for (size_t i = ring_after(c, from); i < c->ring_len; i++) {
+        struct ring_entry *e = ring_at(c, i);
+        for (size_t k = 0; k < e->p.nchannels; k++) {
+            struct jg_sub *sub = session_sub(s, e->p.channels[k]);
+            if (sub && !sub->backfilling)
+                deliver_to_sub(e, e->p.channels[k], sub);
+        }
     }
 }
 
@@ -568,14 +637,26 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
     const char *beat[] = { c->id, ttl, logsize, cfg->history };
     fcall(c, NULL, NULL, false, "jg_beat", 4, beat, NULL);
+    forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
-        step_down(c, "shutting down");
+        jg_cluster_draining(c);
     } else {
         const char *args[] = { c->id, lease };
         fcall(c, lease_reply, NULL, false, "jg_lease", 2, args, NULL);
     }
     const char *me[] = { c->id };
     fcall(c, reap_reply, NULL, false, "jg_reap_dead", 1, me, NULL);
+}
+
+void jg_cluster_draining(struct jg_cluster *c)
+{
+    if (!c->released) {
+        /* hand the lease over now rather than after it runs out */
+        const char *me[] = { c->id };
+        fcall(c, NULL, NULL, false, "jg_release", 1, me, NULL);
+        c->released = true;
+    }
+    step_down(c, "shutting down");
 }
 
 /* ---- sessions ---- */
@@ -620,6 +701,11 @@ static void end_moved(struct jg_session *s, const char *why)
 }
 
 static void reregister(struct jg_cluster *c, const char *sid);
+
+void jg_cluster_hand_off(struct jg_session *s)
+{
+    end_moved(s, "handed off (shutting down)");
+}
 
 struct answer_ctx {
     char sid[JG_SID_MAX + 1];
@@ -698,14 +784,17 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
     const redisReply *old = field(r, "old_owner");
     bool was_ours = old && old->type == REDIS_REPLY_STRING && !strcmp(old->str, c->id);
     uint64_t cursor = field_u64(r, "cursor");
+    uint64_t gen = field_u64(r, "gen");
     struct jg_session *s = jg_session_find(srv, sid);
     if (s && !was_ours)
         end_moved(s, "stale copy replaced");   /* it moved away and back: rebuild */
     else if (s) {
+        s->claim_gen = gen;
         jg_session_confirm(s, cursor);
         return s;
     }
     s = jg_session_claimed(srv, sid, field_u64(r, "connected") == 1);
+    s->claim_gen = gen;
     s->cursor = cursor;
     s->seq_hi = cursor;
     srv->stats.takeovers++;
@@ -719,10 +808,9 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
         const char *sp = strchr(v->str, ' ');
         uint64_t sub_seq = parse_u64(v->str, v->len);
         bool presence = sp && sp[1] == '1';
-        struct jg_sub *sub = local_subscribe(c, s, k->str + 4, sub_seq > cursor ? sub_seq : cursor, presence);
-        if (sub)
-            replay_sub(c, sub, sub->seq_hi, 0);
+        local_subscribe(c, s, k->str + 4, sub_seq > cursor ? sub_seq : cursor, presence);
     }
+    replay_session(c, s);
     jg_debug("session %s: taken over from instance %s (cursor %llu)", sid,
              old && old->type == REDIS_REPLY_STRING ? old->str : "?", (unsigned long long)cursor);
     return s;
@@ -797,10 +885,16 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     struct jg_session *held = c ? jg_session_find(srv, cl->sid) : NULL;
     if (held && held->claims_pending)
         held->claims_pending--;
-    if (c && r && r->type == REDIS_REPLY_ARRAY)
+    uint64_t superseded_by = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
         adopt_record(c, cl->sid, r);
-    else if (c && r && r->type == REDIS_REPLY_NIL)
+        struct tombstone *t = NULL;
+        HASH_FIND_STR(c->tombstones, cl->sid, t);
+        if (t && t->gen > field_u64(r, "gen"))
+            superseded_by = t->gen;   /* another instance claimed it after us */
+    } else if (r && r->type == REDIS_REPLY_NIL) {
         reregister(c, cl->sid);
+    }
     else if (c && r && r->type == REDIS_REPLY_ERROR)
         jg_error("cluster: jg_claim failed: %s", r->str);
     if (conn && !conn->closing) {
@@ -811,6 +905,13 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
         } else {
             jg_router_resume_claimed(conn);
         }
+    }
+    if (superseded_by) {
+        /* the request was served (a POST's packets went to the owner's record); the copy
+         * here goes, a held GET answered 8:: so the client polls the owner */
+        struct jg_session *s = jg_session_find(srv, cl->sid);
+        if (s)
+            end_moved(s, "taken over by another instance");
     }
     free(cl);
 }
@@ -999,7 +1100,7 @@ void jg_cluster_meta_changed(struct jg_session *s)
     free(json);
 }
 
-/* "drop <sid>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
+/* "drop <sid> <gen>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
  * "meta <sid> <json>" */
 void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
 {
@@ -1012,8 +1113,12 @@ void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
         if (rest)
             *rest++ = '\0';
         s = jg_session_find(c->srv, sid);
-        if (s && !strcmp(verb, "drop")) {
-            end_moved(s, "taken over by another instance");
+        if (!strcmp(verb, "drop")) {
+            uint64_t gen = rest ? parse_u64(rest, strlen(rest)) : 0;
+            if (s && gen > s->claim_gen)
+                end_moved(s, "taken over by another instance");
+            else if (!s)
+                remember_drop(c, sid, gen);
         } else if (s && !strcmp(verb, "sub") && rest) {
             uint64_t seq = parse_u64(rest, strlen(rest));
             char *p = strchr(rest, ' ');
@@ -1186,6 +1291,7 @@ void jg_cluster_free(struct jg_cluster *c)
     if (!c)
         return;
     ev_timer_stop(c->srv->loop, &c->beat);
+    forget_drops(c, 1e300);
     for (size_t i = 0; i < c->ring_len; i++)
         jg_jug_publish_deinit(&ring_at(c, i)->p);
     free(c->ring);

@@ -314,6 +314,8 @@ void jg_server_begin_drain(struct jg_server *srv, void (*drained)(struct jg_serv
     srv->drain_started = ev_now(srv->loop);
     srv->drain_total = jg_session_count(srv->sessions);
     jg_info("draining %zu sessions over %g s", srv->drain_total, srv->cfg->drain_period);
+    if (srv->cluster)
+        jg_cluster_draining(srv->cluster);
     ev_timer_init(&srv->drain_timer, drain_cb, 0, DRAIN_TICK);
     srv->drain_timer.data = srv;
     ev_timer_start(srv->loop, &srv->drain_timer);

@@ -511,7 +511,10 @@ void jg_session_end_some(struct jg_server *srv, size_t n, const char *reason)
     HASH_ITER(hh, srv->sessions->by_sid, s, tmp) {
         if (n-- == 0)
             break;
-        jg_session_end(s, reason, false);
+        if (srv->cluster && (!s->transport || !s->ops->streaming))
+            jg_cluster_hand_off(s);   /* its next poll goes to another instance */
+        else
+            jg_session_end(s, reason, false);
     }
 }
 
