@@ -12,7 +12,21 @@
  *
  * Events: "connect", "disconnect", "reconnect" (before "connect" when a lost
  * connection comes back), "message" (message), "data" (channel, data, message),
- * "<channel>:data" (data, message), "error" (reason[, request]).
+ * "<channel>:data" (data, message), "error" (reason[, request]),
+ * "presence" (channel, event, members), "<channel>:presence" (event, members),
+ * "gap" (channel, info), "<channel>:gap" (info).
+ *
+ * History and recovery (juggernautd cluster mode, where every message carries a
+ * "seq"): the client remembers the last seq of each channel in sessionStorage and
+ * subscribes with {"since": seq} after a page load or a reconnect, so nothing
+ * published meanwhile is lost; a message it already delivered is never delivered
+ * twice. Per channel options:
+ *   jug.subscribe("chat", fn, {history: 50, presence: function (event, members) {}});
+ * history: N gives the last N messages on the first visit, and the same window
+ * again (then everything newer) when the page is loaded again in this tab;
+ * presence: true (or a callback) asks for a snapshot of who is subscribed, then
+ * join/leave events. A "gap" event says the server no longer has every message
+ * asked for. Messages without "seq" (legacy servers) are delivered as before.
  *
  * Private channels (server option auth-secret): pass
  *   authorize: function (request, done) { ... done(signature); }
@@ -219,6 +233,34 @@
     return function () { done = null; finish(false); };
   }
 
+  // Calls fn once the page has loaded; returns a function that cancels it. A
+  // <script> inserted before the load event holds that event back until it has
+  // run, so a long poll started while the page loads, and the next one chained
+  // from it, would keep the page "loading" for ever (socket.io 0.9 waits too).
+  function afterLoad(fn) {
+    var done = false;
+    if (!document || document.readyState === "complete") {
+      fn();
+      return noop;
+    }
+    function detach() {
+      if (window.removeEventListener) window.removeEventListener("load", run, false);
+      else if (window.detachEvent) window.detachEvent("onload", run);
+    }
+    function run() {
+      if (done) return;
+      done = true;
+      detach();
+      fn();
+    }
+    if (window.addEventListener) window.addEventListener("load", run, false);
+    else if (window.attachEvent) window.attachEvent("onload", run);
+    return function () {
+      done = true;
+      detach();
+    };
+  }
+
   // ----------------------------------------------------------------------
   // Transports. Each one talks to its socket through three calls:
   //   socket.onPacket(transport, text)   one packet arrived
@@ -377,13 +419,19 @@
     return this.socket.transportURL("jsonp-polling") + "&i=" + this.index;
   };
   JSONPPollingTransport.prototype.get = function (ok, fail) {
-    var self = this;
-    this.received = undefined;
-    return loadScript(this.url(), this.pollTimeout, function (loaded) {
-      var data = self.received;
+    var self = this, cancelScript = noop;
+    var cancelWait = afterLoad(function () {
       self.received = undefined;
-      if (loaded && typeof data === "string") ok(data); else fail();
+      cancelScript = loadScript(self.url(), self.pollTimeout, function (loaded) {
+        var data = self.received;
+        self.received = undefined;
+        if (loaded && typeof data === "string") ok(data); else fail();
+      });
     });
+    return function () {
+      cancelWait();
+      cancelScript();
+    };
   };
   JSONPPollingTransport.prototype.post = function (payload, ok, fail) {
     var self = this, name = "juggernaut_jsonp_" + this.index + "_" + now(), iframe, timer;
@@ -670,6 +718,136 @@
   };
 
   // ----------------------------------------------------------------------
+  // History and recovery state, per channel (cluster mode: messages carry "seq")
+
+  // window.sessionStorage, or null where it is missing or refused (some
+  // sandboxed frames and private modes throw on access, or on every write).
+  function sessionStore() {
+    try {
+      var store = window.sessionStorage, probe = "juggernaut:probe";
+      store.setItem(probe, probe);
+      store.removeItem(probe);
+      return store;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  // Sequence numbers are integers below 2^53: exact as JavaScript numbers.
+  function isSeq(n) {
+    return typeof n === "number" && n >= 0 && n <= 9007199254740991 && Math.floor(n) === n;
+  }
+
+  function positive(n) {
+    n = parseInt(n, 10);
+    return n > 0 ? n : 0;
+  }
+
+  var MAX_WINDOW = 1000; // seqs remembered for a {history: N} transcript
+
+  // One subscribed channel:
+  //   delivered  highest seq handed to the page (this page), null if none yet
+  //   last       highest seq ever delivered in this tab (kept in sessionStorage)
+  //   base       a seq known to precede the subscription (resubscribe point when
+  //              nothing arrived yet), 0 if unknown
+  //   win        the seqs of the last `history` messages delivered (transcript)
+  function Stream(channel, opts, saved) {
+    this.channel = channel;
+    this.history = Math.min(positive(opts.history), MAX_WINDOW);
+    this.presence = !!opts.presence;
+    saved = saved || {};
+    this.last = isSeq(saved.last) ? saved.last : null;
+    this.base = isSeq(saved.base) ? saved.base : 0;
+    this.win = [];
+    if (this.history && saved.win && saved.win.length) {
+      for (var i = 0; i < saved.win.length; i++) if (isSeq(saved.win[i])) this.win.push(saved.win[i]);
+      this.win = this.win.slice(-this.history);
+    }
+    this.loadedLast = this.last;
+    // A page that wants a transcript gets its window again (from the server's
+    // history), then what it missed; any other page only what it missed.
+    if (this.win.length && this.win[0] > 0) {
+      this.delivered = this.win[0] - 1;
+      this.win = []; // refilled by the replay
+    } else {
+      this.delivered = this.last;
+    }
+    this.members = null;       // presence: current members (metas), null before a snapshot
+    this.presenceSeq = 0;      // presence: seq (or snapshot "at") already applied
+    this.awaitingSnapshot = false;
+    this.pendingPresence = []; // join/leave received before the snapshot
+  }
+
+  // The subscribe request: {since} when a position is known, else {history},
+  // plus {presence}.
+  Stream.prototype.request = function () {
+    var req = { type: "subscribe", channel: this.channel };
+    var since = this.delivered !== null ? this.delivered : (this.base > 0 ? this.base : null);
+    if (since !== null) req.since = since;
+    else if (this.history) req.history = this.history;
+    this.sinceSent = since;
+    if (this.presence) req.presence = true;
+    return req;
+  };
+
+  // Records the delivery of SEQ; false if it was delivered already.
+  Stream.prototype.deliver = function (seq) {
+    if (this.delivered !== null && seq <= this.delivered) return false;
+    this.delivered = seq;
+    if (this.last === null || seq > this.last) this.last = seq;
+    if (this.history) {
+      this.win.push(seq);
+      if (this.win.length > this.history) this.win.splice(0, this.win.length - this.history);
+    }
+    return true;
+  };
+
+  Stream.prototype.saved = function () {
+    var out = {};
+    if (this.last !== null) out.last = this.last;
+    if (this.base) out.base = this.base;
+    if (this.win.length) out.win = this.win;
+    return out;
+  };
+
+  function sameMeta(a, b) {
+    return JSON.stringify(a === undefined ? null : a) === JSON.stringify(b === undefined ? null : b);
+  }
+
+  // Applies a presence message; returns false if it is stale (already in the
+  // snapshot, or seen) or must wait for the snapshot.
+  Stream.prototype.applyPresence = function (message) {
+    var kind = message.presence, i;
+    if (kind === "snapshot") {
+      this.members = (message.members || []).slice();
+      this.presenceSeq = isSeq(message.at) ? message.at : 0;
+      this.awaitingSnapshot = false;
+      return true;
+    }
+    if (kind !== "join" && kind !== "leave") return false;
+    if (this.awaitingSnapshot) {
+      this.pendingPresence.push(message);
+      return false;
+    }
+    if (isSeq(message.seq)) {
+      if (message.seq <= this.presenceSeq) return false;
+      this.presenceSeq = message.seq;
+    }
+    this.members = this.members || [];
+    if (kind === "join") {
+      this.members.push(message.meta === undefined ? null : message.meta);
+    } else {
+      for (i = 0; i < this.members.length; i++) {
+        if (sameMeta(this.members[i], message.meta)) {
+          this.members.splice(i, 1);
+          break;
+        }
+      }
+    }
+    return true;
+  };
+
+  // ----------------------------------------------------------------------
   // Juggernaut
 
   // A message object; new Juggernaut.Message({type: "event", data: ...}).
@@ -694,6 +872,11 @@
     if (options.secure === undefined) options.secure = loc.protocol === "https:";
     this.meta = options.meta;
     this.channels = [];  // subscribed channel names, in subscription order
+    this.streams = {};   // channel -> Stream (history/recovery/presence state)
+    this.highest = 0;    // highest seq seen on any channel
+    this.duplicates = 0; // messages dropped because they were delivered already
+    this.store = options.persist === false ? null : sessionStore();
+    this.storePrefix = "juggernaut:" + options.host + ":" + options.port + ":";
     this.sessionID = null;
     this.socket = new Socket(options);
     this.socket.on("connect", bind(this.onconnect, this));
@@ -731,12 +914,58 @@
     var self = this, options = this.options, sid = this.sessionID;
     var prefix = options.privatePrefix || "private-";
     if (!options.authorize || channel.indexOf(prefix) !== 0) {
-      return this.write({ type: "subscribe", channel: channel });
+      return this.write(this.subscribeRequest(channel));
     }
     options.authorize({ type: "subscribe", channel: channel, sessionID: sid }, function (auth) {
       if (self.sessionID !== sid || !self.socket.connected || indexOf(self.channels, channel) < 0) return;
-      self.write({ type: "subscribe", channel: channel, auth: auth });
+      var request = self.subscribeRequest(channel);
+      request.auth = auth;
+      self.write(request);
     });
+  };
+
+  // The subscribe message for CHANNEL, built when it is sent (a reconnect asks
+  // for everything after the last message delivered).
+  Juggernaut.prototype.subscribeRequest = function (channel) {
+    var stream = this.streams[channel];
+    if (!stream) return { type: "subscribe", channel: channel };
+    if (stream.delivered === null && !stream.base && this.highest) {
+      // Nothing delivered on it yet: every message on it sequenced after the
+      // highest seq seen so far is still to come, so a resubscribe (after a
+      // reconnect, or in the next page) may start there.
+      stream.base = this.highest;
+      this.saveStream(stream);
+    }
+    if (stream.presence) {
+      stream.awaitingSnapshot = true;
+      stream.pendingPresence = [];
+    }
+    return stream.request();
+  };
+
+  Juggernaut.prototype.loadStream = function (channel, opts) {
+    var saved = null;
+    if (this.store) {
+      try {
+        saved = JSON.parse(this.store.getItem(this.storePrefix + channel) || "null");
+      } catch (e) {
+        saved = null;
+      }
+    }
+    return new Stream(channel, opts, saved);
+  };
+
+  Juggernaut.prototype.saveStream = function (stream) {
+    if (!this.store) return;
+    try {
+      this.store.setItem(this.storePrefix + stream.channel, JSON.stringify(stream.saved()));
+    } catch (e) { /* full or refused: recovery then only lasts as long as the page */ }
+  };
+
+  Juggernaut.prototype.forgetStream = function (channel) {
+    delete this.streams[channel];
+    if (!this.store) return;
+    try { this.store.removeItem(this.storePrefix + channel); } catch (e) {}
   };
 
   // Sends the meta, then calls then() (the subscribes wait for a signed meta so that
@@ -756,23 +985,47 @@
     });
   };
 
-  Juggernaut.prototype.subscribe = function (channel, callback) {
+  // subscribe(channel[, callback][, options]); options (juggernautd cluster mode):
+  //   history: N      the last N messages first (and the same window again when
+  //                   the page is loaded again in this tab)
+  //   presence: true  a snapshot of the members, then joins and leaves, as
+  //                   "<channel>:presence" (event, members); a function is bound
+  //                   to that event
+  // The options of the first subscribe to a channel count.
+  Juggernaut.prototype.subscribe = function (channel, callback, opts) {
     if (!channel) throw new Error("Must provide a channel");
     channel = String(channel);
+    if (callback && typeof callback === "object" && opts === undefined) {
+      opts = callback;
+      callback = null;
+    }
+    opts = opts || {};
     if (callback) this.on(channel + ":data", callback);
     if (indexOf(this.channels, channel) >= 0) return this;
+    if (typeof opts.presence === "function") this.on(channel + ":presence", opts.presence);
     this.channels.push(channel);
+    this.streams[channel] = this.loadStream(channel, opts);
     if (this.socket.connected && !this.metaPending) this.sendSubscribe(channel);
     return this;
   };
 
+  // Current members of CHANNEL (presence: true), or null before the snapshot.
+  Juggernaut.prototype.members = function (channel) {
+    var stream = this.streams[String(channel)];
+    return stream && stream.members ? stream.members.slice() : null;
+  };
+
+  // Unsubscribing also forgets the channel's position: a later subscribe starts afresh.
   Juggernaut.prototype.unsubscribe = function (channel) {
     if (!channel) throw new Error("Must provide a channel");
     channel = String(channel);
     var i = indexOf(this.channels, channel);
     this.unbind(channel + ":data");
+    this.unbind(channel + ":presence");
+    this.unbind(channel + ":gap");
     if (i < 0) return this;
     this.channels.splice(i, 1);
+    this.forgetStream(channel);
     // Not connected: the next session starts without it anyway.
     if (this.socket.connected) this.write({ type: "unsubscribe", channel: channel });
     return this;
@@ -803,7 +1056,7 @@
   };
 
   Juggernaut.prototype.onmessage = function (text) {
-    var message;
+    var message, stream, channel;
     try {
       message = Message.fromJSON(text);
     } catch (e) {
@@ -811,11 +1064,60 @@
     }
     // the server's refusals (private channel, limits) carry "error" and no channel
     if (message.error !== undefined && message.channel === undefined) {
+      if (message.error === "history trimmed") this.ongap(message);
       return this.trigger("error", message.error, message.request);
+    }
+    channel = message.channel;
+    stream = channel !== undefined ? this.streams[channel] : undefined;
+    if (isSeq(message.seq) && message.seq > this.highest) this.highest = message.seq;
+    if (isSeq(message.at) && message.at > this.highest) this.highest = message.at;
+    if (message.presence !== undefined) return this.onpresence(message, stream);
+    if (stream && isSeq(message.seq)) {
+      if (!stream.deliver(message.seq)) { // delivered already: exactly once
+        this.duplicates++;
+        return;
+      }
+      if (stream.loadedLast !== null && message.seq <= stream.loadedLast) message.replayed = true;
+      this.saveStream(stream);
     }
     this.trigger("message", message);
     this.trigger("data", message.channel, message.data, message);
     if (message.channel !== undefined) this.trigger(message.channel + ":data", message.data, message);
+  };
+
+  // {"presence": "snapshot"|"join"|"leave", ...}: only to subscriptions that
+  // asked for it.
+  Juggernaut.prototype.onpresence = function (message, stream) {
+    var channel = message.channel, pending, i;
+    if (!stream) return;
+    if (!stream.applyPresence(message)) return;
+    if (message.presence === "snapshot" && stream.delivered === null && stream.presenceSeq > stream.base) {
+      // The snapshot is taken where the subscription's history ends and live
+      // delivery begins: a resubscribe may start there.
+      stream.base = stream.presenceSeq;
+      this.saveStream(stream);
+    }
+    this.trigger("presence", channel, message, stream.members.slice());
+    this.trigger(channel + ":presence", message, stream.members.slice());
+    if (message.presence === "snapshot" && stream.pendingPresence.length) {
+      pending = stream.pendingPresence;
+      stream.pendingPresence = [];
+      for (i = 0; i < pending.length; i++) this.onpresence(pending[i], stream);
+    }
+  };
+
+  // {"error": "history trimmed", "request": {"type": "subscribe", "channel": C}}:
+  // the server no longer has every message after the "since" asked for; what it
+  // still has follows.
+  Juggernaut.prototype.ongap = function (message) {
+    var request = message.request || {}, channel = request.channel;
+    var stream = channel !== undefined ? this.streams[channel] : undefined;
+    // Only a resumed subscription has a gap; a first {"history": N} that finds
+    // old entries expired has none.
+    if (!stream || stream.sinceSent === null || stream.sinceSent === undefined) return;
+    var info = { channel: channel, request: request, since: stream.sinceSent, last: stream.last };
+    this.trigger("gap", channel, info);
+    if (channel !== undefined) this.trigger(channel + ":gap", info);
   };
 
   // Exposed for tests and for the curious.

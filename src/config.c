@@ -108,12 +108,11 @@ static int parse_history(struct jg_config *cfg, const char *v, char *err, size_t
     char *copy = jg_xstrdup(v), *save = NULL;
     int rc = 0;
     for (char *rule = strtok_r(copy, ";", &save); rule; rule = strtok_r(NULL, ";", &save)) {
-        char prefix[300];
-        unsigned long count, age;
-        char extra;
+        char prefix[300], count[24], age[24], extra;
         if (strspn(rule, " \t") == strlen(rule))
             continue;
-        if (sscanf(rule, " %299s %lu %lu %c", prefix, &count, &age, &extra) != 3) {
+        if (sscanf(rule, " %299s %23s %23s %c", prefix, count, age, &extra) != 3 ||
+            strspn(count, "0123456789") != strlen(count) || strspn(age, "0123456789") != strlen(age)) {
             snprintf(err, errlen, "rules \"<prefix> <count> <max-age-seconds>\" separated by \";\" "
                                   "(\"*\" = every channel, count 0 = no history), e.g. \"* 100 3600; tmp: 0 0\"");
             rc = -1;

@@ -45,6 +45,10 @@ static const char usage[] =
     "  -h, --help             show this help and exit\n"
     "  -v, --version          show the version and exit\n"
     "\n"
+    "Cluster mode is on by default (config key cluster): messages carry a global \"seq\",\n"
+    "sessions live in Redis so any instance serves any poll, channels keep history and\n"
+    "presence. It needs Redis 7.0 or newer; \"cluster no\" gives the original behaviour.\n"
+    "\n"
     "Signals: SIGTERM/SIGINT drain the sessions over drain-period and exit (a second one exits\n"
     "at once); SIGHUP re-reads the config file and reopens the log file.\n";
 

@@ -692,6 +692,28 @@ static void test_check(void **state)
     assert_int_equal(jg_config_check(cfg, err, sizeof err), 0);
 }
 
+
+/* Cluster mode: on by default; history rules are checked; publish-token is a secret. */
+static void test_cluster_keys(void **state)
+{
+    struct jg_config *cfg = *state;
+    assert_true(cfg->cluster);
+    assert_string_equal(cfg->history, "* 100 3600");
+    set_ok(cfg, "cluster", "no");
+    assert_false(cfg->cluster);
+    set_ok(cfg, "history", "* 100 3600; chat: 500 86400 ;tmp: 0 0");
+    assert_string_equal(cfg->history, "* 100 3600; chat: 500 86400 ;tmp: 0 0");
+    set_bad(cfg, "history", "* 100", "<prefix> <count> <max-age-seconds>");
+    set_bad(cfg, "history", "chat: -1 5", "<prefix> <count> <max-age-seconds>");
+    set_bad(cfg, "history", "chat: 1 5 extra", "<prefix> <count> <max-age-seconds>");
+    assert_string_equal(cfg->history, "* 100 3600; chat: 500 86400 ;tmp: 0 0");   /* unchanged */
+    set_bad(cfg, "publish-token", "short", "16");
+    set_ok(cfg, "publish-token", "0123456789abcdef0123");
+    set_ok(cfg, "instance-timeout", "2");
+    set_bad(cfg, "instance-timeout", "0.5", "");
+    set_bad(cfg, "cluster-ring-size", "10", "");
+}
+
 int main(void)
 {
     jg_log_threshold = JG_LOG_ERROR;   /* the heartbeat warning of test_check */
@@ -715,6 +737,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transports, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_origins, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_check, setup_cfg, teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_cluster_keys, setup_cfg, teardown_cfg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

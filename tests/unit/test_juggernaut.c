@@ -676,6 +676,61 @@ static void test_json_numbers(void **state)
     assert_pub_fails("{\"channels\":[\"c\"],\"data\":1e400}");
 }
 
+
+/* Cluster mode: "seq" is the last member, after "channel", and overrides a published one. */
+static void test_publish_packet_seq(void **state)
+{
+    (void)state;
+    struct jg_jug_publish p;
+    parse_pub("{\"channels\":[\"a\",\"b\"],\"data\":1}", &p);
+    size_t len = 0;
+    char *got = jg_jug_publish_packet_seq(&p, "b", 1795965253887442ULL, &len);
+    assert_string_equal(got, "3:::{\"data\":1,\"channel\":\"b\",\"seq\":1795965253887442}");
+    assert_int_equal(len, strlen(got));
+    free(got);
+    got = jg_jug_publish_packet_seq(&p, "b", 0, &len);   /* 0 = no seq: the legacy bytes */
+    assert_string_equal(got, "3:::{\"data\":1,\"channel\":\"b\"}");
+    free(got);
+    jg_jug_publish_deinit(&p);
+    parse_pub("{\"channel\":\"c\",\"seq\":\"mine\"}", &p);
+    got = jg_jug_publish_packet_seq(&p, "c", 7, &len);
+    assert_string_equal(got, "3:::{\"channel\":\"c\",\"seq\":\"mine\",\"seq\":7}");   /* JSON.parse keeps 7 */
+    free(got);
+    jg_jug_publish_deinit(&p);
+}
+
+/* Cluster mode's subscribe options: since (number or digit string), history (capped), presence. */
+static void test_client_catch_up_options(void **state)
+{
+    (void)state;
+    struct jg_jug_client_msg m;
+    client("{\"type\":\"subscribe\",\"channel\":\"c\",\"since\":1795965253887442,\"presence\":true}", &m);
+    assert_int_equal(m.type, JG_JUG_SUBSCRIBE);
+    assert_true(m.has_since);
+    assert_true(m.since == 1795965253887442ULL);
+    assert_true(m.presence);
+    assert_int_equal(m.history, 0);
+    jg_jug_client_msg_deinit(&m);
+    client("{\"type\":\"subscribe\",\"channel\":\"c\",\"since\":\"42\",\"history\":5000}", &m);
+    assert_true(m.has_since);
+    assert_true(m.since == 42);
+    assert_int_equal(m.history, 1000);
+    assert_false(m.presence);
+    jg_jug_client_msg_deinit(&m);
+    /* not a sequence number: ignored, the subscribe stands */
+    const char *bad[] = { "-1", "1.5", "\"12a\"", "\"\"", "null", "true", "[1]" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "{\"type\":\"subscribe\",\"channel\":\"c\",\"since\":%s,\"history\":%s}", bad[i],
+                 bad[i]);
+        client(text, &m);
+        assert_int_equal(m.type, JG_JUG_SUBSCRIBE);
+        assert_false(m.has_since);
+        assert_int_equal(m.history, 0);
+        jg_jug_client_msg_deinit(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -694,6 +749,8 @@ int main(void)
         cmocka_unit_test(test_json_control_chars),
         cmocka_unit_test(test_json_key_order),
         cmocka_unit_test(test_json_numbers),
+        cmocka_unit_test(test_publish_packet_seq),
+        cmocka_unit_test(test_client_catch_up_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
