@@ -30,6 +30,8 @@ void jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, 
                        const char *const *argv, const size_t *lens);
 /* True while the publisher link is up. */
 bool jg_broker_ready(const struct jg_broker *b);
+/* True while the subscriber link is up and subscribed. */
+bool jg_broker_subscribed(const struct jg_broker *b);
 /* Seconds since Redis was last fully connected (0 while connected). */
 double jg_broker_down_for(const struct jg_broker *b);
 /* Writes queued events; true when nothing is left waiting (for shutdown). */

@@ -49,7 +49,8 @@
     X(takeovers, counter, "Sessions taken over from another instance (or rebuilt here)") \
     X(sessions_moved, counter, "Local session copies dropped because another instance took over") \
     X(answers_recorded, counter, "Polling answers recorded in Redis before they went out") \
-    X(sessions_reaped, counter, "Sessions of dead instances ended by this one")
+    X(sessions_reaped, counter, "Sessions of dead instances ended by this one") \
+    X(replay_gaps, counter, "Sessions taken over whose cursor was older than the ring (messages not replayed)")
 
 struct jg_stats {
 #define JG_STATS_FIELD(name, kind, help) int64_t name;

@@ -223,6 +223,11 @@ bool jg_broker_ready(const struct jg_broker *b)
     return b->pub.ready && b->pub.ac;
 }
 
+bool jg_broker_subscribed(const struct jg_broker *b)
+{
+    return b->sub.ready && b->sub.ac;
+}
+
 static void set_ready(struct link *l)
 {
     struct jg_broker *b = l->broker;

@@ -244,6 +244,13 @@ static void replay_session(struct jg_cluster *c, struct jg_session *s)
     }
     if (from == UINT64_MAX)
         return;
+    if (c->ring_len && from && ring_at(c, 0)->seq > from + 1) {
+        /* the ring no longer holds everything after the session's cursor */
+        c->srv->stats.replay_gaps++;
+        jg_warn("session %s: messages %llu..%llu are older than the last %zu kept (cluster-ring-size); "
+                "they are not replayed", s->sid, (unsigned long long)from + 1,
+                (unsigned long long)ring_at(c, 0)->seq - 1, c->ring_cap);
+    }
     for (size_t i = ring_after(c, from); i < c->ring_len; i++) {
         struct ring_entry *e = ring_at(c, i);
         for (size_t k = 0; k < e->p.nchannels; k++) {
@@ -640,6 +647,14 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
         jg_cluster_draining(c);
+    } else if (!jg_broker_subscribed(c->srv->broker)) {
+        /* a leader that cannot hear "juggernaut" would leave what it misses unsequenced:
+         * another instance (which heard it) takes over */
+        if (c->role != FOLLOWER) {
+            const char *me_id[] = { c->id };
+            fcall(c, NULL, NULL, false, "jg_release", 1, me_id, NULL);
+            step_down(c, "the subscriber link to Redis is down");
+        }
     } else {
         const char *args[] = { c->id, lease };
         fcall(c, lease_reply, NULL, false, "jg_lease", 2, args, NULL);
