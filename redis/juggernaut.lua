@@ -140,9 +140,18 @@ local function jg_sequence(keys, args)
   return sequence('L', args[2], channels)
 end
 
--- FCALL jg_lease 0 <id> <ms>: takes or renews the leader lease. Returns 1 if ID holds it.
+-- FCALL jg_lease 0 <id> <ms> <young 0|1>: takes or renews the leader lease. Returns 1 if
+-- ID holds it. A YOUNG instance (subscribed too recently to have heard every message still
+-- waiting to be sequenced) takes a free lease only if no other instance is alive.
 local function jg_lease(keys, args)
   local cur = redis.call('GET', 'jg:leader')
+  if not cur and args[3] == '1' then
+    for _, id in ipairs(redis.call('SMEMBERS', 'jg:instances')) do
+      if id ~= args[1] and redis.call('EXISTS', 'jg:instance:' .. id) == 1 then
+        return 0
+      end
+    end
+  end
   if not cur then
     redis.call('SET', 'jg:leader', args[1], 'PX', args[2])
     return 1

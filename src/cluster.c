@@ -63,11 +63,15 @@ struct held_seq {                   /* a sequenced message waiting for a catch-u
     size_t len;
 };
 
-/* A "drop" notice for a session this instance did not hold (yet): its own claim may still
- * be on the way, and is then already superseded. Kept a few seconds. */
+/* Notices about a session this instance does not hold (yet) while its own claim may still
+ * be on the way (replies and notices come on different links): a "drop" says the claim is
+ * already superseded; "sub"/"unsub"/"meta" changes made after the claim's snapshot are
+ * applied once it arrives. Kept a few seconds. */
 struct tombstone {
     char sid[JG_SID_MAX + 1];
-    uint64_t gen;
+    uint64_t gen;                   /* highest drop generation noticed */
+    struct jg_sb notices;           /* NUL-separated notice texts to apply after the claim */
+    unsigned claims;                /* claims of this sid in flight here */
     double at;
     UT_hash_handle hh;
 };
@@ -87,6 +91,7 @@ struct jg_cluster {
     ev_timer beat;
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
+    double subscribed_since;        /* ev_now when the subscriber link last came up */
 };
 
 static struct jg_config *cfg_of(struct jg_cluster *c)
@@ -101,28 +106,40 @@ static long long record_ttl_ms(const struct jg_config *cfg)
                         cfg->heartbeat_timeout) * 1000) + 5000;
 }
 
-static void remember_drop(struct jg_cluster *c, const char *sid, uint64_t gen)
+static struct tombstone *tombstone_get(struct jg_cluster *c, const char *sid, bool create)
 {
     struct tombstone *t = NULL;
     HASH_FIND_STR(c->tombstones, sid, t);
-    if (!t) {
+    if (!t && create) {
         t = jg_xcalloc(1, sizeof *t);
         snprintf(t->sid, sizeof t->sid, "%s", sid);
         HASH_ADD_STR(c->tombstones, sid, t);
     }
+    if (t && create)
+        t->at = ev_now(c->srv->loop);
+    return t;
+}
+
+static void tombstone_free(struct jg_cluster *c, struct tombstone *t)
+{
+    HASH_DEL(c->tombstones, t);
+    jg_sb_free(&t->notices);
+    free(t);
+}
+
+static void remember_drop(struct jg_cluster *c, const char *sid, uint64_t gen)
+{
+    struct tombstone *t = tombstone_get(c, sid, true);
     if (gen > t->gen)
         t->gen = gen;
-    t->at = ev_now(c->srv->loop);
 }
 
 static void forget_drops(struct jg_cluster *c, double older_than)
 {
     struct tombstone *t, *tmp;
     HASH_ITER(hh, c->tombstones, t, tmp) {
-        if (t->at < older_than) {
-            HASH_DEL(c->tombstones, t);
-            free(t);
-        }
+        if (t->at < older_than && !t->claims)
+            tombstone_free(c, t);
     }
 }
 
@@ -589,6 +606,7 @@ static void catchup(struct jg_cluster *c)
 
 void jg_cluster_subscriber_ready(struct jg_cluster *c)
 {
+    c->subscribed_since = ev_now(c->srv->loop);
     catchup(c);
 }
 
@@ -656,8 +674,11 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
             step_down(c, "the subscriber link to Redis is down");
         }
     } else {
-        const char *args[] = { c->id, lease };
-        fcall(c, lease_reply, NULL, false, "jg_lease", 2, args, NULL);
+        /* young: it may not have heard messages still waiting to be sequenced */
+        bool young = !jg_broker_subscribed(c->srv->broker) ||
+                     ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
+        const char *args[] = { c->id, lease, young ? "1" : "0" };
+        fcall(c, lease_reply, NULL, false, "jg_lease", 3, args, NULL);
     }
     const char *me[] = { c->id };
     fcall(c, reap_reply, NULL, false, "jg_reap_dead", 1, me, NULL);
@@ -716,6 +737,7 @@ static void end_moved(struct jg_session *s, const char *why)
 }
 
 static void reregister(struct jg_cluster *c, const char *sid);
+static void apply_notice(struct jg_cluster *c, const char *text, size_t len);
 
 void jg_cluster_hand_off(struct jg_session *s)
 {
@@ -901,12 +923,21 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     if (held && held->claims_pending)
         held->claims_pending--;
     uint64_t superseded_by = 0;
+    struct tombstone *t = tombstone_get(c, cl->sid, false);
+    if (t && t->claims)
+        t->claims--;
     if (r && r->type == REDIS_REPLY_ARRAY) {
-        adopt_record(c, cl->sid, r);
-        struct tombstone *t = NULL;
-        HASH_FIND_STR(c->tombstones, cl->sid, t);
+        struct jg_session *s = adopt_record(c, cl->sid, r);
         if (t && t->gen > field_u64(r, "gen"))
             superseded_by = t->gen;   /* another instance claimed it after us */
+        if (t && t->notices.len && s) {
+            /* changes another instance made after our snapshot, noticed before it came */
+            struct jg_sb notices = t->notices;
+            t->notices = (struct jg_sb)JG_SB_INIT;
+            for (size_t off = 0; off < notices.len; off += strlen(notices.data + off) + 1)
+                apply_notice(c, notices.data + off, strlen(notices.data + off));
+            jg_sb_free(&notices);
+        }
     } else if (r && r->type == REDIS_REPLY_NIL) {
         reregister(c, cl->sid);
     }
@@ -946,6 +977,7 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     struct jg_session *s = jg_session_find(conn->srv, sid);
     if (s)
         s->claims_pending++;
+    tombstone_get(c, sid, true)->claims++;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
     const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0" };
@@ -1117,7 +1149,7 @@ void jg_cluster_meta_changed(struct jg_session *s)
 
 /* "drop <sid> <gen>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
  * "meta <sid> <json>" */
-void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
+static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
 {
     char *copy = jg_xstrndup(text, len);
     char *verb = copy, *sid = strchr(copy, ' ');
@@ -1134,6 +1166,12 @@ void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
                 end_moved(s, "taken over by another instance");
             else if (!s)
                 remember_drop(c, sid, gen);
+        } else if (!s) {
+            struct tombstone *t = tombstone_get(c, sid, false);
+            if (t && t->claims) {   /* our claim is on the way: apply this after it */
+                jg_sb_append(&t->notices, text, len);
+                jg_sb_appendc(&t->notices, '\0');
+            }
         } else if (s && !strcmp(verb, "sub") && rest) {
             uint64_t seq = parse_u64(rest, strlen(rest));
             char *p = strchr(rest, ' ');
@@ -1152,6 +1190,11 @@ void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
         }
     }
     free(copy);
+}
+
+void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
+{
+    apply_notice(c, text, len);
 }
 
 /* ---- admin HTTP ---- */
