@@ -44,8 +44,9 @@ void jg_cluster_sequenced_message(struct jg_cluster *c, const char *text, size_t
 void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len);
 
 /* ---- sessions ---- */
-/* A handshake created S here: its record goes to Redis. */
-void jg_cluster_session_opened(struct jg_session *s);
+/* A handshake created S here (or ADOPTED: a request brought a sid another instance issued
+ * before its record was in Redis): its record goes to Redis. */
+void jg_cluster_session_opened(struct jg_session *s, bool adopted);
 /* A transport request for SID arrived on CONN: makes this instance the session's owner
  * (taking it over if another held it; confirming the last polling answer when T is the t
  * of a new GET), then calls the router again for the request. CONNECTS: the request opens

@@ -107,6 +107,9 @@ void jg_session_transport_lost(struct jg_session *s, struct jg_conn *c);
 /* A session another instance started (cluster mode): the client is already past the
  * handshake, so no handshake expiry applies. */
 struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bool connected);
+/* Cluster mode: a held GET gets what waits for it now (a backfill that held messages back
+ * has finished). */
+void jg_session_flush(struct jg_session *s);
 /* The client confirmed everything up to CURSOR: queued packets up to it are dropped. */
 void jg_session_confirm(struct jg_session *s, uint64_t cursor);
 /* Redis answered jg_cluster_record_answer: OK = recorded, the queue up to seq TO goes out on

@@ -242,11 +242,24 @@ local function notify(owner, me, text)
   end
 end
 
--- FCALL jg_session_open 0 <sid> <owner> <ttl-ms>
+-- FCALL jg_session_open 0 <sid> <owner> <ttl-ms> <adopt 0|1>: a handshake (or, ADOPT,
+-- a request for a sid another instance issued whose record was not there yet) creates the
+-- record. A handshake never overwrites: an instance that already has the sid (the client
+-- was faster than this call) keeps it. An adoption takes the record over, since the
+-- adopting instance is the one serving the client.
 local function jg_session_open(keys, args)
   local sid, owner = args[1], args[2]
-  -- HSETNX: an instance that already claimed the sid (the client was faster than this
-  -- call) keeps it
+  if args[4] == '1' then
+    local old = redis.call('HGET', skey(sid), 'owner')
+    if old and old ~= owner then
+      redis.call('HSET', skey(sid), 'owner', owner)
+      redis.call('SREM', 'jg:instance:' .. old .. ':sessions', sid)
+      redis.call('SADD', 'jg:instance:' .. owner .. ':sessions', sid)
+      notify(old, owner, 'drop ' .. sid .. ' ' .. redis.call('HINCRBY', skey(sid), 'gen', 1))
+      redis.call('PEXPIRE', skey(sid), args[3])
+      return 1
+    end
+  end
   if redis.call('HSETNX', skey(sid), 'owner', owner) == 0 then
     return 0
   end

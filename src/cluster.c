@@ -36,7 +36,7 @@
 extern const char jg_lua_library[];   /* redis/juggernaut.lua, embedded by the Makefile */
 
 #define CATCHUP_BATCH 1000     /* log entries per XRANGE */
-#define LEGACY_MAX 10000       /* legacy messages kept until seen sequenced */
+#define LEGACY_MAX 100000      /* legacy messages kept until seen sequenced (a burst) */
 #define BEAT_EVERY 1.0         /* s: heartbeat, lease renewal, reaping */
 
 enum role { FOLLOWER, ALIGNING, LEADER };
@@ -51,8 +51,15 @@ struct legacy {
     struct jg_list node;
     char *text;
     size_t len;
+    uint64_t hash;                  /* of the text */
     double at;                      /* ev_now when heard */
     bool sent;                      /* handed to jg_sequence by this instance as leader */
+};
+
+struct text_count {
+    uint64_t hash;
+    size_t n;
+    UT_hash_handle hh;
 };
 
 struct held_seq {                   /* a sequenced message waiting for a catch-up to finish */
@@ -86,6 +93,7 @@ struct jg_cluster {
     struct held_seq *held_head, *held_tail;
     struct jg_list legacy;          /* struct legacy, oldest first */
     size_t nlegacy;
+    struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
     struct ring_entry *ring;        /* circular, ascending seq */
     size_t ring_cap, ring_start, ring_len;
     ev_timer beat;
@@ -280,32 +288,69 @@ static void replay_session(struct jg_cluster *c, struct jg_session *s)
 
 /* ---- legacy messages and the leader ---- */
 
+static uint64_t text_hash(const char *text, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* How many pending entries have text hash H (so a text that is not pending costs no scan). */
+static struct text_count *text_count(struct jg_cluster *c, uint64_t h, bool create)
+{
+    struct text_count *t = NULL;
+    HASH_FIND(hh, c->pending_texts, &h, sizeof h, t);
+    if (!t && create) {
+        t = jg_xcalloc(1, sizeof *t);
+        t->hash = h;
+        HASH_ADD(hh, c->pending_texts, hash, sizeof t->hash, t);
+    }
+    return t;
+}
+
 static void legacy_remove(struct jg_cluster *c, struct legacy *l)
 {
+    struct text_count *t = text_count(c, l->hash, false);
+    if (t && --t->n == 0) {
+        HASH_DEL(c->pending_texts, t);
+        free(t);
+    }
     jg_list_remove(&l->node);
     c->nlegacy--;
     free(l->text);
     free(l);
 }
 
-/* Message TEXT came back sequenced: it is no longer pending here. Entries heard long
- * before it that are still pending were never heard by the leader: dropped with a count. */
+/* An entry no leader sequenced in time: it was heard here but not by the leader. */
+static void legacy_give_up(struct jg_cluster *c, struct legacy *l, const char *why)
+{
+    c->srv->stats.legacy_unsequenced++;
+    if (c->srv->stats.legacy_unsequenced == 1 || c->srv->stats.legacy_unsequenced % 1000 == 0)
+        jg_warn("cluster: a message on \"juggernaut\" was not sequenced: %s; dropped (%lld so far)", why,
+                (long long)c->srv->stats.legacy_unsequenced);
+    legacy_remove(c, l);
+}
+
+/* Message TEXT came back sequenced: it is no longer pending here. Sequenced messages come
+ * back in the order they were heard, so the match is at the head, after entries the
+ * leader never heard: those are given up once older than 3 x leader-lease (an entry this
+ * instance handed to jg_sequence itself is waited for). */
 static void legacy_seen(struct jg_cluster *c, const char *text, size_t len)
 {
+    uint64_t h = text_hash(text, len);
+    if (!text_count(c, h, false))
+        return;   /* not heard here */
     double too_old = ev_now(c->srv->loop) - 3 * cfg_of(c)->leader_lease;
     struct jg_list *pos, *n;
     jg_list_each_safe(pos, n, &c->legacy) {
         struct legacy *l = jg_container_of(pos, struct legacy, node);
-        if (l->len == len && !memcmp(l->text, text, len)) {
+        if (l->hash == h && l->len == len && !memcmp(l->text, text, len)) {
             legacy_remove(c, l);
             return;
         }
-        if (l->at < too_old) {
-            c->srv->stats.legacy_unsequenced++;
-            jg_warn("cluster: a message on \"juggernaut\" was not sequenced within %g s; dropped",
-                    3 * cfg_of(c)->leader_lease);
-            legacy_remove(c, l);
-        }
+        if (l->at < too_old && !l->sent)
+            legacy_give_up(c, l, "no leader sequenced it in time");
     }
 }
 
@@ -390,12 +435,17 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
     }
     jg_jug_publish_deinit(&p);
     if (c->nlegacy >= LEGACY_MAX) {
-        srv->stats.legacy_unsequenced++;
-        legacy_remove(c, jg_container_of(c->legacy.next, struct legacy, node));
+        struct legacy *old = jg_container_of(c->legacy.next, struct legacy, node);
+        if (old->sent)
+            legacy_remove(c, old);   /* handed to jg_sequence: it is in Redis's hands */
+        else
+            legacy_give_up(c, old, "too many waiting (a burst with no leader)");
     }
     struct legacy *l = jg_xcalloc(1, sizeof *l);
     l->text = jg_xstrndup(text, len);
     l->len = len;
+    l->hash = text_hash(text, len);
+    text_count(c, l->hash, true)->n++;
     l->at = ev_now(srv->loop);
     jg_list_add_tail(&c->legacy, &l->node);
     c->nlegacy++;
@@ -697,13 +747,13 @@ void jg_cluster_draining(struct jg_cluster *c)
 
 /* ---- sessions ---- */
 
-void jg_cluster_session_opened(struct jg_session *s)
+void jg_cluster_session_opened(struct jg_session *s, bool adopted)
 {
     struct jg_cluster *c = s->srv->cluster;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
-    const char *args[] = { s->sid, c->id, ttl };
-    fcall(c, NULL, NULL, true, "jg_session_open", 3, args, NULL);
+    const char *args[] = { s->sid, c->id, ttl, adopted ? "1" : "0" };
+    fcall(c, NULL, NULL, true, "jg_session_open", 4, args, NULL);
 }
 
 void jg_cluster_session_ended(struct jg_session *s)
@@ -862,7 +912,7 @@ static void reregister(struct jg_cluster *c, const char *sid)
     if (!s)
         return;
     jg_warn("session %s: its record is gone from Redis (Redis lost its data?); registering it again", sid);
-    jg_cluster_session_opened(s);
+    jg_cluster_session_opened(s, true);
     if (s->meta)
         jg_cluster_meta_changed(s);
     for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
@@ -934,8 +984,11 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
             /* changes another instance made after our snapshot, noticed before it came */
             struct jg_sb notices = t->notices;
             t->notices = (struct jg_sb)JG_SB_INIT;
+            unsigned claims = t->claims;
+            t->claims = 0;   /* applied now, not kept again */
             for (size_t off = 0; off < notices.len; off += strlen(notices.data + off) + 1)
                 apply_notice(c, notices.data + off, strlen(notices.data + off));
+            t->claims = claims;
             jg_sb_free(&notices);
         }
     } else if (r && r->type == REDIS_REPLY_NIL) {
@@ -1086,6 +1139,7 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
     }
     sub->backfilling = false;
     replay_sub(srv->cluster, sub, sub->seq_hi, now);
+    jg_session_flush(s);
 out:
     free(b->channel);
     free(b);
@@ -1149,6 +1203,18 @@ void jg_cluster_meta_changed(struct jg_session *s)
 
 /* "drop <sid> <gen>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
  * "meta <sid> <json>" */
+/* A claim of SID is on its way: keep the notice TEXT, to apply once the claim's snapshot
+ * arrives (the copy here, if any, may be replaced by it). True if kept. */
+static bool buffer_notice(struct jg_cluster *c, const char *sid, const char *text, size_t len)
+{
+    struct tombstone *t = tombstone_get(c, sid, false);
+    if (!t || !t->claims)
+        return false;
+    jg_sb_append(&t->notices, text, len);
+    jg_sb_appendc(&t->notices, '\0');
+    return true;
+}
+
 static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
 {
     char *copy = jg_xstrndup(text, len);
@@ -1166,12 +1232,8 @@ static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
                 end_moved(s, "taken over by another instance");
             else if (!s)
                 remember_drop(c, sid, gen);
-        } else if (!s) {
-            struct tombstone *t = tombstone_get(c, sid, false);
-            if (t && t->claims) {   /* our claim is on the way: apply this after it */
-                jg_sb_append(&t->notices, text, len);
-                jg_sb_appendc(&t->notices, '\0');
-            }
+        } else if (buffer_notice(c, sid, text, len) && !s) {
+            /* kept for the claim on its way */
         } else if (s && !strcmp(verb, "sub") && rest) {
             uint64_t seq = parse_u64(rest, strlen(rest));
             char *p = strchr(rest, ' ');

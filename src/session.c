@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "channel.h"
 #include "cluster.h"
 #include "conn.h"
 #include "log.h"
@@ -92,7 +93,7 @@ struct jg_session *jg_session_create(struct jg_server *srv)
 {
     struct jg_session *s = session_new(srv, NULL);
     if (srv->cluster)
-        jg_cluster_session_opened(s);
+        jg_cluster_session_opened(s, false);
     return s;
 }
 
@@ -116,7 +117,7 @@ struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
     srv->stats.sessions_adopted++;
     struct jg_session *s = session_new(srv, sid);
     if (srv->cluster)
-        jg_cluster_session_opened(s);
+        jg_cluster_session_opened(s, true);
     return s;
 }
 
@@ -185,20 +186,44 @@ static void deliver_queue(struct jg_session *s, uint64_t upto)
 
 /* Cluster mode, a GET is held: answer it with the queue, recording it first if it carries
  * sequenced messages. */
+/* While a subscription backfills (history, presence), live messages after its start wait
+ * in the ring: an answer must not confirm past them, or a session that moves would never
+ * get them. Returns the highest seq an answer may carry. */
+static uint64_t answer_cap(const struct jg_session *s)
+{
+    uint64_t cap = UINT64_MAX;
+    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+        const struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        if (sub->backfilling && sub->seq_hi < cap)
+            cap = sub->seq_hi;
+    }
+    return cap;
+}
+
 static void poll_flush(struct jg_session *s)
 {
     if (s->answering || !s->transport || !s->queue_len)
         return;
-    uint64_t to = 0;
-    for (size_t i = 0; i < s->queue_len; i++)
-        if (s->queue_seq[i] > to)
+    uint64_t to = 0, cap = answer_cap(s);
+    bool plain = false;   /* packets without a seq (acks, refusals) */
+    for (size_t i = 0; i < s->queue_len; i++) {
+        if (s->queue_seq[i] > to && s->queue_seq[i] <= cap)
             to = s->queue_seq[i];
+        plain = plain || !s->queue_seq[i];
+    }
     if (to == 0) {
-        deliver_queue(s, UINT64_MAX);
+        if (plain)
+            deliver_queue(s, 0);   /* the rest waits for the backfill */
         return;
     }
     s->answering = true;
     jg_cluster_record_answer(s, to);
+}
+
+void jg_session_flush(struct jg_session *s)
+{
+    if (records_answers(s))
+        poll_flush(s);
 }
 
 void jg_session_poll_recorded(struct jg_session *s, bool ok, uint64_t to)
