@@ -52,9 +52,9 @@ struct jg_session {
     size_t queue_len;
     size_t queue_cap;
     /* cluster mode (cluster.c) */
-    uint64_t cursor;                     /* last seq the client confirmed (polling) */
     uint64_t seq_hi;                     /* highest seq handed to the transport or queue */
-    char poll_t[32];                     /* "t" of the held GET: tells a retry from a new poll */
+    uint64_t poll_t;                     /* "t" of the held GET (jg_session_poll_key): tells a
+                                            retry from a new poll */
     bool answering;                      /* a polling answer is being recorded in Redis */
     unsigned claims_pending;             /* requests waiting for Redis to confirm ownership:
                                             the close timeout waits for them */
@@ -110,6 +110,9 @@ struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bo
 /* Cluster mode: a held GET gets what waits for it now (a backfill that held messages back
  * has finished). */
 void jg_session_flush(struct jg_session *s);
+/* The key of a poll's "t" parameter (T, LEN bytes): its value when it is a number (socket.io
+ * sends a timestamp), else a hash of it. */
+uint64_t jg_session_poll_key(const char *t, size_t len);
 /* The client confirmed everything up to CURSOR: queued packets up to it are dropped. */
 void jg_session_confirm(struct jg_session *s, uint64_t cursor);
 /* Redis answered jg_cluster_record_answer: OK = recorded, the queue up to seq TO goes out on

@@ -828,7 +828,9 @@ void jg_cluster_record_answer(struct jg_session *s, uint64_t to)
     a->to = to;
     char tos[24];
     snprintf(tos, sizeof tos, "%llu", (unsigned long long)to);
-    const char *args[] = { s->sid, c->id, s->poll_t, tos };
+    char t[24];
+    snprintf(t, sizeof t, "%llu", (unsigned long long)s->poll_t);
+    const char *args[] = { s->sid, c->id, t, tos };
     c->srv->stats.answers_recorded++;
     fcall(c, pend_reply, a, false, "jg_pend", 4, args, NULL);
 }
@@ -882,7 +884,6 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
     }
     s = jg_session_claimed(srv, sid, field_u64(r, "connected") == 1);
     s->claim_gen = gen;
-    s->cursor = cursor;
     s->seq_hi = cursor;
     srv->stats.takeovers++;
     const redisReply *meta = field(r, "meta");

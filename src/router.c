@@ -134,9 +134,9 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
          * sequenced meanwhile anyway). */
         size_t tlen = 0;
         const char *t = req->method == HTTP_GET ? jg_query_param(req->url.data, req->url.len, "t", &tlen) : NULL;
-        char tbuf[32] = "";
+        char tbuf[24] = "";
         if (t)
-            snprintf(tbuf, sizeof tbuf, "%.*s", (int)(tlen < sizeof tbuf ? tlen : sizeof tbuf - 1), t);
+            snprintf(tbuf, sizeof tbuf, "%llu", (unsigned long long)jg_session_poll_key(t, tlen));
         if (!srv->draining || s) {
             jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET);
             return;
@@ -148,8 +148,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     if (s && srv->cluster && req->method == HTTP_GET) {
         size_t tlen = 0;
         const char *t = jg_query_param(req->url.data, req->url.len, "t", &tlen);
-        snprintf(s->poll_t, sizeof s->poll_t, "%.*s", t ? (int)(tlen < sizeof s->poll_t ? tlen : sizeof s->poll_t - 1) : 0,
-                 t ? t : "");
+        s->poll_t = t ? jg_session_poll_key(t, tlen) : 0;
     }
 
     if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {

@@ -239,13 +239,25 @@ void jg_session_poll_recorded(struct jg_session *s, bool ok, uint64_t to)
     deliver_queue(s, to);
 }
 
+uint64_t jg_session_poll_key(const char *t, size_t len)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    while (i < len && i < 19 && t[i] >= '0' && t[i] <= '9')
+        v = v * 10 + (uint64_t)(t[i++] - '0');
+    if (i == len && len > 0)
+        return v;
+    v = 1469598103934665603ULL;   /* FNV-1a of anything else */
+    for (i = 0; i < len; i++)
+        v = (v ^ (unsigned char)t[i]) * 1099511628211ULL;
+    return v;
+}
+
 void jg_session_confirm(struct jg_session *s, uint64_t cursor)
 {
-    if (cursor > s->cursor)
-        s->cursor = cursor;
     size_t kept = 0;
     for (size_t i = 0; i < s->queue_len; i++) {
-        if (s->queue_seq[i] && s->queue_seq[i] <= s->cursor) {
+        if (s->queue_seq[i] && s->queue_seq[i] <= cursor) {
             jg_buf_unref(s->queue[i]);
             continue;
         }
