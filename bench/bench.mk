@@ -3,6 +3,7 @@
 #   make bench-tools     build/bench/loadgen and build/bench/ceiling
 #   make bench           juggernautd vs Nchan vs the kernel's ceiling, 3 repetitions (12-20 min)
 #   make bench QUICK=1   smaller sizes, shorter runs (< 5 min)
+#   make bench BENCH_CLUSTER=both   juggernautd with cluster no and cluster yes (default no)
 
 BENCH_OUT    := build/bench
 BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
@@ -26,6 +27,6 @@ $(BENCH_OUT)/ceiling: bench/ceiling.c bench/common.c bench/bench.h bench/bench.m
 
 bench:
 	@$(MAKE) --no-print-directory all bench-tools
-	@QUICK=$(QUICK) REPS=$(REPS) bash bench/run.sh
+	@QUICK=$(QUICK) REPS=$(REPS) BENCH_CLUSTER=$(BENCH_CLUSTER) bash bench/run.sh
 
 .PHONY: bench bench-tools

@@ -1808,10 +1808,12 @@ int main(int argc, char **argv)
         /* closed = no longer ESTABLISHED on the server's side (see stalled_established) */
         out_kv("stalled_closed", "%lld", stalled_open >= 0 ? (long long)o.stalled - stalled_open
                                                             : (long long)SUM(stalled_closed));
-        out_kv("rss_start_kb", "%lld", (long long)s0.rss_kb);
-        out_kv("rss_max_kb", "%lld", (long long)rss_max);
-        out_kv("rss_end_kb", "%lld", (long long)s1.rss_kb);
     }
+    /* server RSS when the clients are subscribed, its maximum (sampled 4 times a second in
+     * rate/slow runs; burst runs: the larger of start and end) and after the run */
+    out_kv("rss_start_kb", "%lld", (long long)s0.rss_kb);
+    out_kv("rss_max_kb", "%lld", (long long)rss_max);
+    out_kv("rss_end_kb", "%lld", (long long)s1.rss_kb);
     print_stats_keys();
     putchar('\n');
     return 0;

@@ -7,6 +7,9 @@
 #   REPS=N                       repetitions (default 3)
 #   SCENARIOS="fanout rate"      a subset: fanout rate big channels idle poll churn slow
 #   PERF=1                       also count the servers' write-family syscalls with perf stat
+#   BENCH_CLUSTER=no|yes|both    juggernautd with "cluster no" (default: the legacy direct
+#                                path, column "juggernautd"), "cluster yes" (target juggc), or
+#                                both, one after the other, plus a "Cluster mode cost" table
 #
 # Everything runs on 127.0.0.1 with ports chosen free; every process started here is
 # stopped by pid when the script exits. Servers are pinned to CPU 0, the load generator
@@ -24,6 +27,13 @@ QUICK=${QUICK:-}
 REPS=${REPS:-}
 [ -n "$REPS" ] || REPS=3
 SCENARIOS=${SCENARIOS:-"fanout rate big channels idle poll churn slow"}
+BENCH_CLUSTER=${BENCH_CLUSTER:-no}
+case $BENCH_CLUSTER in
+no) JMODES="no" ;;
+yes) JMODES="yes" ;;
+both) JMODES="no yes" ;;
+*) echo "bench: BENCH_CLUSTER must be no, yes or both" >&2; exit 2 ;;
+esac
 SRV_CPU=0
 LG_CPU=1
 
@@ -74,6 +84,9 @@ RATE_START=100   # msg/s to 1,000 subscribers tried first for the below-saturati
 # ---- processes -----------------------------------------------------------------------
 TMP=$(mktemp -d /tmp/jg-bench.XXXXXX)
 chmod 755 "$TMP"   # nginx's worker runs as www-data
+# a private copy: another session rebuilding build/release must not change the daemon mid-run
+cp "$JUGG" "$TMP/juggernautd"
+JUGG=$TMP/juggernautd
 declare -A PID=()      # name -> pid of every process this script started and still runs
 
 stop() { # stop NAME: SIGTERM, wait up to 5 s, then SIGKILL
@@ -128,7 +141,13 @@ start_redis() {
 }
 
 JP=$(free_port); TAKEN="$TAKEN$JP "
-start_jugg() { # start_jugg [max-output-buffer]
+JUGG_CLUSTER=${JMODES%% *}   # "cluster" of the juggernautd that start_jugg starts
+JUGG_OBUF=16m                # its max-output-buffer
+jtarget() { if [ "$1" = yes ]; then echo juggc; else echo jugg; fi; }
+start_jugg() { # start_jugg: juggernautd with cluster $JUGG_CLUSTER, max-output-buffer $JUGG_OBUF
+    # an empty Redis for every daemon: no cluster state (sessions, lease, history) of the
+    # previous one, which would be reaped, or waited for, in the middle of a measurement
+    redis-cli -p "$RP" FLUSHALL >/dev/null
     cat >"$TMP/jugg.conf" <<EOF
 port $JP
 bind 127.0.0.1
@@ -136,13 +155,32 @@ redis-url redis://127.0.0.1:$RP
 public-dir $ROOT/public
 log-level warn
 max-connections 19800
-max-output-buffer ${1:-16m}
+max-output-buffer $JUGG_OBUF
 drain-period 0
+cluster $JUGG_CLUSTER
 EOF
     taskset -c "$SRV_CPU" "$JUGG" --config "$TMP/jugg.conf" >"$TMP/jugg.log" 2>&1 &
     PID[jugg]=$!
     wait_port "$JP" jugg
     JUGG_PID=${PID[jugg]}
+    if [ "$JUGG_CLUSTER" = yes ]; then # until it leads: only the leader sequences
+        local i
+        for i in $(seq 100); do
+            bench_get /stats | grep -q '"cluster_leader":true' && break
+            [ "$i" = 100 ] && { log "juggernautd did not become the leader"; cat "$TMP/jugg.log" >&2; exit 1; }
+            sleep 0.1
+        done
+    fi
+}
+bench_get() { # bench_get PATH: GET it from juggernautd, the answer (head and body) on stdout
+    (exec 3<>"/dev/tcp/127.0.0.1/$JP" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3 &&
+        cat <&3) 2>/dev/null
+}
+use_jugg() { # use_jugg no|yes: (re)start juggernautd unless it runs with that cluster mode
+    [ "$JUGG_CLUSTER" = "$1" ] && [ -n "${PID[jugg]:-}" ] && return 0
+    stop jugg
+    JUGG_CLUSTER=$1
+    start_jugg
 }
 
 NP=$(free_port); TAKEN="$TAKEN$NP "
@@ -158,10 +196,13 @@ start_nginx() {
     [ -n "$NGINX_PID" ] || { log "no nginx worker"; exit 1; }
 }
 
-restart_servers() { # fresh daemons (memory slopes must not reuse freed memory)
+restart_servers() { # restart_servers [max-output-buffer]: fresh daemons (memory slopes
+                     # must not reuse freed memory); juggernautd in the first mode of JMODES
     stop jugg
     stop nginx
-    start_jugg "$@"
+    JUGG_CLUSTER=${JMODES%% *}
+    JUGG_OBUF=${1:-16m}
+    start_jugg
     start_nginx
 }
 
@@ -198,14 +239,24 @@ lg_jugg() { # loadgen arguments for juggernautd
 lg_nchan() {
     echo --proto ws --pub http --port "$NP" --server-pid "$NGINX_PID" "${PERF_FLAG[@]}"
 }
+# record_jugg SCEN REP loadgen-arguments...: record juggernautd once per mode of
+# BENCH_CLUSTER, as target jugg (cluster no) and juggc (cluster yes)
+record_jugg() {
+    local scen=$1 rep=$2 m
+    shift 2
+    for m in $JMODES; do
+        use_jugg "$m"
+        # shellcheck disable=SC2046
+        record "$scen" "$(jtarget "$m")" "$rep" "$LG" $(lg_jugg) "$@"
+    done
+}
 READY_J=(--ready /stats:subscriptions)
 READY_N=(--ready /nchan_status:subscribers)
 
 fanout_case() { # fanout_case SCEN N K REP: K bursts of $BURST messages to N subscribers
     local scen=$1 n=$2 k=$3 rep=$4 m=$(( BURST * $3 ))
     label "$scen" "fanout $n subscribers, $k x burst of $BURST msgs"
-    # shellcheck disable=SC2046
-    record "$scen" jugg "$rep" "$LG" $(lg_jugg) --mode fanout -n "$n" --burst "$BURST" \
+    record_jugg "$scen" "$rep" --mode fanout -n "$n" --burst "$BURST" \
         --bursts "$k" "${READY_J[@]}"
     # shellcheck disable=SC2046
     record "$scen" nchan "$rep" "$LG" $(lg_nchan) --mode fanout -n "$n" --burst "$BURST" \
@@ -244,8 +295,7 @@ scenario() { # scenario NAME REP
         restart_servers
         [ -n "$RATE" ] || calibrate_rate
         label rate "fanout $N_SMALL subscribers at $RATE msg/s ($((RATE * N_SMALL)) deliveries/s), ${RATE_SECS}s"
-        # shellcheck disable=SC2046
-        record rate jugg "$rep" "$LG" $(lg_jugg) --mode fanout -n "$N_SMALL" --rate "$RATE" \
+        record_jugg rate "$rep" --mode fanout -n "$N_SMALL" --rate "$RATE" \
             --duration "$RATE_SECS" "${READY_J[@]}"
         # shellcheck disable=SC2046
         record rate nchan "$rep" "$LG" $(lg_nchan) --mode fanout -n "$N_SMALL" --rate "$RATE" \
@@ -258,8 +308,7 @@ scenario() { # scenario NAME REP
     channels)
         restart_servers
         label channels "channels: $N_CH channels x 1 subscriber, burst of $M_CH msgs (1 channel each)"
-        # shellcheck disable=SC2046
-        record channels jugg "$rep" "$LG" $(lg_jugg) --mode channels -n "$N_CH" --channels "$N_CH" \
+        record_jugg channels "$rep" --mode channels -n "$N_CH" --channels "$N_CH" \
             --burst "$M_CH" "${READY_J[@]}"
         # shellcheck disable=SC2046
         record channels nchan "$rep" "$LG" $(lg_nchan) --mode channels -n "$N_CH" --channels "$N_CH" \
@@ -274,16 +323,14 @@ scenario() { # scenario NAME REP
     idle)
         restart_servers
         label idle "idle WebSocket subscribers, $IDLE1 -> $IDLE2 (slope)"
-        # shellcheck disable=SC2046
-        record idle jugg "$rep" "$LG" $(lg_jugg) --mode idle --step1 "$IDLE1" -n "$IDLE2" "${READY_J[@]}"
+        record_jugg idle "$rep" --mode idle --step1 "$IDLE1" -n "$IDLE2" "${READY_J[@]}"
         # shellcheck disable=SC2046
         record idle nchan "$rep" "$LG" $(lg_nchan) --mode idle --step1 "$IDLE1" -n "$IDLE2" "${READY_N[@]}"
         ;;
     poll)
         restart_servers
         label poll "idle long-poll sessions (xhr-polling / Nchan long-poll), $IDLE1 -> $IDLE2 (slope)"
-        # shellcheck disable=SC2046
-        record poll jugg "$rep" "$LG" $(lg_jugg) --mode poll --step1 "$IDLE1" -n "$IDLE2" \
+        record_jugg poll "$rep" --mode poll --step1 "$IDLE1" -n "$IDLE2" \
             --ready /stats:polls_pending
         # shellcheck disable=SC2046
         record poll nchan "$rep" "$LG" $(lg_nchan) --mode poll --step1 "$IDLE1" -n "$IDLE2" "${READY_N[@]}"
@@ -291,8 +338,7 @@ scenario() { # scenario NAME REP
     churn)
         restart_servers
         label churn "churn: connect+handshake+subscribe+disconnect, $CHURN_CONC at once, ${CHURN_SECS}s"
-        # shellcheck disable=SC2046
-        record churn jugg "$rep" "$LG" $(lg_jugg) --mode churn --concurrency "$CHURN_CONC" \
+        record_jugg churn "$rep" --mode churn --concurrency "$CHURN_CONC" \
             --duration "$CHURN_SECS"
         # shellcheck disable=SC2046
         record churn nchan "$rep" "$LG" $(lg_nchan) --mode churn --concurrency "$CHURN_CONC" \
@@ -304,8 +350,7 @@ scenario() { # scenario NAME REP
         local common=(--mode slow -n "$SLOW_READERS" --stalled "$SLOW_STALLED" --rate "$SLOW_RATE"
                       --stall-rate "$SLOW_STALL_RATE" --stall-size "$SLOW_STALL_SIZE"
                       --duration "$SLOW_SECS")
-        # shellcheck disable=SC2046
-        record slow jugg "$rep" "$LG" $(lg_jugg) "${common[@]}" "${READY_J[@]}" \
+        record_jugg slow "$rep" "${common[@]}" "${READY_J[@]}" \
             --stats /stats --stats-keys slow_consumers
         # shellcheck disable=SC2046
         record slow nchan "$rep" "$LG" $(lg_nchan) "${common[@]}" "${READY_N[@]}"
@@ -325,8 +370,9 @@ START=$(date +%s)
     echo "version kernel $(uname -r)"
     echo "version cpus $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
     echo "version date $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "version command ${QUICK:+QUICK=1 }make bench (REPS=$REPS; SCENARIOS=$SCENARIOS)"
+    echo "version command ${QUICK:+QUICK=1 }make bench (REPS=$REPS; SCENARIOS=$SCENARIOS; BENCH_CLUSTER=$BENCH_CLUSTER)"
     echo "version load $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average at start)"
+    echo "version bench_cluster $BENCH_CLUSTER"
 } >>"$RAW"
 
 start_redis

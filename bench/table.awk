@@ -1,8 +1,9 @@
 # table.awk: turns the raw lines written by bench/run.sh into one Markdown table of medians.
 # Input lines: "label SCEN text", "version KEY text", "scen=S target=T rep=R key=value ...".
-# Targets: jugg, nchan, ceil1 (one write per delivery), ceil16 (writev of 16 frames),
-# redisbench (redis-benchmark PUBLISH). Numbers are medians over the repetitions; a
-# missing one prints as "-".
+# Targets: jugg (juggernautd, cluster no), juggc (juggernautd, cluster yes: BENCH_CLUSTER),
+# nchan, ceil1 (one write per delivery), ceil16 (writev of 16 frames), redisbench
+# (redis-benchmark PUBLISH). With juggc lines a second table compares jugg and juggc.
+# Numbers are medians over the repetitions; a missing one prints as "-".
 
 function isnum(x) { return x ~ /^-?[0-9]+(\.[0-9]+)?$/ }
 
@@ -103,6 +104,66 @@ function growth(s, base,    jb, js, nb, ns) {
         "-", "", "", "target: juggernautd <= 1.20")
 }
 
+# ---- cluster mode cost: jugg (cluster no) vs juggc (cluster yes) ---------------------
+function crow(scen, metric, a, b, r, nt) {
+    printf "| %s | %s | %s | %s | %s | %s |\n", scen, metric, a, b, r, nt
+}
+
+# one row for key K formatted by F ("rate", "ms", "n0", "n1", "n3", "mb") if either has it
+function ckey(s, metric, k, f,    a, b) {
+    a = med(s, "jugg", k); b = med(s, "juggc", k)
+    if (a == "" && b == "") return
+    crow(cfirst ? label[s] : "", metric, cfmt(a, f), cfmt(b, f), ratio(b, a),
+         !cfirst ? "" : (s == "idle" || s == "poll") ? "failed " errors(s, "jugg") " / " errors(s, "juggc") : cnotes(s))
+    cfirst = 0
+}
+
+function cfmt(x, f) {
+    if (f == "rate") return frate(x)
+    if (f == "ms") return fms(x)
+    if (f == "mb") return fmb(x)
+    if (f == "n0") return fnum(x, 0)
+    if (f == "n1") return fnum(x, 1)
+    return fnum(x, 3)
+}
+
+function cnotes(s) {
+    return sprintf("server CPU %s / %s; loadgen CPU %s%% / %s%%; lost+dup+failed %s / %s",
+                   busy(s, "jugg"), busy(s, "juggc"),
+                   fnum(med(s, "jugg", "lg_cpu_pct"), 0), fnum(med(s, "juggc", "lg_cpu_pct"), 0),
+                   errors(s, "jugg"), errors(s, "juggc"))
+}
+
+function cost(s) {
+    if (!((s, "juggc") in seen_t)) return
+    cfirst = 1
+    if (s == "churn") {
+        ckey(s, "cycles/s", "cycles_per_s", "rate")
+        ckey(s, "server CPU µs/cycle", "srv_cpu_us_per_cycle", "n1")
+        return
+    }
+    if (s == "idle" || s == "poll") {
+        ckey(s, "RSS bytes/connection", "rss_per_conn_b", "n0")
+        ckey(s, "PSS bytes/connection", "pss_per_conn_b", "n0")
+        return
+    }
+    ckey(s, s == "slow" ? "readers' deliveries/s" : "deliveries/s", "rate", "rate")
+    if (s == "channels")
+        ckey(s, "messages/s accepted by the publish path", "pub_rate", "rate")
+    if (s == "slow") {
+        ckey(s, "readers' p99 ms, 2nd half", "p99b_us", "ms")
+        ckey(s, "stalled clients disconnected", "stalled_closed", "n0")
+    } else {
+        ckey(s, "p50 latency ms", "p50_us", "ms")
+        ckey(s, "p99 latency ms", "p99_us", "ms")
+    }
+    ckey(s, "server CPU µs/delivery", "srv_cpu_us", "n3")
+    ckey(s, "write syscalls/delivery", "srv_writes", "n3")
+    ckey(s, "server RSS MB, subscribed", "rss_start_kb", "mb")
+    ckey(s, "server RSS MB, max", "rss_max_kb", "mb")
+    ckey(s, "server RSS MB, end", "rss_end_kb", "mb")
+}
+
 {
     if ($1 == "label") { l = $0; sub(/^label [^ ]+ /, "", l); label[$2] = l; next }
     if ($1 == "version") { v = $0; sub(/^version [^ ]+ /, "", v); version[$2] = v; next }
@@ -113,7 +174,11 @@ function growth(s, base,    jb, js, nb, ns) {
         if (k == "scen") s = x; else if (k == "target") t = x
     }
     if (s == "" || t == "") next
+    # BENCH_CLUSTER=yes: the juggernautd column is the cluster instance
+    if (t == "juggc" && version["bench_cluster"] == "yes") t = "jugg"
     seen[s] = 1
+    targets[t] = 1
+    seen_t[s, t] = 1
     for (i = 1; i <= NF; i++) {
         eq = index($i, "="); if (!eq) continue
         k = substr($i, 1, eq - 1); x = substr($i, eq + 1)
@@ -130,6 +195,10 @@ END {
     print ""
     print version["date"] "; " version["command"] "; " version["seconds"] " s; load average at start " \
           version["load"] ", at the end " version["load_end"]
+    print ""
+    if (version["bench_cluster"] == "yes") print "juggernautd ran with `cluster yes` (BENCH_CLUSTER=yes)."
+    else print "juggernautd ran with `cluster no` (the legacy direct path)" \
+        (version["bench_cluster"] == "both" ? "; `cluster yes` is in the second table." : ".")
     print ""
     print "Medians of the repetitions. Ceiling = a bare C writer: one write(2) per delivery / one writev(2) of 16 frames."
     print ""
@@ -209,5 +278,16 @@ END {
             "-", "", "", "juggernautd /stats slow_consumers: " fnum(med(s, "jugg", "slow_consumers"), 0))
         j = med(s, "jugg", "rate"); n = med(s, "nchan", "rate")
         row("", "readers' deliveries/s", frate(j), frate(n), "-", ratio(j, n), "", "")
+    }
+    if ("juggc" in targets) {
+        print ""
+        print "Cluster mode cost: juggernautd with `cluster no` (the legacy direct path) and with " \
+              "`cluster yes` (every message sequenced by the leader through Redis, delivered with a " \
+              "\"seq\"), same run, same sizes; medians."
+        print ""
+        print "| scenario | metric | cluster no | cluster yes | yes/no | notes (no / yes) |"
+        print "|---|---|---:|---:|---:|---|"
+        cost("fanout_s"); cost("fanout_m"); cost("fanout_b"); cost("rate"); cost("channels")
+        cost("idle"); cost("poll"); cost("churn"); cost("slow")
     }
 }
