@@ -1229,10 +1229,11 @@ static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
         s = jg_session_find(c->srv, sid);
         if (!strcmp(verb, "drop")) {
             uint64_t gen = rest ? parse_u64(rest, strlen(rest)) : 0;
+            /* remembered even when ending the copy here: a claim of ours still on its way
+             * is superseded too, and must not bring the session back */
+            remember_drop(c, sid, gen);
             if (s && gen > s->claim_gen)
                 end_moved(s, "taken over by another instance");
-            else if (!s)
-                remember_drop(c, sid, gen);
         } else if (buffer_notice(c, sid, text, len) && !s) {
             /* kept for the claim on its way */
         } else if (s && !strcmp(verb, "sub") && rest) {
