@@ -17,13 +17,22 @@ FUZZ_HARNESSES ?= fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
 FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS    := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
-FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS))) \
+                  $(FUZZ_BUILD)/obj/lua_library.o
 FUZZ_BINS      := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_ALL))
 
 $(FUZZ_BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	@echo "  CC   $< (fuzz)"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(WARN) -std=c11 -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/lua_library.c: redis/juggernaut.lua scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_lua_library $< > $@
+
+$(FUZZ_BUILD)/obj/lua_library.o: $(FUZZ_BUILD)/lua_library.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/harness/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
