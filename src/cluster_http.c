@@ -56,8 +56,9 @@ static void publish_http_reply(struct jg_server *srv, redisReply *r, void *priv)
     if (conn) {
         char body[160];
         int n;
-        if (r && r->type == REDIS_REPLY_INTEGER) {
-            n = snprintf(body, sizeof body, "{\"seq\":%lld}\n", r->integer);
+        if (r && r->type == REDIS_REPLY_STRING && r->len < 24 && strspn(r->str, "0123456789") == r->len) {
+            /* jg_publish answers the seq as a string (Lua numbers are doubles) */
+            n = snprintf(body, sizeof body, "{\"seq\":%s}\n", r->str);
             jg_http_respond(conn, 200, "application/json", NULL, body, (size_t)n);
         } else if (r && r->type == REDIS_REPLY_ERROR) {
             n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", strstr(r->str, "JSON") ? "the body must be a JSON object" : "redis refused");

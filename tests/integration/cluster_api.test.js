@@ -1,0 +1,276 @@
+'use strict';
+// Cluster mode's interfaces, one by one, against real juggernautd instances (cluster yes)
+// and a real Redis: publishing without the leader (FCALL jg_publish, POST /publish on the
+// admin port), history ("history": N, "since": seq, "history trimmed"), presence (snapshot,
+// join/leave, identities, GET /presence and the Redis hash), the session record moving
+// between two instances, and a dead instance's sessions reaped once. The chaos test
+// (cluster.test.js) runs all of it together under failures; this file pins each contract.
+
+const { describe, before, after, test } = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const h = require('./lib/harness');
+
+const T_HOOK = { timeout: 60000 };
+const TOKEN = 'publish-token-0123456789abcdef';
+const SECRET = 'cluster-api-secret-0123456789abcdef';
+
+let redis;
+let a; // instance A (admin port, publish token)
+let b; // instance B
+let pub;
+let events;
+let adminA;
+
+async function startInstance(extra = {}) {
+  const admin = await h.freePort();
+  const d = await h.startDaemon({
+    redisUrl: redis.url,
+    config: Object.assign({
+      cluster: 'yes', 'cluster-secret': SECRET, 'admin-port': admin, 'admin-bind': '127.0.0.1',
+      'publish-token': TOKEN, 'drain-period': 1, 'instance-timeout': 2, 'leader-lease': 1,
+      history: '"* 100 3600; short- 3 3600; none- 0 0"',
+    }, extra),
+  });
+  d.adminPort = admin;
+  return d;
+}
+
+function request(port, method, p, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent: false, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+const parsed = (c) => c.messages.map((m) => JSON.parse(m));
+const onChannel = (c, ch) => parsed(c).filter((m) => m.channel === ch && m.presence === undefined);
+
+async function subscribed(c, ch, extra = {}) {
+  const before = events.matching((e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.session_id === c.sid && e.json.channel === ch).length;
+  c.send(Object.assign({ type: 'subscribe', channel: ch }, extra));
+  await events.waitForCount((e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.session_id === c.sid && e.json.channel === ch,
+    before + 1, 5000, `subscribe event for ${ch}`);
+}
+
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await h.sleep(50);
+  }
+}
+
+before(async () => {
+  redis = await h.startRedis();
+  a = await startInstance();
+  b = await startInstance();
+  adminA = a.adminPort;
+  pub = await h.redisClient(redis);
+  events = await h.eventCollector(redis);
+  // one of them holds the lease before anything is published
+  await until(async () => (await h.getJson(a.base, '/stats')).json.cluster_leader ||
+    (await h.getJson(b.base, '/stats')).json.cluster_leader, 10000, 'a leader');
+}, T_HOOK);
+
+after(async () => {
+  h.closeAllClients();
+  if (events) await events.close();
+  if (pub) pub.disconnect();
+  try {
+    for (const d of [a, b]) if (d) await d.stop();
+  } finally {
+    if (redis) await redis.stop();
+  }
+}, T_HOOK);
+
+describe('publishing without the leader', () => {
+  test('FCALL jg_publish returns the seq the subscriber then sees; PUBLISH juggernaut gets one too', async () => {
+    const c = await h.sioConnect(b.base, { transports: ['websocket'] });
+    const ch = h.uid('direct');
+    await subscribed(c, ch);
+    const seq = Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 'direct' })));
+    assert.ok(Number.isSafeInteger(seq) && seq > 0, `seq ${seq}`);
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 'legacy' }));
+    await c.waitForMessages(2);
+    assert.deepEqual(parsed(c), [
+      { channel: ch, data: 'direct', seq },
+      { data: 'legacy', channel: ch, seq: parsed(c)[1].seq },
+    ]);
+    assert.ok(parsed(c)[1].seq > seq);
+    await assert.rejects(pub.call('FCALL', 'jg_publish', '0', 'not json'), /must be a JSON object/);
+    c.close();
+  });
+
+  test('POST /publish on the admin port: 200 {"seq":N} with the token; 403 without; 400 for bad JSON', async () => {
+    const c = await h.sioConnect(a.base, { transports: ['xhr-polling'] });
+    const ch = h.uid('http');
+    await subscribed(c, ch);
+    const body = JSON.stringify({ channels: [ch], data: { via: 'http' } });
+    const ok = await request(adminA, 'POST', '/publish', body, { Authorization: `Bearer ${TOKEN}` });
+    assert.equal(ok.status, 200, ok.text);
+    const seq = JSON.parse(ok.text).seq;
+    assert.ok(Number.isSafeInteger(seq) && seq > 0);
+    await c.waitForMessages(1);
+    assert.deepEqual(parsed(c)[0], { data: { via: 'http' }, channel: ch, seq });
+    const noToken = await request(adminA, 'POST', '/publish', body);
+    assert.equal(noToken.status, 403);
+    const wrong = await request(adminA, 'POST', '/publish', body, { Authorization: `Bearer ${TOKEN}x` });
+    assert.equal(wrong.status, 403);
+    const bad = await request(adminA, 'POST', '/publish', '{"channels":', { Authorization: `Bearer ${TOKEN}` });
+    assert.equal(bad.status, 400, bad.text);
+    // the main port does not serve it
+    const main = await request(a.port, 'POST', '/publish', body, { Authorization: `Bearer ${TOKEN}` });
+    assert.notEqual(main.status, 200);
+    await h.sleep(200);
+    assert.equal(onChannel(c, ch).length, 1, 'refused publishes delivered nothing');
+    c.close();
+  });
+});
+
+describe('history and recovery', () => {
+  test('"history": N gives the last N, then live messages; "since" gives everything after a seq', async () => {
+    const ch = h.uid('hist');
+    const seqs = [];
+    for (let i = 1; i <= 6; i++) {
+      seqs.push(Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: i }))));
+    }
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, ch, { history: 3 });
+    await c.waitForMessages(3);
+    assert.deepEqual(onChannel(c, ch).map((m) => m.data), [4, 5, 6]);
+    assert.deepEqual(onChannel(c, ch).map((m) => m.seq), seqs.slice(3));
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 7 }));
+    await c.waitForMessages(4);
+    assert.deepEqual(onChannel(c, ch).map((m) => m.data), [4, 5, 6, 7]);
+
+    const d = await h.sioConnect(b.base, { transports: ['xhr-polling'] });
+    await subscribed(d, ch, { since: seqs[1] });
+    await d.waitForMessages(5);
+    assert.deepEqual(onChannel(d, ch).map((m) => m.data), [3, 4, 5, 6, 7]);
+    c.close();
+    d.close();
+  });
+
+  test('"since" below what history kept: an error "history trimmed", then what remains', async () => {
+    const ch = h.uid('short-');   // history keeps 3 on short-*
+    const seqs = [];
+    for (let i = 1; i <= 6; i++) {
+      seqs.push(Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: i }))));
+    }
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    c.send({ type: 'subscribe', channel: ch, since: seqs[0] });
+    await c.waitForMessages(4);
+    const all = parsed(c);
+    assert.equal(all[0].error, 'history trimmed');
+    assert.equal(all[0].request.channel, ch);
+    assert.deepEqual(all.slice(1).map((m) => m.data), [4, 5, 6]);
+    // a since at the trimmed edge is complete: no error
+    const d = await h.sioConnect(a.base, { transports: ['websocket'] });
+    d.send({ type: 'subscribe', channel: ch, since: seqs[2] });
+    await d.waitForMessages(3);
+    assert.deepEqual(parsed(d).map((m) => m.data), [4, 5, 6]);
+    c.close();
+    d.close();
+  });
+
+  test('a channel with history off keeps none and answers "since" with "history trimmed"', async () => {
+    const ch = h.uid('none-');
+    const seq = Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 1 })));
+    await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 2 }));
+    assert.equal(await pub.exists(`jg:history:${ch}`), 0);
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    c.send({ type: 'subscribe', channel: ch, since: seq });
+    await c.waitForMessages(1);
+    assert.equal(parsed(c)[0].error, 'history trimmed');
+    c.close();
+  });
+});
+
+describe('presence', () => {
+  test('snapshot, join and leave per identity (two tabs of one user are one member); GET /presence and the Redis hash', async () => {
+    const ch = h.uid('room');
+    const ann1 = await h.sioConnect(a.base, { transports: ['websocket'] });
+    ann1.send({ type: 'meta', data: { user: 'ann' } });
+    await subscribed(ann1, ch, { presence: true });
+    await ann1.waitForMessage((t, j) => j && j.presence === 'snapshot');
+    const snap = parsed(ann1).find((m) => m.presence === 'snapshot');
+    assert.deepEqual(snap.members, [{ user: 'ann' }]);
+    assert.equal(snap.channel, ch);
+
+    const bob = await h.sioConnect(b.base, { transports: ['xhr-polling'] });
+    bob.send({ type: 'meta', data: { user: 'bob' } });
+    await subscribed(bob, ch);
+    await ann1.waitForMessage((t, j) => j && j.presence === 'join' && j.meta && j.meta.user === 'bob');
+
+    const ann2 = await h.sioConnect(b.base, { transports: ['websocket'] });   // a second tab
+    ann2.send({ type: 'meta', data: { user: 'ann' } });
+    await subscribed(ann2, ch);
+    const presence = await request(b.adminPort, 'GET', `/presence/${ch}`);
+    assert.equal(presence.status, 200);
+    const p = JSON.parse(presence.text);
+    assert.equal(p.sessions, 3);
+    const members = Object.fromEntries(p.members.map((m) => [m.meta.user, m.sessions]));
+    assert.deepEqual(members, { ann: 2, bob: 1 });
+    const hash = await pub.hgetall(`jg:presence:${ch}`);
+    assert.deepEqual(Object.keys(hash).sort(), [ann1.sid, ann2.sid, bob.sid].sort());
+    assert.equal(hash[bob.sid], '{"user":"bob"}');
+
+    ann2.close();   // ann is still there in her first tab: no leave
+    bob.close();
+    await ann1.waitForMessage((t, j) => j && j.presence === 'leave' && j.meta && j.meta.user === 'bob');
+    await h.sleep(300);
+    const joinsAndLeaves = parsed(ann1).filter((m) => m.presence === 'join' || m.presence === 'leave')
+      .map((m) => `${m.presence}:${m.meta.user}`);
+    assert.deepEqual(joinsAndLeaves, ['join:bob', 'leave:bob']);
+    assert.deepEqual(Object.keys(await pub.hgetall(`jg:presence:${ch}`)), [ann1.sid]);
+    ann1.close();
+  });
+});
+
+describe('sessions across instances', () => {
+  test('a polling session answered by A, then by B: the record moves, nothing is lost or repeated', async () => {
+    const c = await h.sioConnect(a.base, { transports: ['xhr-polling'] });
+    const ch = h.uid('move');
+    await subscribed(c, ch);
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 1 }));
+    await c.waitForMessages(1);
+    // the next polls go to B: as a balancer would send them (the same sid, another port)
+    const before = (await h.getJson(b.base, '/stats')).json.takeovers;
+    c.socket.options.port = b.port;
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 2 }));
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 3 }));
+    await c.waitForMessages(3, 25000);
+    assert.deepEqual(onChannel(c, ch).map((m) => m.data), [1, 2, 3]);
+    const record = await pub.hgetall(`jg:session:${c.sid}`);
+    await until(async () => (await pub.hget(`jg:session:${c.sid}`, 'owner')) !== record.owner ||
+      (await h.getJson(b.base, '/stats')).json.takeovers > before, 25000, 'B took the session over');
+    c.close();
+  });
+
+  test('an instance that dies: one survivor publishes its sessions\' unsubscribe events, once', async () => {
+    const c3 = await startInstance();
+    const c = await h.sioConnect(c3.base, { transports: ['websocket'] });
+    const ch = h.uid('reap');
+    await subscribed(c, ch);
+    c3.kill('SIGKILL');
+    const matching = (e) => e.channel === 'juggernaut:unsubscribe' && e.json && e.json.session_id === c.sid && e.json.channel === ch;
+    await events.waitFor(matching, 8000);
+    await h.sleep(2500);   // more reaping rounds of both survivors
+    assert.equal(events.matching(matching).length, 1);
+    assert.equal(await pub.exists(`jg:session:${c.sid}`), 0);
+    assert.equal(await pub.hexists(`jg:presence:${ch}`, c.sid), 0);
+    const reaped = (await h.getJson(a.base, '/stats')).json.sessions_reaped + (await h.getJson(b.base, '/stats')).json.sessions_reaped;
+    assert.ok(reaped >= 1, `sessions_reaped ${reaped}`);
+    await c3.stop().catch(() => {});   /* it was killed on purpose: only the bookkeeping */
+  });
+});
