@@ -340,6 +340,8 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
     if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
         srv->stats.messages_invalid++;
         jg_info("cluster: dropped sequenced message %llu: %s", (unsigned long long)seq, error ? error : "invalid");
+        if (!jg_list_empty(&c->backfills))
+            jg_cluster_backfills_ready(c);
         return;
     }
     struct ring_entry *e = ring_push(c);
@@ -359,6 +361,9 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
         jg_channel_publish_seq(ch, pkt, e->p.except, e->p.nexcept, seq, kind == 'P');
         jg_buf_unref(pkt);
     }
+    /* after the fan-out, which skipped subscriptions still backfilling */
+    if (!jg_list_empty(&c->backfills))
+        jg_cluster_backfills_ready(c);
 }
 
 static void hold(struct jg_cluster *c, uint64_t seq, char kind, const char *text, size_t len)
@@ -635,6 +640,7 @@ struct jg_cluster *jg_cluster_new(struct jg_server *srv)
     snprintf(c->id, sizeof c->id, "%d-%02x%02x%02x%02x%02x%02x", srv->cfg->port, rnd[0], rnd[1], rnd[2], rnd[3],
              rnd[4], rnd[5]);
     jg_list_init(&c->legacy);
+    jg_list_init(&c->backfills);
     c->ring_cap = srv->cfg->cluster_ring_size;
     c->ring = jg_xcalloc(c->ring_cap, sizeof *c->ring);
     ev_timer_init(&c->beat, beat_cb, 0.05, BEAT_EVERY);
@@ -650,6 +656,7 @@ void jg_cluster_free(struct jg_cluster *c)
         return;
     ev_timer_stop(c->srv->loop, &c->beat);
     jg_cluster_forget_drops(c, 1e300);
+    jg_cluster_backfills_free(c);
     for (size_t i = 0; i < c->ring_len; i++)
         jg_jug_publish_deinit(&ring_at(c, i)->p);
     free(c->ring);

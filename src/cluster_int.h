@@ -83,6 +83,7 @@ struct jg_cluster {
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
     double subscribed_since;        /* ev_now when the subscriber link last came up */
+    struct jg_list backfills;       /* backfills waiting for the stream to catch up */
 };
 
 static inline struct jg_config *cfg_of(struct jg_cluster *c)
@@ -116,6 +117,9 @@ void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t af
 void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s);
 /* Forgets the notices about sessions not held here that are older than OLDER_THAN. */
 void jg_cluster_forget_drops(struct jg_cluster *c, double older_than);
+/* The stream reached the point of backfills that were waiting for it: they finish. */
+void jg_cluster_backfills_ready(struct jg_cluster *c);
+void jg_cluster_backfills_free(struct jg_cluster *c);
 /* Another instance owns S now: a held GET is answered 8:: and the copy here goes, without
  * events. */
 void jg_cluster_end_moved(struct jg_session *s, const char *why);

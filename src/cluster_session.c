@@ -366,13 +366,6 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
 
 /* ---- subscriptions ---- */
 
-struct backfill_ctx {
-    char sid[JG_SID_MAX + 1];
-    char *channel;
-    bool has_since;
-    uint64_t since;
-};
-
 static struct jg_sub *find_sub(struct jg_server *srv, const char *sid, const char *channel,
                                struct jg_session **out)
 {
@@ -381,6 +374,58 @@ static struct jg_sub *find_sub(struct jg_server *srv, const char *sid, const cha
     *out = s;
     return ch ? jg_channel_find_sub(ch, s) : NULL;
 }
+
+struct backfill_ctx {
+    struct jg_list node;            /* in c->backfills while waiting for the stream */
+    char sid[JG_SID_MAX + 1];
+    char *channel;
+    bool has_since;
+    uint64_t since;
+    uint64_t now;                   /* the seq the backfill is consistent with */
+};
+
+static void backfill_free(struct backfill_ctx *b)
+{
+    free(b->channel);
+    free(b);
+}
+
+/* The backfill is delivered and this instance has applied the stream up to its point:
+ * live delivery resumes with the ring's messages after it (presence changes up to that
+ * point are in the snapshot already). */
+static void backfill_finish(struct jg_server *srv, struct backfill_ctx *b)
+{
+    struct jg_session *s;
+    struct jg_sub *sub = find_sub(srv, b->sid, b->channel, &s);
+    if (sub) {
+        sub->backfilling = false;
+        jg_cluster_replay_sub(srv->cluster, sub, sub->seq_hi, b->now);
+        jg_session_flush(s);
+    }
+    backfill_free(b);
+}
+
+void jg_cluster_backfills_ready(struct jg_cluster *c)
+{
+    struct jg_list *pos, *n;
+    jg_list_each_safe(pos, n, &c->backfills) {
+        struct backfill_ctx *b = jg_container_of(pos, struct backfill_ctx, node);
+        if (b->now <= c->last_seq) {
+            jg_list_remove(&b->node);
+            backfill_finish(c->srv, b);
+        }
+    }
+}
+
+void jg_cluster_backfills_free(struct jg_cluster *c)
+{
+    while (!jg_list_empty(&c->backfills)) {
+        struct backfill_ctx *b = jg_container_of(c->backfills.next, struct backfill_ctx, node);
+        jg_list_remove(&b->node);
+        backfill_free(b);
+    }
+}
+
 
 static void send_text(struct jg_session *s, const char *text, size_t len, uint64_t seq)
 {
@@ -463,12 +508,17 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
                 send_snapshot(s, b->channel, (const redisReply *const *)&r->element[i + 1], npres, now);
         }
     }
-    sub->backfilling = false;
-    jg_cluster_replay_sub(srv->cluster, sub, sub->seq_hi, now);
-    jg_session_flush(s);
+    b->now = now;
+    if (now > srv->cluster->last_seq) {
+        /* the reply overtook the stream: what was sequenced up to NOW is still on its way
+         * here, and must not arrive as live messages after the snapshot */
+        jg_list_add_tail(&srv->cluster->backfills, &b->node);
+        return;
+    }
+    backfill_finish(srv, b);
+    return;
 out:
-    free(b->channel);
-    free(b);
+    backfill_free(b);
 }
 
 static void subscribe_reply(struct jg_server *srv, redisReply *r, void *priv)

@@ -231,7 +231,7 @@ describe('presence', () => {
     await h.sleep(300);
     const joinsAndLeaves = parsed(ann1).filter((m) => m.presence === 'join' || m.presence === 'leave')
       .map((m) => `${m.presence}:${m.meta.user}`);
-    assert.deepEqual(joinsAndLeaves, ['join:bob', 'leave:bob']);
+    assert.deepEqual(joinsAndLeaves, ['join:bob', 'leave:bob'], JSON.stringify(parsed(ann1)));
     assert.deepEqual(Object.keys(await pub.hgetall(`jg:presence:${ch}`)), [ann1.sid]);
     ann1.close();
   });
