@@ -36,18 +36,20 @@ extern const char jg_lua_library[];   /* redis/juggernaut.lua, embedded by the M
 void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
                   int nargs, const char *const *args, const size_t *lens)
 {
-    const char *argv[16];
-    size_t alens[16];
+    const char **argv = jg_xcalloc((size_t)nargs + 3, sizeof *argv);
+    size_t *alens = jg_xcalloc((size_t)nargs + 3, sizeof *alens);
     argv[0] = "FCALL";
     argv[1] = name;
     argv[2] = "0";
     for (int i = 0; i < 3; i++)
         alens[i] = strlen(argv[i]);
-    for (int i = 0; i < nargs && i < 13; i++) {
+    for (int i = 0; i < nargs; i++) {
         argv[3 + i] = args[i];
         alens[3 + i] = lens ? lens[i] : strlen(args[i]);
     }
     jg_broker_command(c->srv->broker, cb, priv, requeue, 3 + nargs, argv, alens);
+    free(argv);
+    free(alens);
 }
 
 /* ---- the ring of recent sequenced messages ---- */
@@ -264,9 +266,10 @@ static void sequence_legacy(struct jg_cluster *c, struct legacy *l)
         legacy_remove(c, l);
         return;
     }
-    size_t nargs = 2 + (p.nchannels > 11 ? 11 : p.nchannels);
-    const char *args[13];
-    size_t lens[13];
+    /* the leader's id, the text, and its channels (for their history) */
+    size_t nargs = 2 + p.nchannels;
+    const char **args = jg_xcalloc(nargs, sizeof *args);
+    size_t *lens = jg_xcalloc(nargs, sizeof *lens);
     args[0] = c->id;
     lens[0] = strlen(c->id);
     args[1] = l->text;
@@ -275,10 +278,10 @@ static void sequence_legacy(struct jg_cluster *c, struct legacy *l)
         args[i] = p.channels[i - 2];
         lens[i] = strlen(args[i]);
     }
-    if (p.nchannels > 11)
-        jg_warn("cluster: a message to %zu channels: only the first 11 keep history", p.nchannels);
     l->sent = true;
     jg_cluster_fcall(c, sequence_reply, NULL, false, "jg_sequence", (int)nargs, args, lens);
+    free(args);
+    free(lens);
     jg_jug_publish_deinit(&p);
 }
 

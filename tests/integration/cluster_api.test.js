@@ -161,6 +161,20 @@ describe('history and recovery', () => {
     d.close();
   });
 
+  test('a legacy publish to 15 channels keeps history on every one of them', async () => {
+    const chans = Array.from({ length: 15 }, () => h.uid('many'));
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, chans[0]);
+    await pub.publish('juggernaut', JSON.stringify({ channels: chans, data: 'wide' }));
+    await c.waitForMessages(1);
+    const d = await h.sioConnect(b.base, { transports: ['websocket'] });
+    await subscribed(d, chans[14], { history: 5 });
+    await d.waitForMessages(1);
+    assert.deepEqual(parsed(d), [{ data: 'wide', channel: chans[14], seq: parsed(c)[0].seq }]);
+    c.close();
+    d.close();
+  });
+
   test('"since" below what history kept: an error "history trimmed", then what remains', async () => {
     const ch = h.uid('short-');   // history keeps 3 on short-*
     const seqs = [];
