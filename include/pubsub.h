@@ -3,8 +3,11 @@
  * juggernaut:* events published back to Redis. Loop thread only. */
 #ifndef JG_PUBSUB_H
 #define JG_PUBSUB_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+struct jg_jug_publish;
 struct jg_server;
 struct jg_session;
 
@@ -12,6 +15,10 @@ struct jg_session;
 void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len);
 /* S is ending: one juggernaut:unsubscribe per channel, subscriptions removed. */
 void jg_pubsub_session_ended(struct jg_session *s);
+/* Delivers published message P to the local subscribers of its channels (except its
+ * "except" sessions): with SEQ 0 the legacy way, else as sequenced message SEQ (cluster
+ * mode; PRESENCE_ONLY: only to subscriptions that asked for presence). */
+void jg_pubsub_deliver(struct jg_server *srv, const struct jg_jug_publish *p, uint64_t seq, bool presence_only);
 /* One message received on the Redis channel "juggernaut". */
 void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len);
 

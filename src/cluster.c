@@ -22,6 +22,7 @@
 #include "cluster_int.h"
 #include "juggernaut.h"
 #include "log.h"
+#include "pubsub.h"
 #include "server.h"
 #include "session.h"
 #include "xalloc.h"
@@ -353,17 +354,7 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
     e->p = p;
     if (!fan_out)
         return;
-    for (size_t i = 0; i < p.nchannels; i++) {
-        struct jg_channel *ch = jg_channel_find(srv->channels, p.channels[i]);
-        if (!ch)
-            continue;
-        size_t n;
-        char *pkt_text = jg_jug_publish_packet_seq(&e->p, p.channels[i], seq, &n);
-        struct jg_buf *pkt = jg_buf_new(pkt_text, n);
-        free(pkt_text);
-        jg_channel_publish_seq(ch, pkt, e->p.except, e->p.nexcept, seq, kind == 'P');
-        jg_buf_unref(pkt);
-    }
+    jg_pubsub_deliver(srv, &e->p, seq, kind == 'P');
     /* after the fan-out, which skipped subscriptions still backfilling */
     if (!jg_list_empty(&c->backfills))
         jg_cluster_backfills_ready(c);
@@ -555,6 +546,14 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
 {
     step_down(c, "the Redis link was re-established");
     redisAsyncCommand(ac, library_reply, NULL, "FUNCTION LOAD REPLACE %s", jg_lua_library);
+    /* beat before anything queued (session records) runs: an instance that owns sessions is
+     * one the reapers know */
+    const struct jg_config *cfg = cfg_of(c);
+    char ttl[24], logsize[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(cfg->instance_timeout * 1000));
+    snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
+    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history };
+    redisAsyncCommandArgv(ac, NULL, NULL, 7, argv, NULL);
 }
 
 static void lease_reply(struct jg_server *srv, redisReply *r, void *priv)

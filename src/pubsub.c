@@ -203,6 +203,25 @@ void jg_pubsub_session_ended(struct jg_session *s)
     }
 }
 
+void jg_pubsub_deliver(struct jg_server *srv, const struct jg_jug_publish *p, uint64_t seq, bool presence_only)
+{
+    for (size_t i = 0; i < p->nchannels; i++) {
+        /* Encode once per channel, and only if someone listens. */
+        struct jg_channel *ch = jg_channel_find(srv->channels, p->channels[i]);
+        if (!ch)
+            continue;
+        size_t n;
+        char *text = jg_jug_publish_packet_seq(p, p->channels[i], seq, &n);
+        struct jg_buf *pkt = jg_buf_new(text, n);
+        free(text);
+        if (seq)
+            jg_channel_publish_seq(ch, pkt, p->except, p->nexcept, seq, presence_only);
+        else
+            jg_channel_publish_to(ch, pkt, p->except, p->nexcept);
+        jg_buf_unref(pkt);
+    }
+}
+
 void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len)
 {
     struct jg_jug_publish p;
@@ -213,17 +232,6 @@ void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len
         jg_info("redis: dropped a message on \"juggernaut\": %s (%zu bytes)", error ? error : "invalid", len);
         return;
     }
-    for (size_t i = 0; i < p.nchannels; i++) {
-        /* Encode once per channel, and only if someone listens. */
-        struct jg_channel *ch = jg_channel_find(srv->channels, p.channels[i]);
-        if (!ch)
-            continue;
-        size_t n;
-        char *text_pkt = jg_jug_publish_packet(&p, p.channels[i], &n);
-        struct jg_buf *pkt = jg_buf_new(text_pkt, n);
-        free(text_pkt);
-        jg_channel_publish_to(ch, pkt, p.except, p.nexcept);
-        jg_buf_unref(pkt);
-    }
+    jg_pubsub_deliver(srv, &p, 0, false);
     jg_jug_publish_deinit(&p);
 }
