@@ -554,6 +554,8 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
     const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history };
     redisAsyncCommandArgv(ac, NULL, NULL, 7, argv, NULL);
+    /* and claim the lease (or see who holds it) now rather than at the next tick */
+    ev_feed_event(c->srv->loop, &c->beat, EV_TIMER);
 }
 
 static void lease_reply(struct jg_server *srv, redisReply *r, void *priv)

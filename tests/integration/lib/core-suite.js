@@ -375,6 +375,8 @@ function defineCoreSuite({ transport, env, closeTimeout = 25, pollingDuration = 
     assert.ok(n >= 1, `daemon re-subscribed to juggernaut after the Redis restart (NUMSUB ${n}); log:\n${daemon.logs().slice(-2000)}`);
     // our own event collector reconnects by itself; wait for it too
     while (Date.now() < deadline && await h.numsub(pub, 'juggernaut:subscribe').catch(() => 0) < 1) await h.sleep(50);
+    // cluster mode: messages wait for a leader (the lease went with Redis's data)
+    while (cluster && Date.now() < deadline && !(await h.getJson(daemon.base, '/stats')).json.cluster_leader) await h.sleep(50);
     assert.equal(c.disconnectReason, null, 'client stayed connected');
     await publish({ channels: [ch], data: 'after' });
     await c.waitForMessages(2, 5000);
