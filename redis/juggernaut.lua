@@ -142,12 +142,13 @@ end
 
 -- FCALL jg_lease 0 <id> <ms> <young 0|1>: takes or renews the leader lease. Returns 1 if
 -- ID holds it. A YOUNG instance (subscribed too recently to have heard every message still
--- waiting to be sequenced) takes a free lease only if no other instance is alive.
+-- waiting to be sequenced) takes a free lease only if no mature instance (one that has been
+-- listening longer, see jg_beat) is alive to take it.
 local function jg_lease(keys, args)
   local cur = redis.call('GET', 'jg:leader')
   if not cur and args[3] == '1' then
     for _, id in ipairs(redis.call('SMEMBERS', 'jg:instances')) do
-      if id ~= args[1] and redis.call('EXISTS', 'jg:instance:' .. id) == 1 then
+      if id ~= args[1] and redis.call('GET', 'jg:instance:' .. id) == 'mature' then
         return 0
       end
     end
@@ -173,9 +174,10 @@ local function jg_release(keys, args)
   return 0
 end
 
--- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history>: instance heartbeat.
+-- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young|mature>: instance
+-- heartbeat; "mature" once it has been subscribed for 3 x leader-lease.
 local function jg_beat(keys, args)
-  redis.call('SET', 'jg:instance:' .. args[1], '1', 'PX', args[2])
+  redis.call('SET', 'jg:instance:' .. args[1], args[5] or 'young', 'PX', args[2])
   redis.call('SADD', 'jg:instances', args[1])
   redis.call('HSET', 'jg:config', 'log-size', args[3], 'history', args[4])
   return 1

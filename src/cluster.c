@@ -552,8 +552,8 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
     char ttl[24], logsize[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)(cfg->instance_timeout * 1000));
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
-    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history };
-    redisAsyncCommandArgv(ac, NULL, NULL, 7, argv, NULL);
+    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young" };
+    redisAsyncCommandArgv(ac, NULL, NULL, 8, argv, NULL);
     /* and claim the lease (or see who holds it) now rather than at the next tick */
     ev_feed_event(c->srv->loop, &c->beat, EV_TIMER);
 }
@@ -592,8 +592,12 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     snprintf(ttl, sizeof ttl, "%lld", (long long)(cfg->instance_timeout * 1000));
     snprintf(lease, sizeof lease, "%lld", (long long)(cfg->leader_lease * 1000));
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
-    const char *beat[] = { c->id, ttl, logsize, cfg->history };
-    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 4, beat, NULL);
+    /* young: subscribed too recently to have heard every message still waiting to be
+     * sequenced; it defers to a mature instance for the lease */
+    bool young = !jg_broker_subscribed(c->srv->broker) ||
+                 ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
+    const char *beat[] = { c->id, ttl, logsize, cfg->history, young ? "young" : "mature" };
+    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 5, beat, NULL);
     jg_cluster_forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
         jg_cluster_draining(c);
@@ -606,9 +610,6 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
             step_down(c, "the subscriber link to Redis is down");
         }
     } else {
-        /* young: it may not have heard messages still waiting to be sequenced */
-        bool young = !jg_broker_subscribed(c->srv->broker) ||
-                     ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
         const char *args[] = { c->id, lease, young ? "1" : "0" };
         jg_cluster_fcall(c, lease_reply, NULL, false, "jg_lease", 3, args, NULL);
     }
