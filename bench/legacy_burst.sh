@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench/legacy_burst.sh N CLUSTER(yes|no): PUBLISH juggernaut N messages (10,000 channels,
+# no subscribers) in one pipelined burst to a fresh juggernautd; prints the daemon's CPU
+# until it has applied them all, and its legacy_unsequenced counter / warning lines.
+set -eu
+N=${1:-100000}; CL=${2:-yes}
+cd "$(dirname "$0")/.."
+D=$(mktemp -d /tmp/jg-bf.XXXX); RP=$((27000 + RANDOM % 1000)); JP=$((RP + 1000))
+redis-server --port $RP --bind 127.0.0.1 --save '' --appendonly no --client-output-buffer-limit 'pubsub 0 0 0' >$D/r.log 2>&1 & RPID=$!
+cp build/release/juggernautd $D/
+sleep 0.5
+printf "port $JP\nbind 127.0.0.1\nredis-url redis://127.0.0.1:$RP\npublic-dir $PWD/public\nlog-level warn\ncluster $CL\n" > $D/j.conf
+$D/juggernautd --config $D/j.conf > $D/j.log 2>&1 & JPID=$!
+trap 'kill $JPID; sleep 0.3; kill $RPID; rm -rf $D' EXIT
+sleep 1
+python3 -c "
+out=[]
+for i in range($N):
+    m='{\"channels\":[\"ch-%d\"],\"data\":\"%d 123 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}'%(i%10000,i)
+    out.append('*3\r\n\$7\r\nPUBLISH\r\n\$10\r\njuggernaut\r\n\$%d\r\n%s\r\n'%(len(m),m))
+open('$D/cmds','w').write(''.join(out))
+"
+c0=$(cut -d' ' -f1 /proc/$JPID/schedstat)
+redis-cli -p $RP --pipe < $D/cmds >/dev/null
+key=$([ $CL = yes ] && echo sequenced_in || echo messages_in)
+for i in $(seq 600); do
+    s=$(curl -s 127.0.0.1:$JP/stats)
+    case $s in *"\"$key\":$N"[,}]*) break ;; esac
+    sleep 0.1
+done
+c1=$(cut -d' ' -f1 /proc/$JPID/schedstat)
+echo "N=$N cluster=$CL: daemon CPU $(( (c1 - c0) / 1000000 )) ms = $(( (c1 - c0) / 1000 / N )) us/message;" \
+     "$(echo "$s" | tr ',' '\n' | grep -E '"(messages_in|messages_sequenced|sequenced_in|legacy_unsequenced)"' | tr '\n' ' ')" \
+     "warning lines: $(grep -c 'not sequenced within' $D/j.log || true)"
