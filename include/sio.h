@@ -72,6 +72,9 @@ bool jg_sio_utf8_sanitize(const char *s, size_t len, struct jg_sb *out);
  * decodes it ('+' = space, %XX = byte) into OUT. Returns 0, or -1 if absent. */
 int jg_sio_form_field(const char *body, size_t len, const char *name, struct jg_sb *out);
 
+/* Decodes a URL path segment (%XX = byte; '+' stays) into OUT. */
+void jg_sio_path_decode(const char *s, size_t len, struct jg_sb *out);
+
 /* True if S (len bytes) is 1..9 ASCII digits: the only JSONP callback indexes accepted
  * (protocol.md §2.3 Fix). */
 bool jg_sio_is_small_index(const char *s, size_t len);

@@ -301,6 +301,19 @@ static void stats(struct jg_conn *c, bool prometheus)
     jg_sb_free(&out);
 }
 
+/* GET /presence/<channel>, the channel name percent-encoded as any path segment. */
+static void presence(struct jg_conn *c, const char *encoded)
+{
+    struct jg_sb channel = JG_SB_INIT;
+    jg_sio_path_decode(encoded, strlen(encoded), &channel);
+    if (!channel.data || memchr(channel.data, '\0', channel.len)) {
+        jg_http_respond(c, 400, "text/plain", NULL, "bad channel name\n", 17);
+    } else {
+        jg_cluster_http_presence(c, channel.data);
+    }
+    jg_sb_free(&channel);
+}
+
 /* The admin port serves the operator endpoints only. */
 static void admin_request(struct jg_conn *c, const char *path)
 {
@@ -318,7 +331,7 @@ static void admin_request(struct jg_conn *c, const char *path)
     else if (c->srv->cluster && c->req->method == HTTP_POST && !strcmp(path, "/publish"))
         jg_cluster_http_publish(c);
     else if (c->srv->cluster && get && !strncmp(path, "/presence/", 10) && path[10])
-        jg_cluster_http_presence(c, path + 10);
+        presence(c, path + 10);
     else
         jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
 }

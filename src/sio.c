@@ -282,14 +282,14 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-/* Form decoding as Node's querystring.unescapeBuffer: '+' is a space, %XY a byte, and a
- * '%' not followed by two hex digits is kept literally. */
-static void form_decode(const char *s, size_t len, struct jg_sb *out)
+/* Form decoding as Node's querystring.unescapeBuffer: '+' is a space (when PLUS_IS_SPACE),
+ * %XY a byte, and a '%' not followed by two hex digits is kept literally. */
+static void percent_decode(const char *s, size_t len, bool plus_is_space, struct jg_sb *out)
 {
     jg_sb_reserve(out, len);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '+') {
+        if (c == '+' && plus_is_space) {
             jg_sb_appendc(out, ' ');
         } else if (c == '%' && len - i >= 3 && hexval((unsigned char)s[i + 1]) >= 0 &&
                    hexval((unsigned char)s[i + 2]) >= 0) {
@@ -305,6 +305,16 @@ static void form_decode(const char *s, size_t len, struct jg_sb *out)
 /* Fields are compared after decoding their names ("%64=" is field "d", as in Node). The
  * first field of that name wins (Node would make an array of duplicates, which then
  * fails JSON.parse). A field without '=' has an empty value. */
+static void form_decode(const char *s, size_t len, struct jg_sb *out)
+{
+    percent_decode(s, len, true, out);
+}
+
+void jg_sio_path_decode(const char *s, size_t len, struct jg_sb *out)
+{
+    percent_decode(s, len, false, out);
+}
+
 int jg_sio_form_field(const char *body, size_t len, const char *name, struct jg_sb *out)
 {
     size_t name_len = strlen(name);

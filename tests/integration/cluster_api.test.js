@@ -249,6 +249,16 @@ describe('presence', () => {
     assert.deepEqual(Object.keys(await pub.hgetall(`jg:presence:${ch}`)), [ann1.sid]);
     ann1.close();
   });
+
+  test('GET /presence/<channel> takes the channel name percent-encoded', async () => {
+    const ch = `${h.uid('room')} a/b é`;
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, ch);
+    const r = await request(a.adminPort, 'GET', `/presence/${encodeURIComponent(ch)}`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), { channel: ch, sessions: 1, members: [{ meta: null, sessions: 1 }] });
+    c.close();
+  });
 });
 
 describe('sessions across instances', () => {
