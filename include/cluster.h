@@ -52,6 +52,8 @@ void jg_cluster_session_opened(struct jg_session *s, bool adopted);
  * of a new GET), then calls the router again for the request. CONNECTS: the request opens
  * a transport (it may send "1::"). T may be NULL (POST, WebSocket). */
 void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects);
+/* True while a request's claim of SID waits for Redis here (the client is there). */
+bool jg_cluster_claim_pending(struct jg_cluster *c, const char *sid);
 /* S ends here: its events come from Redis (jg_end), unless it moved to another instance. */
 void jg_cluster_session_ended(struct jg_session *s);
 /* Shutting down: a polling session is let go without its events (its next poll is claimed

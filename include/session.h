@@ -56,8 +56,6 @@ struct jg_session {
     uint64_t poll_t;                     /* "t" of the held GET (jg_session_poll_key): tells a
                                             retry from a new poll */
     bool answering;                      /* a polling answer is being recorded in Redis */
-    unsigned claims_pending;             /* requests waiting for Redis to confirm ownership:
-                                            the close timeout waits for them */
     bool moved;                          /* another instance took it over: end without events */
     uint64_t claim_gen;                  /* generation of the claim that brought it here */
     ev_timer timer;                      /* the one deadline a session has at a time: while

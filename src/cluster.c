@@ -111,10 +111,10 @@ void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, 
 }
 
 /* The ring's messages on SUB's channel after seq AFTER (presence ones after P_AFTER). */
-void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t after, uint64_t p_after)
+void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after)
 {
     const char *name = sub->channel->name;
-    for (size_t i = ring_after(c, after); i < c->ring_len; i++) {
+    for (size_t i = ring_after(c, sub->seq_hi); i < c->ring_len; i++) {
         struct ring_entry *e = ring_at(c, i);
         if (e->kind == 'P' && e->seq <= p_after)
             continue;

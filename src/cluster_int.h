@@ -111,8 +111,8 @@ void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, 
                       int nargs, const char *const *args, const size_t *lens);
 /* Message E on CHANNEL to one subscription, unless it had it already. */
 void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, struct jg_sub *sub);
-/* The ring's messages on SUB's channel after seq AFTER (presence ones after P_AFTER). */
-void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t after, uint64_t p_after);
+/* The ring's messages on SUB's channel it has not had (presence ones only after P_AFTER). */
+void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after);
 /* The ring's messages S has not had on any of its channels, in sequence order. */
 void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s);
 /* Forgets the notices about sessions not held here that are older than OLDER_THAN. */

@@ -54,6 +54,12 @@ static void tombstone_free(struct jg_cluster *c, struct tombstone *t)
     free(t);
 }
 
+bool jg_cluster_claim_pending(struct jg_cluster *c, const char *sid)
+{
+    struct tombstone *t = tombstone_get(c, sid, false);
+    return t && t->claims;
+}
+
 static void remember_drop(struct jg_cluster *c, const char *sid, uint64_t gen)
 {
     struct tombstone *t = tombstone_get(c, sid, true);
@@ -112,7 +118,7 @@ void jg_cluster_end_moved(struct jg_session *s, const char *why)
 }
 
 static void reregister(struct jg_cluster *c, const char *sid);
-static void apply_notice(struct jg_cluster *c, const char *text, size_t len);
+static void apply_notice(struct jg_cluster *c, const char *text, size_t len, bool keep);
 
 void jg_cluster_hand_off(struct jg_session *s)
 {
@@ -295,9 +301,6 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
         free(cl);
         return;
     }
-    struct jg_session *held = c ? jg_session_find(srv, cl->sid) : NULL;
-    if (held && held->claims_pending)
-        held->claims_pending--;
     uint64_t superseded_by = 0;
     struct tombstone *t = tombstone_get(c, cl->sid, false);
     if (t && t->claims)
@@ -310,18 +313,15 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
             /* changes another instance made after our snapshot, noticed before it came */
             struct jg_sb notices = t->notices;
             t->notices = (struct jg_sb)JG_SB_INIT;
-            unsigned claims = t->claims;
-            t->claims = 0;   /* applied now, not kept again */
             for (size_t off = 0; off < notices.len; off += strlen(notices.data + off) + 1)
-                apply_notice(c, notices.data + off, strlen(notices.data + off));
-            t->claims = claims;
+                apply_notice(c, notices.data + off, strlen(notices.data + off), false);
             jg_sb_free(&notices);
         }
     } else if (r && r->type == REDIS_REPLY_NIL) {
         reregister(c, cl->sid);
-    }
-    else if (c && r && r->type == REDIS_REPLY_ERROR)
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
         jg_error("cluster: jg_claim failed: %s", r->str);
+    }
     if (conn && !conn->closing) {
         if (!r || r->type == REDIS_REPLY_ERROR) {
             conn->held = false;
@@ -353,9 +353,6 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     cl->patience.data = cl;
     ev_timer_start(conn->srv->loop, &cl->patience);
     jg_http_hold(conn);
-    struct jg_session *s = jg_session_find(conn->srv, sid);
-    if (s)
-        s->claims_pending++;
     tombstone_get(c, sid, true)->claims++;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
@@ -399,7 +396,7 @@ static void backfill_finish(struct jg_server *srv, struct backfill_ctx *b)
     struct jg_sub *sub = find_sub(srv, b->sid, b->channel, &s);
     if (sub) {
         sub->backfilling = false;
-        jg_cluster_replay_sub(srv->cluster, sub, sub->seq_hi, b->now);
+        jg_cluster_replay_sub(srv->cluster, sub, b->now);
         jg_session_flush(s);
     }
     backfill_free(b);
@@ -427,10 +424,10 @@ void jg_cluster_backfills_free(struct jg_cluster *c)
 }
 
 
-static void send_text(struct jg_session *s, const char *text, size_t len, uint64_t seq)
+static void send_text(struct jg_session *s, const char *text, size_t len)
 {
     struct jg_buf *pkt = jg_buf_new(text, len);
-    jg_session_send_seq(s, pkt, NULL, seq);
+    jg_session_send(s, pkt, NULL);
     jg_buf_unref(pkt);
 }
 
@@ -461,7 +458,7 @@ static void send_snapshot(struct jg_session *s, const char *channel, const redis
     jg_sb_appends(&sb, "],\"channel\":");
     jg_sio_js_string_append(&sb, channel, strlen(channel), false);
     jg_sb_appendf(&sb, ",\"at\":%llu}", (unsigned long long)at);
-    send_text(s, sb.data, sb.len, 0);
+    send_text(s, sb.data, sb.len);
     jg_sb_free(&sb);
 }
 
@@ -484,7 +481,7 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
             if (b->has_since)
                 jg_sb_appendf(&sb, ",\"since\":%llu", (unsigned long long)b->since);
             jg_sb_appends(&sb, "}}");
-            send_text(s, sb.data, sb.len, 0);
+            send_text(s, sb.data, sb.len);
             jg_sb_free(&sb);
         }
         size_t i = 3;
@@ -572,8 +569,6 @@ void jg_cluster_meta_changed(struct jg_session *s)
     free(json);
 }
 
-/* "drop <sid> <gen>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
- * "meta <sid> <json>" */
 /* A claim of SID is on its way: keep the notice TEXT, to apply once the claim's snapshot
  * arrives (the copy here, if any, may be replaced by it). True if kept. */
 static bool buffer_notice(struct jg_cluster *c, const char *sid, const char *text, size_t len)
@@ -586,7 +581,10 @@ static bool buffer_notice(struct jg_cluster *c, const char *sid, const char *tex
     return true;
 }
 
-static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
+/* "drop <sid> <gen>", "sub <sid> <seq> <presence> <channel>", "unsub <sid> <channel>",
+ * "meta <sid> <json>". KEEP: a change for a session whose claim is on its way is also kept
+ * for after the claim (false when applying what was kept). */
+static void apply_notice(struct jg_cluster *c, const char *text, size_t len, bool keep)
 {
     char *copy = jg_xstrndup(text, len);
     char *verb = copy, *sid = strchr(copy, ' ');
@@ -604,7 +602,7 @@ static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
             remember_drop(c, sid, gen);
             if (s && gen > s->claim_gen)
                 jg_cluster_end_moved(s, "taken over by another instance");
-        } else if (buffer_notice(c, sid, text, len) && !s) {
+        } else if (keep && buffer_notice(c, sid, text, len) && !s) {
             /* kept for the claim on its way */
         } else if (s && !strcmp(verb, "sub") && rest) {
             uint64_t seq = parse_u64(rest, strlen(rest));
@@ -613,7 +611,7 @@ static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
             if (channel) {
                 struct jg_sub *sub = local_subscribe(c, s, channel + 1, seq, p[1] == '1');
                 if (sub)
-                    jg_cluster_replay_sub(c, sub, sub->seq_hi, 0);
+                    jg_cluster_replay_sub(c, sub, 0);
             }
         } else if (s && !strcmp(verb, "unsub") && rest) {
             jg_channel_unsubscribe(c->srv->channels, rest, s);
@@ -628,6 +626,6 @@ static void apply_notice(struct jg_cluster *c, const char *text, size_t len)
 
 void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len)
 {
-    apply_notice(c, text, len);
+    apply_notice(c, text, len, true);
 }
 

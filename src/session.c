@@ -565,7 +565,7 @@ void jg_session_end_all(struct jg_server *srv, const char *reason)
 
 static void close_timeout(struct jg_session *s)
 {
-    if (s->claims_pending) {
+    if (s->srv->cluster && jg_cluster_claim_pending(s->srv->cluster, s->sid)) {
         /* a request of the client is waiting for Redis: the client is there */
         start_close_timeout(s);
         return;
