@@ -123,17 +123,6 @@ void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_
     }
 }
 
-/* S's subscription to CHANNEL, or NULL (a session has few subscriptions). */
-static struct jg_sub *session_sub(struct jg_session *s, const char *channel)
-{
-    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
-        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
-        if (!strcmp(sub->channel->name, channel))
-            return sub;
-    }
-    return NULL;
-}
-
 /* The ring's messages S has not had on any of its channels, in sequence order. */
 void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
 {
@@ -155,7 +144,8 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
     for (size_t i = ring_after(c, from); i < c->ring_len; i++) {
         struct ring_entry *e = ring_at(c, i);
         for (size_t k = 0; k < e->p.nchannels; k++) {
-            struct jg_sub *sub = session_sub(s, e->p.channels[k]);
+            struct jg_channel *ch = jg_channel_find(c->srv->channels, e->p.channels[k]);
+            struct jg_sub *sub = ch ? jg_channel_find_sub(ch, s) : NULL;
             if (sub && !sub->backfilling)
                 jg_cluster_deliver_to_sub(e, e->p.channels[k], sub);
         }
