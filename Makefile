@@ -27,7 +27,7 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
 
 SRCS      := $(wildcard src/*.c)
-OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o
 LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -54,6 +54,15 @@ $(BUILD)/lua_library.c: redis/juggernaut.lua scripts/embed.sh
 	$(Q)sh scripts/embed.sh jg_lua_library $< > $@
 
 $(BUILD)/lua_library.o: $(BUILD)/lua_library.c
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# doc/usage.txt is --help and the OPTIONS/SIGNALS of juggernautd(8): one text for both
+$(BUILD)/usage.c: doc/usage.txt scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_usage $< > $@
+
+$(BUILD)/usage.o: $(BUILD)/usage.c
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -1,4 +1,4 @@
-/* log.h: leveled one-line logging to stderr or a file that SIGHUP reopens.
+/* log.h: leveled one-line logging to stderr or a file that SIGUSR1 (and SIGHUP) reopens.
  * Each line: time, pid, level letter, message. The macros test the level before
  * evaluating their arguments, so debug lines cost nothing when off. */
 #ifndef JG_LOG_H
@@ -10,7 +10,7 @@ extern enum jg_log_level jg_log_threshold;   /* the one process-wide logging set
 
 void jg_log_write(enum jg_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sends later lines to PATH (NULL or "" = stderr). Returns 0 or -errno; keeps the old
- * destination on failure. Called again by SIGHUP to reopen after logrotate. */
+ * destination on failure. Called again by SIGUSR1 and SIGHUP to reopen after logrotate. */
 int jg_log_open(const char *path) __attribute__((warn_unused_result));
 /* Parses "debug|info|warn|error|silent"; returns -1 when unknown. */
 int jg_log_level_parse(const char *s);

@@ -17,6 +17,7 @@
 #include "server.h"
 #include "session.h"
 #include "static.h"
+#include "usage.h"
 
 #ifndef JG_VERSION
 #define JG_VERSION "0.0.0"
@@ -24,33 +25,6 @@
 
 #define SHUTDOWN_FLUSH_TIMEOUT 3.0   /* s to get queued Redis events out before exiting */
 
-static const char usage[] =
-    "Usage: juggernautd [options]\n"
-    "\n"
-    "A drop-in replacement for the Juggernaut 2.1.1 push server (socket.io protocol 1).\n"
-    "Browsers load /application.js and subscribe to channels; publish with\n"
-    "  redis-cli publish juggernaut '{\"channels\":[\"channel1\"],\"data\":\"hello\"}'\n"
-    "\n"
-    "Options (they override the config file and the environment):\n"
-    "  -c, --config FILE      read settings from FILE (see conf/juggernautd.conf)\n"
-    "  -p, --port N           listen on port N (default 8080, or $PORT)\n"
-    "  -b, --bind ADDR        listen on address ADDR (default 0.0.0.0)\n"
-    "  -r, --redis-url URL    redis://[:password@]host:port[/db] (default redis://127.0.0.1:6379,\n"
-    "                         or $REDIS_URL / $REDISTOGO_URL)\n"
-    "  -P, --public DIR       serve index.html and application.js from DIR (default ./public)\n"
-    "  -s, --silent           log errors only\n"
-    "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
-    "  -d, --daemonize        run in the background (write a pidfile with --config's pidfile)\n"
-    "  -t, --test-config      check the configuration and exit (0 = valid)\n"
-    "  -h, --help             show this help and exit\n"
-    "  -v, --version          show the version and exit\n"
-    "\n"
-    "Cluster mode is on by default (config key cluster): messages carry a global \"seq\",\n"
-    "sessions live in Redis so any instance serves any poll, channels keep history and\n"
-    "presence. It needs Redis 7.0 or newer; \"cluster no\" gives the original behaviour.\n"
-    "\n"
-    "Signals: SIGTERM/SIGINT drain the sessions over drain-period and exit (a second one exits\n"
-    "at once); SIGHUP re-reads the config file and reopens the log file.\n";
 
 static const struct option long_opts[] = {
     { "config", required_argument, NULL, 'c' },    { "port", required_argument, NULL, 'p' },
@@ -69,7 +43,7 @@ struct app {
     int argc;
     char **argv;
     const char *config_path;
-    ev_signal sigterm, sigint, sighup;
+    ev_signal sigterm, sigint, sighup, sigusr1;
     ev_timer shutdown_poll;
     double shutdown_deadline;
     bool stopping;
@@ -87,7 +61,7 @@ static int load_config(struct app *app, struct jg_config *cfg, bool *test_only, 
         if (c == 'c') {
             app->config_path = optarg;
         } else if (c == 'h') {
-            fputs(usage, stdout);
+            fputs(jg_usage, stdout);
             exit(0);
         } else if (c == 'v') {
             printf("juggernautd %s\n", JG_VERSION);
@@ -208,6 +182,17 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     reload(w->data);
 }
 
+/* logrotate's signal: reopen the log file only (no config reload, no RELOADING=1). */
+static void usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct app *app = w->data;
+    int rc = jg_log_open(app->cfg.log_file);
+    if (rc < 0)
+        jg_error("SIGUSR1: cannot open log file %s: %s; logging to stderr", app->cfg.log_file, strerror(-rc));
+    else
+        jg_info("SIGUSR1: log file reopened");
+}
+
 /* Forks; the parent exits 0 once the child says it is listening, 1 if it dies first. */
 static int daemonize(int *ready_fd)
 {
@@ -308,10 +293,12 @@ int main(int argc, char **argv)
     ev_signal_init(&app.sigterm, stop_cb, SIGTERM);
     ev_signal_init(&app.sigint, stop_cb, SIGINT);
     ev_signal_init(&app.sighup, hup_cb, SIGHUP);
-    app.sigterm.data = app.sigint.data = app.sighup.data = &app;
+    ev_signal_init(&app.sigusr1, usr1_cb, SIGUSR1);
+    app.sigterm.data = app.sigint.data = app.sighup.data = app.sigusr1.data = &app;
     ev_signal_start(app.loop, &app.sigterm);
     ev_signal_start(app.loop, &app.sigint);
     ev_signal_start(app.loop, &app.sighup);
+    ev_signal_start(app.loop, &app.sigusr1);
     jg_info("juggernautd %s listening on %s:%d (redis %s:%d, transports %s)", JG_VERSION, app.cfg.bind,
             app.cfg.port, app.cfg.redis_host, app.cfg.redis_port, app.srv.transports_list);
     if (ready_fd >= 0) {
@@ -329,6 +316,7 @@ int main(int argc, char **argv)
     ev_signal_stop(app.loop, &app.sigterm);
     ev_signal_stop(app.loop, &app.sigint);
     ev_signal_stop(app.loop, &app.sighup);
+    ev_signal_stop(app.loop, &app.sigusr1);
     jg_server_deinit(&app.srv);
     if (app.cfg.pidfile)
         unlink(app.cfg.pidfile);

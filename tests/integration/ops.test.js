@@ -227,6 +227,34 @@ describe('SIGHUP', () => {
   });
 });
 
+describe('SIGUSR1', () => {
+  test('reopens the log file after logrotate renamed it, without re-reading the config', async () => {
+    const dir = h.tempDir('jg-ops-');
+    const log = path.join(dir, 'juggernautd.log');
+    const s = await startOwn({ 'log-file': log, 'heartbeat-timeout': 15 });
+    try {
+      await ops.waitFor(() => /listening on 127\.0\.0\.1/.test(fs.readFileSync(log, 'utf8')), 2000, 'the start line in the log file');
+      // a changed file must NOT be applied: SIGUSR1 is not a reload
+      fs.writeFileSync(s.file, h.configText(Object.assign({}, s.cfg, { 'log-file': log, 'heartbeat-timeout': 7 })));
+      fs.renameSync(log, `${log}.1`);
+      s.d.kill('SIGUSR1');
+      await ops.waitFor(() => fs.existsSync(log) && /SIGUSR1: log file reopened/.test(fs.readFileSync(log, 'utf8')),
+        3000, 'the reopen line in a new log file');
+      assert.match(await handshakeText(s.port), /^[\w-]+:15:25:/, 'the config was not re-read');
+      await sigtermAndCheck(s.d);
+      const fresh = fs.readFileSync(log, 'utf8');
+      const rotated = fs.readFileSync(`${log}.1`, 'utf8');
+      assert.match(fresh, /exiting/);
+      assert.doesNotMatch(fresh, /SIGHUP|configuration reloaded/);
+      assert.doesNotMatch(rotated, /SIGUSR1|exiting/, 'nothing written to the rotated file after SIGUSR1');
+      assert.match(rotated, /listening/);
+      assert.doesNotMatch(s.d.logs(), /SIGUSR1|listening/, 'nothing logged to stderr');
+    } finally {
+      await s.d.stop('SIGKILL').catch(() => {});
+    }
+  });
+});
+
 describe('process', () => {
   test('--daemonize returns 0 once listening; the daemon runs in the background until SIGTERM', async () => {
     const dir = h.tempDir('jg-ops-');
