@@ -1,0 +1,156 @@
+#!/bin/sh
+# gen-man.sh OUTDIR: writes OUTDIR/juggernautd.8 and OUTDIR/juggernautd.conf.5.
+#
+# Nothing in the man pages is written twice:
+#   juggernautd.8      = doc/juggernautd.8.in + doc/usage.txt (the --help text, which the
+#                        Makefile also embeds into the binary)
+#   juggernautd.conf.5 = conf/juggernautd.conf: its first comment block is the file format,
+#                        "# ---- name ----" lines are sections, and each comment block
+#                        documents the "key value" lines under it ("#key value", no space
+#                        after "#", documents a key that is not set by default).
+# tests/integration/manpages.test.js fails when a key parsed by src/config.c is missing from
+# either, and when man(1) warns. The date is $SOURCE_DATE_EPOCH's (reproducible builds),
+# else the last commit's, else today.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: gen-man.sh OUTDIR}
+mkdir -p "$out"
+version=$(cat "$root/VERSION")
+if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
+    date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
+else
+    date=$(git -C "$root" log -1 --format=%cs 2>/dev/null || date -u +%Y-%m-%d)
+fi
+
+# roff text escapes shared by both programs
+esc='
+function esc(s) {
+    gsub(/\\/, "\\\\e", s)
+    gsub(/-/, "\\\\-", s)
+    gsub(/\047/, "\\\\(aq", s)
+    if (s ~ /^[.]/) s = "\\\\&" s
+    return s
+}
+function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
+'
+
+# ---- juggernautd.8 ---------------------------------------------------------------------
+awk -v version="$version" -v date="$date" -v usage="$root/doc/usage.txt" "$esc"'
+# an option line "  -c, --config FILE      text" -> .TP with the flags in bold
+function option_tag(t,    n, i, parts, w, r) {
+    n = split(t, parts, /, /)
+    r = ""
+    for (i = 1; i <= n; i++) {
+        w = parts[i]
+        if (match(w, / /)) w = "\\fB" esc(substr(w, 1, RSTART - 1)) "\\fR \\fI" esc(substr(w, RSTART + 1)) "\\fR"
+        else w = "\\fB" esc(w) "\\fR"
+        r = r (i > 1 ? ", " : "") w
+    }
+    return r
+}
+function flush_par() {
+    if (par == "") return
+    if (where == "signals") signals = signals ".PP\n" par
+    else description = description (description == "" ? "" : ".PP\n") par
+    par = ""
+}
+BEGIN {
+    where = "description"
+    while ((getline line < usage) > 0) {
+        if (line ~ /^Usage:/) continue
+        if (line ~ /^Options/) { flush_par(); where = "options"; continue }
+        if (line == "") {
+            flush_par()
+            if (where == "options") where = "description"
+            continue
+        }
+        if (where == "options") {
+            if (line ~ /^  -/) {
+                l = line; sub(/^ +/, "", l)
+                if (!match(l, /  +/)) { print "gen-man: cannot split option line: " line > "/dev/stderr"; exit 1 }
+                tag = substr(l, 1, RSTART - 1); text = substr(l, RSTART + RLENGTH)
+                options = options ".TP\n" option_tag(tag) "\n" esc(text) "\n"
+            } else {
+                options = options esc(trim(line)) "\n"
+            }
+            continue
+        }
+        if (line ~ /^Signals:/) { flush_par(); where = "signals"; sub(/^Signals: */, "", line) }
+        if (line ~ /^  /) par = par ".RS\n.nf\n" esc(trim(line)) "\n.fi\n.RE\n"
+        else par = par esc(line) "\n"
+    }
+    flush_par()
+    if (options == "" || signals == "") { print "gen-man: no Options or Signals in " usage > "/dev/stderr"; exit 1 }
+}
+{
+    gsub(/@VERSION@/, version); gsub(/@DATE@/, date)
+    if ($0 == "@DESCRIPTION@") { printf "%s", description; next }
+    if ($0 == "@OPTIONS@") { printf "%s", options; next }
+    if ($0 == "@SIGNALS@") { printf "%s", signals; next }
+    print
+}
+' "$root/doc/juggernautd.8.in" > "$out/juggernautd.8.tmp"
+mv "$out/juggernautd.8.tmp" "$out/juggernautd.8"
+
+# ---- juggernautd.conf.5 ----------------------------------------------------------------
+awk -v version="$version" -v date="$date" "$esc"'
+function flush() {
+    if (nkeys == 0) {
+        if (text != "") body = body ".PP\n" text
+    } else {
+        body = body ".TP\n" keys ".PD\n" text
+    }
+    text = ""; keys = ""; nkeys = 0
+}
+function key_line(line,    k, v) {
+    k = line; sub(/[ \t].*/, "", k)
+    v = line; if (!sub(/^[^ \t]+[ \t]+/, "", v)) v = ""
+    if (nkeys > 0) keys = keys ".PD 0\n.TP\n"
+    keys = keys "\\fB" esc(k) "\\fR \\fI" esc(v) "\\fR" "\n"
+    nkeys++
+}
+BEGIN { head = 1 }
+head && /^#$/ { intro = intro ".PP\n"; next }
+head && /^#/ { l = $0; sub(/^# ?/, "", l); intro = intro esc(l) "\n"; next }
+head { head = 0 }
+/^# -+ .* -+$/ {
+    flush()
+    t = $0; sub(/^# -+ /, "", t); sub(/ -+$/, "", t)
+    gsub(/"/, "\\(dq", t)
+    body = body ".SS \"" toupper(substr(t, 1, 1)) substr(t, 2) "\"\n"
+    next
+}
+/^$/ { flush(); next }
+/^#[a-z]/ { sub(/^#/, ""); key_line($0); next }
+/^#/ {
+    if (nkeys > 0) flush()
+    l = $0; sub(/^# ?/, "", l)
+    text = text esc(l) "\n"
+    next
+}
+{ key_line($0) }
+END {
+    flush()
+    print ".\\\" juggernautd.conf(5): generated by scripts/gen-man.sh from conf/juggernautd.conf."
+    print ".\\\" Edit the comments in that file, not this page."
+    print ".TH JUGGERNAUTD.CONF 5 \"" date "\" \"juggernautd " version "\" \"File Formats\""
+    print ".nh"
+    print ".SH NAME"
+    print "juggernautd.conf \\- configuration file of juggernautd(8)"
+    print ".SH SYNOPSIS"
+    print ".I /etc/juggernautd/juggernautd.conf"
+    print ".SH DESCRIPTION"
+    printf "%s", intro
+    print ".PP"
+    print "Each key below is shown with its default value, as in the file shipped with juggernautd."
+    print ".SH KEYS"
+    printf "%s", body
+    print ".SH FILES"
+    print ".TP"
+    print ".I /etc/juggernautd/juggernautd.conf"
+    print "The file the systemd unit passes to \\fBjuggernautd \\-\\-config\\fR."
+    print ".SH SEE ALSO"
+    print ".BR juggernautd (8)"
+}
+' "$root/conf/juggernautd.conf" > "$out/juggernautd.conf.5.tmp"
+mv "$out/juggernautd.conf.5.tmp" "$out/juggernautd.conf.5"
