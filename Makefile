@@ -11,6 +11,9 @@
 #   make valgrind   unit tests under valgrind memcheck
 #   make deps       print the apt-get line for building
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make man        build/man/juggernautd.8 and juggernautd.conf.5 (scripts/gen-man.sh)
+#   make deb        the Debian package in build/deb/ (built from a copy, checked by lintian)
+#   make deb-check  make deb, then install it here, run it against a real Redis, purge it
 
 PKGS      := hiredis jansson libcrypto
 # libev, wslay and http-parser ship no pkg-config file on Debian
@@ -33,7 +36,10 @@ UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/te
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
                      libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
-DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev
+DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
+                     man-db groff-base
+# what `make deb` needs besides the build dependencies (debian/control lists those too)
+DEBIAN_DEB_DEPS   := $(DEBIAN_BUILD_DEPS) debhelper dpkg-dev lintian man-db groff-base adduser
 
 # quiet by default; make V=1 shows the commands
 ifeq ($(V),1)
@@ -137,10 +143,26 @@ install: all
 	  sed 's|^public-dir .*|public-dir $(PREFIX)/share/juggernautd/public|' conf/juggernautd.conf \
 	    > $(DESTDIR)/etc/juggernautd/juggernautd.conf
 
+# man pages: doc/usage.txt (= --help) + doc/juggernautd.8.in, and conf/juggernautd.conf's comments
+man: build/man/juggernautd.8
+
+build/man/juggernautd.8: scripts/gen-man.sh doc/usage.txt doc/juggernautd.8.in conf/juggernautd.conf VERSION
+	$(Q)sh scripts/gen-man.sh build/man
+
+deb:
+	@sh scripts/install-deps.sh $(DEBIAN_DEB_DEPS)
+	@sh scripts/build-deb.sh build/deb
+
+# needs root: installs the package on this machine, runs it, purges it
+deb-check: deb
+	@sh scripts/install-deps.sh nodejs npm redis-server
+	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
+	@node --test --test-reporter=spec tests/package/deb.test.js
+
 clean:
 	rm -rf build
 
-.PHONY: all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean
+.PHONY: all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk

@@ -12,18 +12,20 @@ BENCH_PKGS   := hiredis jansson libcrypto
 BENCH_LIBS   := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null) -lev -lwslay -lhttp_parser -lm
 BENCH_INC    := -Ibench $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
 BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/ceiling
+# BENCH_EXTRA: more compiler flags (debian/rules passes dpkg-buildflags' hardening ones)
+BENCH_EXTRA  ?=
 
 bench-tools: $(BENCH_TOOLS)
 
 $(BENCH_OUT)/loadgen: bench/loadgen.c bench/common.c bench/bench.h bench/bench.mk
 	@mkdir -p $(@D)
 	@echo "  CC   $@"
-	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_INC) -o $@ bench/loadgen.c bench/common.c $(BENCH_LIBS)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_EXTRA) $(BENCH_INC) $(LDFLAGS) -o $@ bench/loadgen.c bench/common.c $(BENCH_LIBS)
 
 $(BENCH_OUT)/ceiling: bench/ceiling.c bench/common.c bench/bench.h bench/bench.mk
 	@mkdir -p $(@D)
 	@echo "  CC   $@"
-	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_INC) -o $@ bench/ceiling.c bench/common.c $(BENCH_LIBS)
+	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_EXTRA) $(BENCH_INC) $(LDFLAGS) -o $@ bench/ceiling.c bench/common.c $(BENCH_LIBS)
 
 bench:
 	@$(MAKE) --no-print-directory all bench-tools
