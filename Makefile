@@ -155,7 +155,7 @@ deb:
 
 # needs root: installs the package on this machine, runs it, purges it
 deb-check: deb
-	@sh scripts/install-deps.sh nodejs npm redis-server systemd man-db groff-base
+	@sh scripts/install-deps.sh nodejs npm redis-server systemd man-db groff-base logrotate
 	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
 	@node --test --test-reporter=spec tests/package/deb.test.js
 
