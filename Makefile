@@ -132,9 +132,12 @@ headers:
 	  $(CC) $(CPPFLAGS) $(WARN) -std=c11 -fsyntax-only -x c -; done
 
 # The installed config points public-dir at the shared files; an existing config is kept.
-install: all
+install: all man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/juggernautd/public \
-	  $(DESTDIR)$(PREFIX)/share/doc/juggernautd $(DESTDIR)/etc/juggernautd $(DESTDIR)/lib/systemd/system
+	  $(DESTDIR)$(PREFIX)/share/doc/juggernautd $(DESTDIR)/etc/juggernautd $(DESTDIR)/lib/systemd/system \
+	  $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 644 build/man/juggernautd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 build/man/juggernautd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 755 $(BUILD)/juggernautd $(DESTDIR)$(PREFIX)/bin/juggernautd
 	install -m 644 public/* $(DESTDIR)$(PREFIX)/share/juggernautd/public/
 	install -m 644 README.md conf/haproxy.cfg $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
