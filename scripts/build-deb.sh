@@ -33,7 +33,7 @@ start=$(date +%s)
 }
 mv "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes "$out"/
 rm -rf "$work"
-echo "build-deb: built $(cd "$out" && ls ./*.deb) in $(( $(date +%s) - start )) s"
+echo "build-deb: built $(cd "$out" && ls -- *.deb | tr "\n" " ")in $(( $(date +%s) - start )) s"
 
 changes=$(ls "$out"/*.changes)
 # --fail-on error: warnings are shown, errors fail the build
