@@ -50,8 +50,10 @@ void jg_cluster_session_opened(struct jg_session *s, bool adopted);
 /* A transport request for SID arrived on CONN: makes this instance the session's owner
  * (taking it over if another held it; confirming the last polling answer when T is the t
  * of a new GET), then calls the router again for the request. CONNECTS: the request opens
- * a transport (it may send "1::"). T may be NULL (POST, WebSocket). */
-void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects);
+ * a transport (it may send "1::"). T may be NULL (POST, WebSocket). POLLING: an xhr- or
+ * jsonp-polling request (its time is recorded: the session outlives a dead owner until
+ * close-timeout after its last one). */
+void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling);
 /* True while a request's claim of SID waits for Redis here (the client is there). */
 bool jg_cluster_claim_pending(struct jg_cluster *c, const char *sid);
 /* S ends here: its events come from Redis (jg_end), unless it moved to another instance. */

@@ -271,8 +271,10 @@ local function jg_session_open(keys, args)
   return 1
 end
 
--- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1>: the request of a poll (T = its "t" parameter)
--- or a POST (T = "") arrived at ME. Confirms the last polling answer when this GET is a new
+-- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1> [<polling 0|1>]: the request of a poll
+-- (T = its "t" parameter) or a POST (T = "") arrived at ME. POLLING: the request is
+-- xhr/jsonp-polling, whose client comes back through any instance: "seen" keeps the time,
+-- so the session outlives a dead owner until close-timeout after it (jg_reap). Confirms the last polling answer when this GET is a new
 -- one (a byte-identical retry of the request whose answer was lost is not), makes ME the
 -- owner (telling the old one to let go) and returns the whole record, or nil if there is no
 -- such session. The reply is the HGETALL list (as it was before CONNECTS marked it
@@ -302,6 +304,9 @@ local function jg_claim(keys, args)
     redis.call('SREM', 'jg:instance:' .. old .. ':sessions', sid)
     redis.call('SADD', 'jg:instance:' .. me .. ':sessions', sid)
     notify(old, me, 'drop ' .. sid .. ' ' .. gen)
+  end
+  if args[6] == '1' then
+    redis.call('HSET', key, 'seen', num(now_ms()))
   end
   redis.call('PEXPIRE', key, args[4])
   local all = redis.call('HGETALL', key)
@@ -432,41 +437,71 @@ local function jg_end(keys, args)
   return 1
 end
 
--- FCALL jg_reap 0 <id>: if instance ID's heartbeat is gone, ends the sessions it still owns
--- (their events and presence leaves, which it never sent) and forgets it. Atomic, so the
--- survivors that all try it reap each session once. Returns the number of sessions ended,
--- or -1 if ID is alive.
+-- FCALL jg_reap 0 <id> [<close-ms> <budget>]: if instance ID's heartbeat is gone, ends the
+-- sessions it still owns (their events and presence leaves, which it never sent) and, once
+-- none is left, forgets it. A polling session whose last request ("seen") is younger than
+-- CLOSE-MS is left alone: its client comes back through another instance within
+-- close-timeout and takes it over; it is ended by a later call if it does not. At most
+-- BUDGET sessions are looked at per call (SSCAN, the cursor kept in jg:reap-cursor:<id>),
+-- so neither Redis nor the caller stalls on a big instance. Atomic, so the survivors that
+-- all try it end each session once. Returns {ended, more}: MORE is 1 when the budget ran
+-- out before the end of a pass (call again now), or -1 as ENDED if ID is alive.
 local function jg_reap(keys, args)
   local id = args[1]
   if redis.call('EXISTS', 'jg:instance:' .. id) == 1 then
-    return -1
+    return { -1, 0 }
   end
+  local close_ms = tonumber(args[2]) or 0
+  local budget = tonumber(args[3]) or 1000
   local set = 'jg:instance:' .. id .. ':sessions'
-  local n = 0
-  for _, sid in ipairs(redis.call('SMEMBERS', set)) do
-    if redis.call('HGET', skey(sid), 'owner') == id then
-      end_session(sid, id)
-      n = n + 1
+  local ckey = 'jg:reap-cursor:' .. id
+  local cursor = redis.call('GET', ckey) or '0'
+  local now = now_ms()
+  local n, looked = 0, 0
+  repeat
+    local r = redis.call('SSCAN', set, cursor, 'COUNT', budget - looked)
+    cursor = r[1]
+    for _, sid in ipairs(r[2]) do
+      looked = looked + 1
+      local rec = redis.call('HMGET', skey(sid), 'owner', 'seen')
+      if rec[1] ~= id then
+        redis.call('SREM', set, sid)   -- moved to another instance, or gone
+      elseif not rec[2] or now - (tonumber(rec[2]) or 0) >= close_ms then
+        end_session(sid, id)
+        n = n + 1
+      end
     end
+  until cursor == '0' or looked >= budget
+  if cursor ~= '0' then
+    redis.call('SET', ckey, cursor, 'PX', 60000)
+    return { n, 1 }
   end
-  redis.call('DEL', set)
-  redis.call('SREM', 'jg:instances', id)
-  return n
+  redis.call('DEL', ckey)
+  if redis.call('SCARD', set) == 0 then
+    redis.call('DEL', set)
+    redis.call('SREM', 'jg:instances', id)
+  end
+  return { n, 0 }
 end
 
--- FCALL jg_reap_dead 0 <me>: jg_reap for every known instance but ME whose heartbeat is
--- gone. Returns the number of sessions ended.
+-- FCALL jg_reap_dead 0 <me> [<close-ms> <budget>]: jg_reap for every known instance but ME
+-- whose heartbeat is gone, within one BUDGET in all. Returns {ended, more}.
 local function jg_reap_dead(keys, args)
-  local n = 0
+  local n, more = 0, 0
+  local budget = tonumber(args[3]) or 1000
   for _, id in ipairs(redis.call('SMEMBERS', 'jg:instances')) do
     if id ~= args[1] then
-      local r = jg_reap(keys, { id })
-      if r > 0 then
-        n = n + r
+      local r = jg_reap(keys, { id, args[2], tostring(budget) })
+      if r[1] > 0 then
+        n = n + r[1]
+      end
+      if r[2] == 1 then
+        more = 1
+        break
       end
     end
   end
-  return n
+  return { n, more }
 end
 
 ---- history and presence reads ---------------------------------------------------------

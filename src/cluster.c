@@ -32,6 +32,7 @@ extern const char jg_lua_library[];   /* redis/juggernaut.lua, embedded by the M
 #define CATCHUP_BATCH 1000     /* log entries per XRANGE */
 #define LEGACY_MAX 100000      /* legacy messages kept until seen sequenced (a burst) */
 #define BEAT_EVERY 1.0         /* s: heartbeat, lease renewal, reaping */
+#define REAP_BATCH 1000        /* sessions of a dead instance looked at per Redis call */
 
 /* FCALL NAME 0 ARGS... on the publisher link. */
 void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
@@ -563,13 +564,34 @@ static void lease_reply(struct jg_server *srv, redisReply *r, void *priv)
     }
 }
 
+static void reap_dead(struct jg_cluster *c);
+
+/* {ended, more}: MORE says a dead instance has sessions left to look at: the next batch
+ * goes at once (each batch is one bounded call, so neither Redis nor the loop stalls). */
 static void reap_reply(struct jg_server *srv, redisReply *r, void *priv)
 {
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
-        srv->stats.sessions_reaped += r->integer;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER)
+        return;
+    long long ended = r->element[0]->integer;
+    if (ended > 0) {
+        srv->stats.sessions_reaped += ended;
         jg_warn("cluster: ended %lld sessions of instances that stopped beating (their unsubscribe events "
-                "sent)", r->integer);
+                "sent)", ended);
     }
+    if (r->element[1]->integer == 1 && srv->cluster && !srv->draining)
+        reap_dead(srv->cluster);
+}
+
+/* The sessions of instances that stopped beating: ended once their clients had
+ * close-timeout to come back (jg_reap in redis/juggernaut.lua). */
+static void reap_dead(struct jg_cluster *c)
+{
+    char close_ms[24], budget[24];
+    snprintf(close_ms, sizeof close_ms, "%lld", (long long)(cfg_of(c)->close_timeout * 1000));
+    snprintf(budget, sizeof budget, "%d", REAP_BATCH);
+    const char *args[] = { c->id, close_ms, budget };
+    jg_cluster_fcall(c, reap_reply, NULL, false, "jg_reap_dead", 3, args, NULL);
 }
 
 static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -603,8 +625,7 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
         const char *args[] = { c->id, lease, young ? "1" : "0" };
         jg_cluster_fcall(c, lease_reply, NULL, false, "jg_lease", 3, args, NULL);
     }
-    const char *me[] = { c->id };
-    jg_cluster_fcall(c, reap_reply, NULL, false, "jg_reap_dead", 1, me, NULL);
+    reap_dead(c);
 }
 
 void jg_cluster_draining(struct jg_cluster *c)

@@ -341,7 +341,7 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     free(cl);
 }
 
-void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects)
+void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling)
 {
     struct jg_cluster *c = conn->srv->cluster;
     struct claim_ctx *cl = jg_xcalloc(1, sizeof *cl);
@@ -356,9 +356,9 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     tombstone_get(c, sid, true)->claims++;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
-    const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0" };
+    const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0", polling ? "1" : "0" };
     c->srv->stats.claims++;
-    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 5, args, NULL);
+    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 6, args, NULL);
 }
 
 /* ---- subscriptions ---- */

@@ -138,7 +138,8 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         if (t)
             snprintf(tbuf, sizeof tbuf, "%llu", (unsigned long long)jg_session_poll_key(t, tlen));
         if (!srv->draining || s) {
-            jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET);
+            jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET,
+                             kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING);
             return;
         }
     }
@@ -161,9 +162,11 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_sb_free(&extra);
         return;
     }
-    if (srv->draining && srv->cfg->cluster_secret && (!s || !s->used)) {
-        /* a draining instance takes no new session, even one another instance issued:
-         * 503 makes the balancer retry the request on another instance */
+    if (srv->draining && (srv->cluster || srv->cfg->cluster_secret) && (!s || !s->used)) {
+        /* a draining instance takes no session it does not hold (one it handed off, one
+         * another instance issued): 503 makes the balancer retry the request on another
+         * instance, which claims the session from its record. Answering it as unknown
+         * here would make the client start over and lose what was published meanwhile. */
         req->keep_alive = false;
         jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
         return;
