@@ -69,6 +69,7 @@ struct jg_config {
     double leader_lease;         /* s: the leader's lease in Redis */
     size_t cluster_log_size;     /* entries of jg:log */
     size_t cluster_ring_size;    /* recent sequenced messages kept in memory */
+    size_t cluster_ring_bytes;   /* ... and their bytes at most */
     char *history;               /* owned; "<prefix> <count> <age-s>;..." */
     char *publish_token;         /* owned; NULL = no POST /publish on the admin port */
     /* process */

@@ -50,7 +50,8 @@
     X(sessions_moved, counter, "Local session copies dropped because another instance took over") \
     X(answers_recorded, counter, "Polling answers recorded in Redis before they went out") \
     X(sessions_reaped, counter, "Sessions of dead instances ended by this one") \
-    X(replay_gaps, counter, "Sessions taken over whose cursor was older than the ring (messages not replayed)")
+    X(replay_gaps, counter, "Ranges of messages a moved session missed that neither the ring nor the Redis log held (the client is told)") \
+    X(replays_from_log, counter, "Moved sessions whose backlog was older than the ring, read from the Redis log")
 
 struct jg_stats {
 #define JG_STATS_FIELD(name, kind, help) int64_t name;

@@ -1065,6 +1065,7 @@
     // the server's refusals (private channel, limits) carry "error" and no channel
     if (message.error !== undefined && message.channel === undefined) {
       if (message.error === "history trimmed") this.ongap(message);
+      if (message.error === "messages lost") this.onlost(message);
       return this.trigger("error", message.error, message.request);
     }
     channel = message.channel;
@@ -1116,6 +1117,19 @@
     // old entries expired has none.
     if (!stream || stream.sinceSent === null || stream.sinceSent === undefined) return;
     var info = { channel: channel, request: request, since: stream.sinceSent, last: stream.last };
+    this.trigger("gap", channel, info);
+    if (channel !== undefined) this.trigger(channel + ":gap", info);
+  };
+
+  // {"error": "messages lost", "request": {"type": "subscribe", "channel": C},
+  // "from": A, "to": B}: this session moved between servers (cluster mode) after
+  // the servers had already let go of messages A..B, some of which may have been
+  // on C. The page should reload its transcript.
+  Juggernaut.prototype.onlost = function (message) {
+    var channel = (message.request || {}).channel;
+    var stream = channel !== undefined ? this.streams[channel] : undefined;
+    var info = { channel: channel, request: message.request, from: message.from, to: message.to,
+                 lost: true, last: stream ? stream.last : null };
     this.trigger("gap", channel, info);
     if (channel !== undefined) this.trigger(channel + ":gap", info);
   };

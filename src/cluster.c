@@ -25,6 +25,7 @@
 #include "pubsub.h"
 #include "server.h"
 #include "session.h"
+#include "sio.h"
 #include "xalloc.h"
 
 extern const char jg_lua_library[];   /* redis/juggernaut.lua, embedded by the Makefile */
@@ -61,15 +62,23 @@ static struct ring_entry *ring_at(struct jg_cluster *c, size_t i)
     return &c->ring[(c->ring_start + i) % c->ring_cap];
 }
 
-static struct ring_entry *ring_push(struct jg_cluster *c)
+/* A new entry of BYTES (the message's text) at the end; the oldest go first while the ring
+ * is at cluster-ring-size entries or would pass cluster-ring-bytes (one large message must
+ * not multiply). */
+static struct ring_entry *ring_push(struct jg_cluster *c, size_t bytes)
 {
-    if (c->ring_len == c->ring_cap) {
-        jg_jug_publish_deinit(&ring_at(c, 0)->p);
+    size_t max_bytes = cfg_of(c)->cluster_ring_bytes;
+    while (c->ring_len && (c->ring_len == c->ring_cap || c->ring_bytes + bytes > max_bytes)) {
+        struct ring_entry *old = ring_at(c, 0);
+        c->ring_bytes -= old->bytes;
+        jg_jug_publish_deinit(&old->p);
         c->ring_start = (c->ring_start + 1) % c->ring_cap;
         c->ring_len--;
     }
     struct ring_entry *e = ring_at(c, c->ring_len++);
     memset(e, 0, sizeof *e);
+    e->bytes = bytes;
+    c->ring_bytes += bytes;
     return e;
 }
 
@@ -124,8 +133,18 @@ void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_
     }
 }
 
-/* The ring's messages S has not had on any of its channels, in sequence order. */
-void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
+/* Delivers E to S's subscriptions on E's channels (BACKFILLING ones too when ALL). */
+static void deliver_to_session(struct jg_cluster *c, const struct ring_entry *e, struct jg_session *s, bool all)
+{
+    for (size_t k = 0; k < e->p.nchannels; k++) {
+        struct jg_channel *ch = jg_channel_find(c->srv->channels, e->p.channels[k]);
+        struct jg_sub *sub = ch ? jg_channel_find_sub(ch, s) : NULL;
+        if (sub && (all || !sub->backfilling))
+            jg_cluster_deliver_to_sub(e, e->p.channels[k], sub);
+    }
+}
+
+static uint64_t session_cursor(struct jg_session *s)
 {
     uint64_t from = UINT64_MAX;
     for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
@@ -133,24 +152,108 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
         if (sub->seq_hi < from)
             from = sub->seq_hi;
     }
-    if (from == UINT64_MAX)
-        return;
-    if (c->ring_len && from && ring_at(c, 0)->seq > from + 1) {
-        /* the ring no longer holds everything after the session's cursor */
-        c->srv->stats.replay_gaps++;
-        jg_warn("session %s: messages %llu..%llu are older than the last %zu kept (cluster-ring-size); "
-                "they are not replayed", s->sid, (unsigned long long)from + 1,
-                (unsigned long long)ring_at(c, 0)->seq - 1, c->ring_cap);
+    return from;
+}
+
+static void set_backfilling(struct jg_session *s, bool on, uint64_t seq_floor)
+{
+    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        sub->backfilling = on;
+        if (sub->seq_hi < seq_floor)
+            sub->seq_hi = seq_floor;
     }
-    for (size_t i = ring_after(c, from); i < c->ring_len; i++) {
-        struct ring_entry *e = ring_at(c, i);
-        for (size_t k = 0; k < e->p.nchannels; k++) {
-            struct jg_channel *ch = jg_channel_find(c->srv->channels, e->p.channels[k]);
-            struct jg_sub *sub = ch ? jg_channel_find_sub(ch, s) : NULL;
-            if (sub && !sub->backfilling)
-                jg_cluster_deliver_to_sub(e, e->p.channels[k], sub);
+}
+
+/* {"error":"messages lost","request":{"type":"subscribe","channel":C},"from":A,"to":B}:
+ * neither the ring nor the Redis log still holds what S missed from A to B (some of which
+ * may have been on C). Shaped like "history trimmed" (no top-level channel, so no channel
+ * callback of the original client sees it); our application.js raises "gap". */
+static void tell_lost(struct jg_cluster *c, struct jg_session *s, uint64_t from, uint64_t to)
+{
+    c->srv->stats.replay_gaps++;
+    jg_warn("session %.8s: messages %llu..%llu are neither in the ring nor in the Redis log (cluster-ring-size, "
+            "cluster-ring-bytes, cluster-log-size); the client is told", s->sid,
+            (unsigned long long)from, (unsigned long long)to);
+    for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+        struct jg_sb sb = JG_SB_INIT;
+        jg_sb_appends(&sb, "3:::{\"error\":\"messages lost\",\"request\":{\"type\":\"subscribe\",\"channel\":");
+        jg_sio_js_string_append(&sb, sub->channel->name, strlen(sub->channel->name), false);
+        jg_sb_appendf(&sb, "},\"from\":%llu,\"to\":%llu}", (unsigned long long)from, (unsigned long long)to);
+        struct jg_buf *pkt = jg_buf_new(sb.data, sb.len);
+        jg_session_send(s, pkt, NULL);
+        jg_buf_unref(pkt);
+        jg_sb_free(&sb);
+    }
+}
+
+struct log_replay {
+    char sid[JG_SID_MAX + 1];
+    uint64_t from, to;              /* the session missed (FROM, TO]; the ring has what follows */
+};
+
+/* The part of a moved session's backlog older than the ring, read from jg:log: delivered
+ * in order, then the ring's part (replay_session again, now from TO). */
+static void log_replay_reply(struct jg_server *srv, redisReply *r, void *priv)
+{
+    struct log_replay *lr = priv;
+    struct jg_cluster *c = srv->cluster;
+    struct jg_session *s = c ? jg_session_find(srv, lr->sid) : NULL;
+    if (!s || s->ended)
+        goto out;
+    uint64_t next = lr->from + 1;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t k = 0; k < r->elements; k++) {
+            struct ring_entry e = { 0 };
+            const char *text, *error;
+            size_t len;
+            if (!jg_cluster_log_entry(r->element[k], &e.seq, &e.kind, &text, &len) || e.seq <= lr->from ||
+                e.seq > lr->to || jg_jug_publish_parse(text, len, &e.p, &error) != 0)
+                continue;
+            if (e.seq > next)
+                tell_lost(c, s, next, e.seq - 1);
+            deliver_to_session(c, &e, s, true);
+            next = e.seq + 1;
+            jg_jug_publish_deinit(&e.p);
         }
     }
+    if (next <= lr->to)
+        tell_lost(c, s, next, lr->to);
+    set_backfilling(s, false, lr->to);
+    jg_cluster_replay_session(c, s);
+    jg_session_flush(s);
+out:
+    free(lr);
+}
+
+/* The ring's messages S has not had on any of its channels, in sequence order; what is
+ * older than the ring comes from the Redis log first. */
+void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
+{
+    uint64_t from = session_cursor(s);
+    if (from == UINT64_MAX || !from)
+        return;
+    uint64_t oldest = c->ring_len ? ring_at(c, 0)->seq : c->last_seq + 1;
+    if (oldest > from + 1 && c->last_seq > from) {
+        /* the ring no longer holds everything after the session's cursor: read the rest
+         * from jg:log; live messages wait in the ring meanwhile (the subscriptions are
+         * backfilling, so no answer confirms past them) */
+        struct log_replay *lr = jg_xcalloc(1, sizeof *lr);
+        snprintf(lr->sid, sizeof lr->sid, "%s", s->sid);
+        lr->from = from;
+        lr->to = oldest - 1;
+        set_backfilling(s, true, 0);
+        c->srv->stats.replays_from_log++;
+        char start[48], end[48];
+        snprintf(start, sizeof start, "(%llu-0", (unsigned long long)from);
+        snprintf(end, sizeof end, "%llu-0", (unsigned long long)lr->to);
+        const char *argv[] = { "XRANGE", "jg:log", start, end };
+        jg_broker_command(c->srv->broker, log_replay_reply, lr, false, 4, argv, NULL);
+        return;
+    }
+    for (size_t i = ring_after(c, from); i < c->ring_len; i++)
+        deliver_to_session(c, ring_at(c, i), s, false);
 }
 
 /* ---- legacy messages and the leader ---- */
@@ -339,7 +442,7 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
             jg_cluster_backfills_ready(c);
         return;
     }
-    struct ring_entry *e = ring_push(c);
+    struct ring_entry *e = ring_push(c, len);
     e->seq = seq;
     e->kind = kind;
     e->p = p;
@@ -426,7 +529,7 @@ static void drain_held(struct jg_cluster *c)
 }
 
 /* An XRANGE/XREVRANGE entry: [id, [field, value, ...]] */
-static bool log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len)
+bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
         e->element[1]->type != REDIS_REPLY_ARRAY)
@@ -485,7 +588,7 @@ static void catchup_reply(struct jg_server *srv, redisReply *r, void *priv)
         char kind;
         const char *text;
         size_t len;
-        if (log_entry(e, &seq, &kind, &text, &len) && seq > c->last_seq)
+        if (jg_cluster_log_entry(e, &seq, &kind, &text, &len) && seq > c->last_seq)
             apply(c, seq, kind, text, len, !tail);
     }
     if (!tail && n == CATCHUP_BATCH) {

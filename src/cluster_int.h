@@ -21,12 +21,14 @@
 
 struct jg_session;
 struct jg_sub;
+typedef struct redisReply redisReply;
 
 enum role { FOLLOWER, ALIGNING, LEADER };
 
 struct ring_entry {
     uint64_t seq;
     char kind;                      /* 'L' legacy, 'D' direct, 'P' presence */
+    size_t bytes;                   /* of the message's text (cluster-ring-bytes) */
     struct jg_jug_publish p;
 };
 
@@ -79,6 +81,7 @@ struct jg_cluster {
     struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
     struct ring_entry *ring;        /* circular, ascending seq */
     size_t ring_cap, ring_start, ring_len;
+    size_t ring_bytes;              /* sum of the entries' bytes */
     ev_timer beat;
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
@@ -113,7 +116,10 @@ void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, 
 void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, struct jg_sub *sub);
 /* The ring's messages on SUB's channel it has not had (presence ones only after P_AFTER). */
 void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after);
-/* The ring's messages S has not had on any of its channels, in sequence order. */
+/* An XRANGE entry of jg:log: its seq, kind and message text (pointing into E). */
+bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len);
+/* The ring's messages S has not had on any of its channels, in sequence order (what is
+ * older than the ring is read from the Redis log first). */
 void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s);
 /* Forgets the notices about sessions not held here that are older than OLDER_THAN. */
 void jg_cluster_forget_drops(struct jg_cluster *c, double older_than);

@@ -69,6 +69,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->leader_lease = 3;
     cfg->cluster_log_size = 10000;
     cfg->cluster_ring_size = 10000;
+    cfg->cluster_ring_bytes = 16u << 20;
     cfg->history = jg_xstrdup("* 100 3600");
 }
 
@@ -398,6 +399,7 @@ static const struct key keys[] = {
     { "leader-lease", K_SECONDS, F(leader_lease), 1, NULL, NULL },
     { "cluster-log-size", K_SIZE, F(cluster_log_size), 100, NULL, NULL },
     { "cluster-ring-size", K_SIZE, F(cluster_ring_size), 100, NULL, NULL },
+    { "cluster-ring-bytes", K_SIZE, F(cluster_ring_bytes), 65536, NULL, NULL },
     { "history", K_CUSTOM, 0, 0, NULL, parse_history },
     { "publish-token", K_SECRET, F(publish_token), 0, "the token publishers send to POST /publish", NULL },
     { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
@@ -595,6 +597,7 @@ void jg_config_keep_fixed(struct jg_config *fresh, struct jg_config *live, char 
     KEEP_STR(cluster_secret, "cluster-secret");
     KEEP_INT(cluster, "cluster");
     KEEP_INT(cluster_ring_size, "cluster-ring-size");
+    KEEP_INT(cluster_ring_bytes, "cluster-ring-bytes");
     KEEP_INT(daemonize, "daemonize");
     KEEP_STR(pidfile, "pidfile");
 }
