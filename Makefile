@@ -9,6 +9,7 @@
 #   make check      black-box + browser suites against build/release
 #   make check-asan black-box suite against the ASan build
 #   make valgrind   unit tests under valgrind memcheck
+#   make chaos      the cluster chaos tests CHAOS_RUNS times in a row (default 5)
 #   make deps       print the apt-get line for building
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make man        build/man/juggernautd.8 and juggernautd.conf.5 (scripts/gen-man.sh)
@@ -114,6 +115,11 @@ test: install-test-deps
 check: all
 	@node scripts/run-tests.js
 
+# the cluster chaos tests CHAOS_RUNS times in a row (default 5); one run is part of make test
+CHAOS_RUNS ?= 5
+chaos: all
+	@sh scripts/chaos.sh $(CHAOS_RUNS)
+
 check-asan: asan
 	@JUGGERNAUTD_BIN=build/asan/juggernautd node scripts/run-tests.js --only integration
 
@@ -165,7 +171,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
+.PHONY: chaos all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk

@@ -41,7 +41,10 @@ let frontPort;
 const inst = [];
 const clients = [];
 const timeline = [];
-let published = CHANNELS.map(() => 0);
+const published = CHANNELS.map(() => 0);
+const pubAt = CHANNELS.map(() => []);     // when message n of a channel was published
+const LEADER_LEASE = 3;                   // s, the default
+const LATE_BOUND_MS = (LEADER_LEASE + 1) * 1000 + 2000;   // the issue's bound, plus a margin for a loaded machine
 
 const note = (what) => timeline.push(`+${((Date.now() - (note.t0 || Date.now())) / 1000).toFixed(1)}s ${what}`);
 
@@ -131,6 +134,7 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
         while (sent < due) {
           const ci = sent % CHANNELS.length;
           const n = published[ci] + 1;
+          pubAt[ci][n] = Date.now();
           await pub.publish('juggernaut', JSON.stringify({ channels: [CHANNELS[ci]], data: { n } }));
           published[ci] = n;
           sent++;
@@ -196,8 +200,19 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
       if (r.duplicates || r.order || r.seqErrors || r.missing.length || c.handshakes !== 1 || c.problems.length) failures.push(line);
     }
     t.diagnostic(`timeline: ${timeline.join('; ')}`);
+    // latency (publish -> receipt) of the clients that never went quiet: messages published
+    // during a leader change arrive late, but within leader-lease + 1 s
+    const lat = [];
+    for (const c of clients.filter((x) => !quiet.includes(x))) {
+      const ci = CHANNELS.indexOf(c.channel);
+      for (const r of c.recv) if (pubAt[ci][r.n]) lat.push(r.at - pubAt[ci][r.n]);
+    }
+    lat.sort((x, y) => x - y);
+    const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))];
+    t.diagnostic(`latency over ${lat.length} deliveries: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${lat[lat.length - 1]} ms (bound ${LATE_BOUND_MS} ms)`);
     assert.deepEqual(failures, [], 'every polling session: each message once, in order, nothing missing, no error, one handshake');
     assert.deepEqual(early.map((e) => e.message), [], 'no juggernaut:unsubscribe while the sessions were alive');
+    assert.ok(lat[lat.length - 1] <= LATE_BOUND_MS, `every message within ${LATE_BOUND_MS} ms (max ${lat[lat.length - 1]} ms)`);
 
     // the end: each session's unsubscribe exactly once
     await Promise.all(clients.map((c) => c.stop()));
