@@ -55,48 +55,9 @@ void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, 
     free(alens);
 }
 
-/* ---- the ring of recent sequenced messages ---- */
+/* ---- delivery and replay from the ring (ring.h) ---- */
 
-static struct ring_entry *ring_at(struct jg_cluster *c, size_t i)
-{
-    return &c->ring[(c->ring_start + i) % c->ring_cap];
-}
-
-/* A new entry of BYTES (the message's text) at the end; the oldest go first while the ring
- * is at cluster-ring-size entries or would pass cluster-ring-bytes (one large message must
- * not multiply). */
-static struct ring_entry *ring_push(struct jg_cluster *c, size_t bytes)
-{
-    size_t max_bytes = cfg_of(c)->cluster_ring_bytes;
-    while (c->ring_len && (c->ring_len == c->ring_cap || c->ring_bytes + bytes > max_bytes)) {
-        struct ring_entry *old = ring_at(c, 0);
-        c->ring_bytes -= old->bytes;
-        jg_jug_publish_deinit(&old->p);
-        c->ring_start = (c->ring_start + 1) % c->ring_cap;
-        c->ring_len--;
-    }
-    struct ring_entry *e = ring_at(c, c->ring_len++);
-    memset(e, 0, sizeof *e);
-    e->bytes = bytes;
-    c->ring_bytes += bytes;
-    return e;
-}
-
-/* Index of the first entry with seq > SEQ (ring_len if none). */
-static size_t ring_after(struct jg_cluster *c, uint64_t seq)
-{
-    size_t lo = 0, hi = c->ring_len;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ring_at(c, mid)->seq <= seq)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-static bool targets(const struct ring_entry *e, const char *channel)
+static bool targets(const struct jg_ring_entry *e, const char *channel)
 {
     for (size_t i = 0; i < e->p.nchannels; i++)
         if (!strcmp(e->p.channels[i], channel))
@@ -105,7 +66,7 @@ static bool targets(const struct ring_entry *e, const char *channel)
 }
 
 /* Message E on CHANNEL to one subscription, unless it had it already. */
-void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, struct jg_sub *sub)
+void jg_cluster_deliver_to_sub(const struct jg_ring_entry *e, const char *channel, struct jg_sub *sub)
 {
     if (e->seq <= sub->seq_hi || (e->kind == 'P' && !sub->presence))
         return;
@@ -124,8 +85,8 @@ void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, 
 void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after)
 {
     const char *name = sub->channel->name;
-    for (size_t i = ring_after(c, sub->seq_hi); i < c->ring_len; i++) {
-        struct ring_entry *e = ring_at(c, i);
+    for (size_t i = jg_ring_after(&c->ring, sub->seq_hi); i < c->ring.len; i++) {
+        struct jg_ring_entry *e = jg_ring_at(&c->ring, i);
         if (e->kind == 'P' && e->seq <= p_after)
             continue;
         if (targets(e, name))
@@ -134,7 +95,7 @@ void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_
 }
 
 /* Delivers E to S's subscriptions on E's channels (BACKFILLING ones too when ALL). */
-static void deliver_to_session(struct jg_cluster *c, const struct ring_entry *e, struct jg_session *s, bool all)
+static void deliver_to_session(struct jg_cluster *c, const struct jg_ring_entry *e, struct jg_session *s, bool all)
 {
     for (size_t k = 0; k < e->p.nchannels; k++) {
         struct jg_channel *ch = jg_channel_find(c->srv->channels, e->p.channels[k]);
@@ -205,7 +166,7 @@ static void log_replay_reply(struct jg_server *srv, redisReply *r, void *priv)
     uint64_t next = lr->from + 1;
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t k = 0; k < r->elements; k++) {
-            struct ring_entry e = { 0 };
+            struct jg_ring_entry e = { 0 };
             const char *text, *error;
             size_t len;
             if (!jg_cluster_log_entry(r->element[k], &e.seq, &e.kind, &text, &len) || e.seq <= lr->from ||
@@ -234,7 +195,7 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
     uint64_t from = session_cursor(s);
     if (from == UINT64_MAX || !from)
         return;
-    uint64_t oldest = c->ring_len ? ring_at(c, 0)->seq : c->last_seq + 1;
+    uint64_t oldest = c->ring.len ? jg_ring_at(&c->ring, 0)->seq : c->last_seq + 1;
     if (oldest > from + 1 && c->last_seq > from) {
         /* the ring no longer holds everything after the session's cursor: read the rest
          * from jg:log; live messages wait in the ring meanwhile (the subscriptions are
@@ -252,8 +213,8 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
         jg_broker_command(c->srv->broker, log_replay_reply, lr, false, 4, argv, NULL);
         return;
     }
-    for (size_t i = ring_after(c, from); i < c->ring_len; i++)
-        deliver_to_session(c, ring_at(c, i), s, false);
+    for (size_t i = jg_ring_after(&c->ring, from); i < c->ring.len; i++)
+        deliver_to_session(c, jg_ring_at(&c->ring, i), s, false);
 }
 
 /* ---- legacy messages and the leader ---- */
@@ -442,7 +403,7 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
             jg_cluster_backfills_ready(c);
         return;
     }
-    struct ring_entry *e = ring_push(c, len);
+    struct jg_ring_entry *e = jg_ring_push(&c->ring, len);
     e->seq = seq;
     e->kind = kind;
     e->p = p;
@@ -609,7 +570,7 @@ static void catchup(struct jg_cluster *c)
     c->catching_up = true;
     char count[24], start[48];
     if (c->last_seq == 0) {
-        snprintf(count, sizeof count, "%zu", c->ring_cap);
+        snprintf(count, sizeof count, "%zu", c->ring.cap);
         const char *argv[] = { "XREVRANGE", "jg:log", "+", "-", "COUNT", count };
         jg_broker_command(c->srv->broker, catchup_reply, c, false, 6, argv, NULL);
         return;
@@ -760,8 +721,7 @@ struct jg_cluster *jg_cluster_new(struct jg_server *srv)
              rnd[4], rnd[5]);
     jg_list_init(&c->legacy);
     jg_list_init(&c->backfills);
-    c->ring_cap = srv->cfg->cluster_ring_size;
-    c->ring = jg_xcalloc(c->ring_cap, sizeof *c->ring);
+    jg_ring_init(&c->ring, srv->cfg->cluster_ring_size, srv->cfg->cluster_ring_bytes);
     ev_timer_init(&c->beat, beat_cb, 0.05, BEAT_EVERY);
     c->beat.data = c;
     ev_timer_start(srv->loop, &c->beat);
@@ -776,9 +736,7 @@ void jg_cluster_free(struct jg_cluster *c)
     ev_timer_stop(c->srv->loop, &c->beat);
     jg_cluster_forget_drops(c, 1e300);
     jg_cluster_backfills_free(c);
-    for (size_t i = 0; i < c->ring_len; i++)
-        jg_jug_publish_deinit(&ring_at(c, i)->p);
-    free(c->ring);
+    jg_ring_deinit(&c->ring);
     while (!jg_list_empty(&c->legacy))
         legacy_remove(c, jg_container_of(c->legacy.next, struct legacy, node));
     while (c->held_head) {

@@ -15,6 +15,7 @@
 #include "cluster.h"
 #include "juggernaut.h"
 #include "list.h"
+#include "ring.h"
 #include "sb.h"
 #include "server.h"
 #include "sid.h"
@@ -24,13 +25,6 @@ struct jg_sub;
 typedef struct redisReply redisReply;
 
 enum role { FOLLOWER, ALIGNING, LEADER };
-
-struct ring_entry {
-    uint64_t seq;
-    char kind;                      /* 'L' legacy, 'D' direct, 'P' presence */
-    size_t bytes;                   /* of the message's text (cluster-ring-bytes) */
-    struct jg_jug_publish p;
-};
 
 struct legacy {
     struct jg_list node;
@@ -79,9 +73,7 @@ struct jg_cluster {
     struct jg_list legacy;          /* struct legacy, oldest first */
     size_t nlegacy;
     struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
-    struct ring_entry *ring;        /* circular, ascending seq */
-    size_t ring_cap, ring_start, ring_len;
-    size_t ring_bytes;              /* sum of the entries' bytes */
+    struct jg_ring ring;            /* recent sequenced messages */
     ev_timer beat;
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
@@ -113,7 +105,7 @@ static inline uint64_t parse_u64(const char *s, size_t len)
 void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
                       int nargs, const char *const *args, const size_t *lens);
 /* Message E on CHANNEL to one subscription, unless it had it already. */
-void jg_cluster_deliver_to_sub(const struct ring_entry *e, const char *channel, struct jg_sub *sub);
+void jg_cluster_deliver_to_sub(const struct jg_ring_entry *e, const char *channel, struct jg_sub *sub);
 /* The ring's messages on SUB's channel it has not had (presence ones only after P_AFTER). */
 void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after);
 /* An XRANGE entry of jg:log: its seq, kind and message text (pointing into E). */

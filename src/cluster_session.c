@@ -489,7 +489,7 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
             const redisReply *sq = r->element[i], *m = r->element[i + 1];
             if (sq->type != REDIS_REPLY_STRING || m->type != REDIS_REPLY_STRING)
                 continue;
-            struct ring_entry e = { .seq = parse_u64(sq->str, sq->len), .kind = 'D' };
+            struct jg_ring_entry e = { .seq = parse_u64(sq->str, sq->len), .kind = 'D' };
             const char *error;
             if (jg_jug_publish_parse(m->str, m->len, &e.p, &error) != 0)
                 continue;
