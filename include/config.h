@@ -45,6 +45,7 @@ struct jg_config {
     size_t max_post_body;        /* bytes of a polling POST body */
     size_t max_message_size;     /* bytes of one WebSocket message from a client */
     size_t max_output_buffer;    /* bytes queued for one connection before it is dropped */
+    size_t max_output_total;     /* bytes queued for all connections: past it the slowest go */
     size_t max_session_queue;    /* packets buffered for a session between polls */
     size_t max_channel_length;   /* bytes of a channel name */
     size_t max_subscriptions;    /* channels per session */

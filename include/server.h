@@ -63,6 +63,7 @@ struct jg_server {
     struct jg_list closing;               /* conns waiting to be freed (jg_conn.pending_node) */
     struct jg_list resume;                /* conns with buffered input to parse (jg_conn.resume_node) */
     struct jg_list conns;                 /* every open conn (jg_conn.all_node) */
+    size_t out_bytes;                     /* unsent bytes of every conn (max-output-total) */
     uint64_t next_conn_id;
     struct jg_channel_registry *channels; /* owned */
     struct jg_session_table *sessions;    /* owned */

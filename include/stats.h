@@ -31,6 +31,7 @@
     X(bytes_out, counter, "Bytes written to clients") \
     X(writev_calls, counter, "writev system calls made to clients") \
     X(slow_consumers, counter, "Connections closed because their output buffer passed max-output-buffer") \
+    X(output_budget_cuts, counter, "Connections closed, slowest first, because all unsent output passed max-output-total") \
     X(session_queue_overflows, counter, "Sessions ended because their poll queue passed max-session-queue") \
     X(http_errors, counter, "HTTP requests answered with an error or dropped as malformed") \
     X(unknown_sid, counter, "Transport requests for unknown or expired session ids") \

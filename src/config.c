@@ -55,6 +55,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->max_post_body = 1 << 20;
     cfg->max_message_size = 1 << 20;
     cfg->max_output_buffer = 8 << 20;
+    cfg->max_output_total = 512u << 20;
     cfg->max_session_queue = 1000;
     cfg->max_channel_length = 256;
     cfg->max_subscriptions = 1000;
@@ -378,6 +379,7 @@ static const struct key keys[] = {
     { "max-post-body", K_SIZE, F(max_post_body), 16, NULL, NULL },
     { "max-message-size", K_SIZE, F(max_message_size), 16, NULL, NULL },
     { "max-output-buffer", K_SIZE, F(max_output_buffer), 1024, NULL, NULL },
+    { "max-output-total", K_SIZE, F(max_output_total), 65536, NULL, NULL },
     { "max-session-queue", K_SIZE, F(max_session_queue), 1, NULL, NULL },
     { "max-channel-length", K_SIZE, F(max_channel_length), 1, NULL, NULL },
     { "max-subscriptions", K_SIZE, F(max_subscriptions), 1, NULL, NULL },

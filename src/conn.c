@@ -86,6 +86,7 @@ void jg_conn_send_owned(struct jg_conn *c, struct jg_buf *b)
     c->out[(c->out_head + c->out_count) & (c->out_cap - 1)] = b;
     c->out_count++;
     c->out_bytes += b->len;
+    c->srv->out_bytes += b->len;
     if (c->out_bytes > c->srv->cfg->max_output_buffer)
         c->overflowed = true;   /* acted on at flush time, outside any fan-out loop */
     mark_pending(c);
@@ -109,6 +110,7 @@ static void out_clear(struct jg_conn *c)
     c->out = NULL;
     c->out_count = c->out_cap = c->out_head = 0;
     c->head_off = 0;
+    c->srv->out_bytes -= c->out_bytes;
     c->out_bytes = 0;
 }
 
@@ -126,6 +128,7 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
     jg_list_remove(&c->all_node);
     jg_list_remove(&c->pending_node);
     jg_list_add_tail(&srv->closing, &c->pending_node);
+    out_clear(c);   /* nothing more goes out; the bytes leave the output budget now */
     if (c->waiter) {
         *c->waiter = NULL;
         c->waiter = NULL;
@@ -185,6 +188,15 @@ void jg_conn_close_after_flush(struct jg_conn *c)
         mark_pending(c);
 }
 
+/* Closes C at once with a reset: the kernel would otherwise keep the megabytes already in
+ * the socket's send buffer until the stalled peer reads them (or forever). */
+static void close_reset(struct jg_conn *c, const char *reason)
+{
+    struct linger lg = { 1, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    jg_conn_close(c, reason);
+}
+
 /* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
 static int flush(struct jg_conn *c)
 {
@@ -194,11 +206,7 @@ static int flush(struct jg_conn *c)
         srv->stats.slow_consumers++;
         jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
                 (unsigned long long)c->id, c->peer, c->out_bytes, srv->cfg->max_output_buffer);
-        /* reset, not close: the kernel would otherwise keep the megabytes already in the
-         * socket's send buffer until the stalled peer reads them (or forever) */
-        struct linger lg = { 1, 0 };
-        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        jg_conn_close(c, "slow consumer");
+        close_reset(c, "slow consumer");
         return -1;
     }
     while (c->out_count) {
@@ -225,6 +233,7 @@ static int flush(struct jg_conn *c)
         }
         srv->stats.bytes_out += w;
         c->out_bytes -= (size_t)w;
+        srv->out_bytes -= (size_t)w;
         written_now += (size_t)w;
         size_t left = (size_t)w;
         while (left) {
@@ -258,6 +267,41 @@ static int flush(struct jg_conn *c)
     return 0;
 }
 
+static int by_out_bytes_desc(const void *a, const void *b)
+{
+    size_t x = (*(struct jg_conn *const *)a)->out_bytes, y = (*(struct jg_conn *const *)b)->out_bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* All unsent output passed max-output-total: the connections holding the most go first,
+ * until the total is under 90 % of the budget. Runs only under pressure (it looks at every
+ * connection with something unsent). */
+static void enforce_output_budget(struct jg_server *srv)
+{
+    size_t budget = srv->cfg->max_output_total;
+    if (srv->out_bytes <= budget)
+        return;
+    size_t n = 0, cap = 64;
+    struct jg_conn **v = jg_xmalloc(cap * sizeof *v);
+    for (struct jg_list *pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
+        struct jg_conn *c = jg_container_of(pos, struct jg_conn, all_node);
+        if (!c->out_bytes || c->closing)
+            continue;
+        if (n == cap)
+            v = jg_xrealloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = c;
+    }
+    qsort(v, n, sizeof *v, by_out_bytes_desc);
+    size_t before = srv->out_bytes, target = budget / 10 * 9, cut = 0;
+    for (size_t i = 0; i < n && srv->out_bytes > target; i++, cut++) {
+        srv->stats.output_budget_cuts++;
+        close_reset(v[i], "output budget");   /* its queue is freed now (out_clear) */
+    }
+    jg_warn("output budget: %zu bytes unsent over all connections, more than max-output-total %zu; closed the %zu "
+            "connections with the most unsent (largest %zu bytes)", before, budget, cut, n ? v[0]->out_bytes : 0);
+    free(v);
+}
+
 void jg_conn_flush_all(struct jg_server *srv)
 {
     while (!jg_list_empty(&srv->pending_write)) {
@@ -267,6 +311,7 @@ void jg_conn_flush_all(struct jg_server *srv)
         if (c->overflowed || !ev_is_active(&c->write_watcher))
             flush(c);
     }
+    enforce_output_budget(srv);
 }
 
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
