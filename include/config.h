@@ -41,6 +41,7 @@ struct jg_config {
     bool duplicate_subscribe;    /* quirk J1: a second subscribe delivers twice */
     /* limits */
     size_t max_connections;      /* open client connections */
+    size_t max_connections_per_ip;   /* ... from one address (0 = no limit) */
     size_t max_header_size;      /* bytes of request line + headers */
     size_t max_post_body;        /* bytes of a polling POST body */
     size_t max_message_size;     /* bytes of one WebSocket message from a client */

@@ -30,6 +30,7 @@ struct jg_conn {
     int fd;                              /* owned; -1 once closed */
     uint64_t id;                         /* for log lines: c#<id> */
     struct jg_server *srv;               /* borrowed */
+    struct jg_addr_count *addr;          /* its address's count (max-connections-per-ip), or NULL */
     ev_io read_watcher;
     ev_io write_watcher;                 /* started only after EAGAIN */
     ev_timer timer;                      /* header/idle timeout, or linger deadline */

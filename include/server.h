@@ -46,6 +46,9 @@ struct jg_listener {
     ev_io watcher;
 };
 
+struct jg_addr_count;
+struct sockaddr_storage;
+
 struct jg_server {
     struct ev_loop *loop;                 /* borrowed */
     struct jg_config *cfg;                /* borrowed; its contents change on reload */
@@ -64,6 +67,7 @@ struct jg_server {
     struct jg_list resume;                /* conns with buffered input to parse (jg_conn.resume_node) */
     struct jg_list conns;                 /* every open conn (jg_conn.all_node) */
     size_t out_bytes;                     /* unsent bytes of every conn (max-output-total) */
+    struct jg_addr_count *by_addr;        /* open client connections per address (uthash) */
     uint64_t next_conn_id;
     struct jg_channel_registry *channels; /* owned */
     struct jg_session_table *sessions;    /* owned */
@@ -92,5 +96,11 @@ void jg_server_begin_drain(struct jg_server *srv, void (*drained)(struct jg_serv
 void jg_server_config_changed(struct jg_server *srv);
 /* Ends every session and connection, frees everything init made. */
 void jg_server_deinit(struct jg_server *srv);
+
+/* max-connections-per-ip: counts a new client connection from SS; NULL if that address
+ * already has as many as allowed (the caller refuses it). */
+struct jg_addr_count *jg_server_addr_take(struct jg_server *srv, const struct sockaddr_storage *ss);
+/* The connection counted by jg_server_addr_take is gone. */
+void jg_server_addr_release(struct jg_server *srv, struct jg_addr_count *a);
 
 #endif /* JG_SERVER_H */

@@ -11,6 +11,7 @@
     X(connections, gauge, "Open client TCP connections") \
     X(connections_total, counter, "Client TCP connections accepted") \
     X(connections_rejected, counter, "Connections refused: max-connections reached or accept failed") \
+    X(connections_rejected_per_ip, counter, "Connections refused: their address had max-connections-per-ip open") \
     X(sessions, gauge, "Live socket.io sessions (handshaken or connected)") \
     X(handshakes, counter, "socket.io handshakes answered") \
     X(sessions_adopted, counter, "Sessions taken over from a sid another instance issued") \

@@ -51,6 +51,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->polling_duration = 20;
     cfg->handshake_expiry = 30;
     cfg->max_connections = 19000;
+    cfg->max_connections_per_ip = 0;
     cfg->max_header_size = 8192;
     cfg->max_post_body = 1 << 20;
     cfg->max_message_size = 1 << 20;
@@ -375,6 +376,7 @@ static const struct key keys[] = {
     { "origins", K_CUSTOM, 0, 0, NULL, parse_origins },
     { "duplicate-subscribe", K_BOOL, F(duplicate_subscribe), 0, NULL, NULL },
     { "max-connections", K_SIZE, F(max_connections), 1, NULL, NULL },
+    { "max-connections-per-ip", K_SIZE, F(max_connections_per_ip), 0, NULL, NULL },
     { "max-header-size", K_SIZE, F(max_header_size), 256, NULL, NULL },
     { "max-post-body", K_SIZE, F(max_post_body), 16, NULL, NULL },
     { "max-message-size", K_SIZE, F(max_message_size), 16, NULL, NULL },

@@ -145,6 +145,8 @@ static void conn_free(struct jg_conn *c)
 {
     if (c->fd >= 0)
         close(c->fd);
+    if (c->addr)
+        jg_server_addr_release(c->srv, c->addr);
     out_clear(c);
     if (c->ws)
         wslay_event_context_free(c->ws);

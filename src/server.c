@@ -7,9 +7,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <uthash.h>
 
 #include "broker.h"
 #include "cluster.h"
@@ -19,6 +22,7 @@
 #include "log.h"
 #include "session.h"
 #include "static.h"
+#include "xalloc.h"
 
 #define ACCEPT_BATCH 64          /* connections accepted per readiness event */
 #define ACCEPT_PAUSE 0.1         /* s to wait after EMFILE/ENFILE */
@@ -72,6 +76,51 @@ static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t le
     }
 }
 
+/* ---- connections per client address (max-connections-per-ip) ---- */
+
+struct jg_addr_count {
+    unsigned char key[17];          /* family (4 or 6), then the address */
+    size_t n;
+    UT_hash_handle hh;
+};
+
+static void addr_key(const struct sockaddr_storage *ss, unsigned char key[17])
+{
+    memset(key, 0, 17);
+    if (ss->ss_family == AF_INET) {
+        key[0] = 4;
+        memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        key[0] = 6;
+        memcpy(key + 1, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+    }
+}
+
+struct jg_addr_count *jg_server_addr_take(struct jg_server *srv, const struct sockaddr_storage *ss)
+{
+    unsigned char key[17];
+    addr_key(ss, key);
+    struct jg_addr_count *a = NULL;
+    HASH_FIND(hh, srv->by_addr, key, sizeof key, a);
+    if (a && a->n >= srv->cfg->max_connections_per_ip)
+        return NULL;
+    if (!a) {
+        a = jg_xcalloc(1, sizeof *a);
+        memcpy(a->key, key, sizeof key);
+        HASH_ADD(hh, srv->by_addr, key, sizeof a->key, a);
+    }
+    a->n++;
+    return a;
+}
+
+void jg_server_addr_release(struct jg_server *srv, struct jg_addr_count *a)
+{
+    if (--a->n == 0) {
+        HASH_DEL(srv->by_addr, a);
+        free(a);
+    }
+}
+
 static void pause_accepting(struct jg_server *srv)
 {
     for (int i = 0; i < JG_LISTEN_COUNT; i++)
@@ -110,11 +159,23 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(srv, fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         char peer[64];
         format_peer(&ss, peer, sizeof peer);
+        struct jg_addr_count *addr = NULL;
+        if (l->role == JG_LISTEN_MAIN && srv->cfg->max_connections_per_ip &&
+            !(addr = jg_server_addr_take(srv, &ss))) {
+            srv->stats.connections_rejected_per_ip++;
+            if (srv->stats.connections_rejected_per_ip % 1000 == 1)
+                jg_warn("%s: more than max-connections-per-ip (%zu) connections from one address; refused "
+                        "(%lld so far)", peer, srv->cfg->max_connections_per_ip,
+                        (long long)srv->stats.connections_rejected_per_ip);
+            refuse(srv, fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct jg_conn *c = jg_conn_new(srv, fd, peer);
+        c->addr = addr;
         c->admin = l->role == JG_LISTEN_ADMIN;
     }
 }
