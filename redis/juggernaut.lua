@@ -140,16 +140,33 @@ local function jg_sequence(keys, args)
   return sequence('L', args[2], channels)
 end
 
--- FCALL jg_lease 0 <id> <ms> <young 0|1>: takes or renews the leader lease. Returns 1 if
--- ID holds it. A YOUNG instance (subscribed too recently to have heard every message still
--- waiting to be sequenced) takes a free lease only if no mature instance (one that has been
--- listening longer, see jg_beat) is alive to take it.
+-- When an instance began listening on "juggernaut" (ms), from its jg_beat state: 0 for a
+-- mature one, a huge number for one not listening yet.
+local function listening_since(state)
+  if state == 'mature' then
+    return 0
+  end
+  return tonumber(state and string.match(state, '^young:(%d+)$')) or 1e18
+end
+
+-- FCALL jg_lease 0 <id> <ms> <young 0|1> [<listening-since-ms>]: takes or renews the leader
+-- lease. Returns 1 if ID holds it. A YOUNG instance (subscribed too recently to have heard
+-- every message still waiting to be sequenced) takes a free lease only if no live instance
+-- has been listening longer: a mature one, or a young one that subscribed earlier (it
+-- heard more of what the last leader left unsequenced; ties go to the smaller id).
 local function jg_lease(keys, args)
   local cur = redis.call('GET', 'jg:leader')
   if not cur and args[3] == '1' then
+    local mine = tonumber(args[4]) or 1e18
     for _, id in ipairs(redis.call('SMEMBERS', 'jg:instances')) do
-      if id ~= args[1] and redis.call('GET', 'jg:instance:' .. id) == 'mature' then
-        return 0
+      if id ~= args[1] then
+        local state = redis.call('GET', 'jg:instance:' .. id)
+        if state then
+          local theirs = listening_since(state)
+          if theirs < mine or (theirs == mine and id < args[1]) then
+            return 0
+          end
+        end
       end
     end
   end
@@ -174,8 +191,9 @@ local function jg_release(keys, args)
   return 0
 end
 
--- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young|mature>: instance
--- heartbeat; "mature" once it has been subscribed for 3 x leader-lease.
+-- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young[:since-ms]|mature>:
+-- instance heartbeat; "mature" once it has been subscribed for 3 x leader-lease, before
+-- that "young:<when it subscribed, ms>" (jg_lease prefers whoever listened longest).
 local function jg_beat(keys, args)
   redis.call('SET', 'jg:instance:' .. args[1], args[5] or 'young', 'PX', args[2])
   redis.call('SADD', 'jg:instances', args[1])

@@ -670,9 +670,17 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
     /* young: subscribed too recently to have heard every message still waiting to be
      * sequenced; it defers to a mature instance for the lease */
-    bool young = !jg_broker_subscribed(c->srv->broker) ||
-                 ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
-    const char *beat[] = { c->id, ttl, logsize, cfg->history, young ? "young" : "mature" };
+    bool subscribed = jg_broker_subscribed(c->srv->broker);
+    bool young = !subscribed || ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
+    char state[48] = "young", since[24] = "";
+    if (young && subscribed) {
+        /* when it began listening: among young instances the oldest listener leads */
+        snprintf(since, sizeof since, "%.0f", c->subscribed_since * 1000);
+        snprintf(state, sizeof state, "young:%s", since);
+    } else if (!young) {
+        snprintf(state, sizeof state, "mature");
+    }
+    const char *beat[] = { c->id, ttl, logsize, cfg->history, state };
     jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 5, beat, NULL);
     jg_cluster_forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
@@ -686,8 +694,8 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
             step_down(c, "the subscriber link to Redis is down");
         }
     } else {
-        const char *args[] = { c->id, lease, young ? "1" : "0" };
-        jg_cluster_fcall(c, lease_reply, NULL, false, "jg_lease", 3, args, NULL);
+        const char *args[] = { c->id, lease, young ? "1" : "0", since };
+        jg_cluster_fcall(c, lease_reply, NULL, false, "jg_lease", 4, args, NULL);
     }
     reap_dead(c);
 }

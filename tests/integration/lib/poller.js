@@ -26,7 +26,8 @@ class Poller {
     this.stopped = false;
     this.pauseUntil = 0;       // no new GET before this time (a client that went quiet)
     this.conns = new Set();
-    this.postChain = Promise.resolve();
+    // like socket.io clients, nothing is POSTed before the first GET brought "1::"
+    this.postChain = new Promise((resolve) => { this.onConnect = resolve; });
     this.loop = null;
   }
 
@@ -82,6 +83,7 @@ class Poller {
   /* Stops polling; the session is ended with ?disconnect (its unsubscribe events follow). */
   async stop() {
     this.stopped = true;
+    this.onConnect();
     for (const c of this.conns) c.destroy();
     await this.loop;
     await this.postChain;
@@ -142,7 +144,8 @@ class Poller {
   }
 
   _packet(p) {
-    if (p === '1::' || p === '8::') return;
+    if (p === '1::') { this.onConnect(); return; }
+    if (p === '8::') return;
     if (p.startsWith('2::')) { this.post(['2::']); return; }
     if (p.startsWith('3:::')) {
       let m;
