@@ -5,6 +5,8 @@
 #   make run        install missing Debian packages, build, run on :8080 with the demo page
 #   make test       install test dependencies, build, run unit + black-box tests
 #   make unit       cmocka unit tests only
+#   make example    start the Rails chat example (examples/rails-chat) and print its URL
+#   make test-example  that example end to end in Chromium (two users, a SIGTERM'd instance)
 #   make test-ruby  the Ruby client's minitest suite (clients/ruby)
 #   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
 #   make check      black-box + browser suites against build/release
@@ -116,6 +118,20 @@ test: install-test-deps
 	@node scripts/run-tests.js --only browser
 	@$(MAKE) --no-print-directory test-ruby
 
+# the example chat (examples/rails-chat): Rails, Redis, two juggernautd, HAProxy
+example: all
+	@sh scripts/install-deps.sh $(DEBIAN_EXAMPLE_DEPS)
+	@examples/rails-chat/bin/start
+
+example-stop:
+	@examples/rails-chat/bin/stop
+
+# the example end to end in Chromium, on free ports
+test-example: all
+	@sh scripts/install-deps.sh $(DEBIAN_EXAMPLE_DEPS)
+	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
+	@node --test --test-reporter=spec tests/example/rails-chat.test.js
+
 # the Ruby client (clients/ruby): minitest against a real juggernautd and a real Redis
 test-ruby: all
 	@ruby -Iclients/ruby/lib -e 'Dir["clients/ruby/test/*_test.rb"].each { |f| require "./" + f }'
@@ -180,7 +196,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: chaos test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
+.PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk
