@@ -41,7 +41,7 @@ function pids() {
 
 before(async () => {
   env = Object.assign({}, process.env, {
-    CHAT_RUN_DIR: run, CHAT_DB: db,
+    CHAT_RUN_DIR: run, CHAT_DB: db, CHAT_CLEANUP_SECONDS: '2', CHAT_CLEANUP_GRACE: '3',
     FRONT_PORT: String(await freePort()), J1_PORT: String(await freePort()), J2_PORT: String(await freePort()),
     RAILS_PORT: String(await freePort()), REDIS_PORT: String(await freePort()),
   });
@@ -159,4 +159,24 @@ test('two users chat through HAProxy and two juggernautd, nothing lost', { timeo
   const h4 = await bob.$$eval('.chat-session h4', (hs) => hs.map((h) => h.textContent));
   assert.deepEqual(h4.sort(), ['with Ops team', 'with alice']);
   assert.ok((await bob.textContent('.chat-session')).includes('after kill 6'));
+
+  // bob closes his last tab without logging out: alice (back again) sees him go offline
+  // within close-timeout (10 s in bin/start) plus a second, and the periodic cleanup closes
+  // his chat session; his messages stay
+  const alice2 = await signIn('alice');
+  await online(alice2, 'bob');
+  const t1 = Date.now();
+  await bob.context().close();
+  await alice2.waitForSelector('#online-list a.user:text-is("bob")', { state: 'detached', timeout: 20000 });
+  const gone = Date.now() - t1;
+  console.log(`bob offline for alice ${gone} ms after his tab closed`);
+  assert.ok(gone <= 12000, `offline after ${gone} ms`);
+  const deadline = Date.now() + 15000;
+  let ended = '';
+  while (Date.now() < deadline && !/cleanup/.test(ended)) {
+    ended = sql("select ended_by from chat_sessions where user_id = (select id from users where name = 'bob')");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.match(ended, /cleanup/);
+  assert.equal(sql('select count(*) from messages'), String(expected.length + 2));
 });

@@ -9,10 +9,11 @@ class ChatSession < ApplicationRecord
   end
 
   # Closes the sessions of users no longer online (not in the "online" presence of
-  # juggernautd). Their messages were persisted when sent: nothing is lost here.
+  # juggernautd), leaving alone those that started less than cleanup_grace seconds ago
+  # (signed in, page not connected yet). Their messages were persisted when sent: nothing is lost here.
   def self.close_offline!
     online = Juggernaut.presence("online").filter_map { |m| m["meta"] && m["meta"]["user_id"] }
-    active.where.not(user_id: online).where("started_at < ?", 30.seconds.ago).find_each do |s|
+    active.where.not(user_id: online).where("started_at < ?", Rails.application.config.x.cleanup_grace.seconds.ago).find_each do |s|
       s.close!("cleanup")
     end
   end
