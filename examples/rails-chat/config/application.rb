@@ -21,6 +21,6 @@ module RailsChat
     config.session_store :cookie_store, key: "_rails_chat"
     # how often offline users' chat sessions are closed (the seed's "rufus task", 5 min there)
     config.x.cleanup_every = Integer(ENV.fetch("CHAT_CLEANUP_SECONDS", "60"))
-    config.x.cleanup_grace = Integer(ENV.fetch("CHAT_CLEANUP_GRACE", "30"))
+    config.x.cleanup_grace = Integer(ENV.fetch("CHAT_CLEANUP_GRACE", "60"))
   end
 end

@@ -20,6 +20,7 @@ ActiveRecord::Schema.define(version: 1) do
     t.datetime :started_at, null: false
     t.datetime :ended_at
     t.string :ended_by
+    t.datetime :offline_since # first seen offline by the cleanup (nil: online)
   end
   create_table :messages do |t|
     t.references :chat, null: false

@@ -40,8 +40,11 @@
     li.setAttribute("data-message-id", m.id);
     if (m.from.id !== me.id) li.appendChild(el("b", null, m.from.name + ": "));
     li.appendChild(document.createTextNode(m.body));
-    var log = win.querySelector(".log");
-    log.appendChild(li);
+    // in the order Rails stored them (our own line may be shown before an earlier
+    // message from the other side arrives, e.g. while the push connection moves)
+    var log = win.querySelector(".log"), next = null, items = log.children, i;
+    for (i = items.length - 1; i >= 0 && Number(items[i].getAttribute("data-message-id")) > m.id; i--) next = items[i];
+    log.insertBefore(li, next);
     log.scrollTop = log.scrollHeight;
   }
 
@@ -88,7 +91,9 @@
   function deliver(m, replayed) {
     if (seen[m.id]) return;
     seen[m.id] = true;
-    (logs[m.chat.id] = logs[m.chat.id] || []).push(m);
+    var log = (logs[m.chat.id] = logs[m.chat.id] || []);
+    log.push(m);
+    log.sort(function (a, b) { return a.id - b.id; });
     var win = windows[m.chat.id];
     if (!win && !replayed) win = openWindow(m.chat); // a new message opens its window
     else if (win) renderLine(win, m);

@@ -8,8 +8,14 @@ class ApplicationController < ActionController::Base
     @current_user ||= session[:user_id] && User.find_by(id: session[:user_id])
   end
 
+  # The signed-in user's open chat session; a new one when the last was closed (by the
+  # cleanup while the user was away) so that what follows is in a session of its own.
   def current_chat_session
-    ChatSession.find_by(id: session[:chat_session_id])
+    s = ChatSession.find_by(id: session[:chat_session_id])
+    return s if s && !s.ended_at
+    s = current_user.chat_sessions.create!(started_at: Time.current)
+    session[:chat_session_id] = s.id
+    s
   end
 
   def require_login

@@ -1,5 +1,6 @@
 class ChatsController < ApplicationController
   def index
+    current_chat_session # back after the cleanup closed the last one: a new session
     @groups = current_user.chats.where(kind: "Group")
   end
 

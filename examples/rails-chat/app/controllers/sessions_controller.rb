@@ -18,7 +18,7 @@ class SessionsController < ApplicationController
 
   # Logout ends the chat session; its transcript stays in the database.
   def destroy
-    current_chat_session&.close!("logout")
+    ChatSession.find_by(id: session[:chat_session_id])&.close!("logout")
     reset_session
     redirect_to "/login"
   end

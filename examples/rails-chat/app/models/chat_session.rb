@@ -9,13 +9,15 @@ class ChatSession < ApplicationRecord
   end
 
   # Closes the sessions of users no longer online (not in the "online" presence of
-  # juggernautd), leaving alone those that started less than cleanup_grace seconds ago
-  # (signed in, page not connected yet). Their messages were persisted when sent: nothing is lost here.
+  # juggernautd) for cleanup_grace seconds: a user whose push connection is moving to
+  # another instance, or who is between two pages, is offline for a moment only.
   def self.close_offline!
     online = Juggernaut.presence("online").filter_map { |m| m["meta"] && m["meta"]["user_id"] }
-    active.where.not(user_id: online).where("started_at < ?", Rails.application.config.x.cleanup_grace.seconds.ago).find_each do |s|
-      s.close!("cleanup")
-    end
+    grace = Rails.application.config.x.cleanup_grace.seconds
+    active.where(user_id: online).where.not(offline_since: nil).update_all(offline_since: nil)
+    active.where.not(user_id: online).where(offline_since: nil).update_all(offline_since: Time.current)
+    active.where.not(user_id: online).where("offline_since < ? AND started_at < ?", grace.ago, grace.ago)
+          .find_each { |s| s.close!("cleanup") }
   end
 
   # The messages a user saw while this session was open: everything in their chats
