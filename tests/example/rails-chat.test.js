@@ -31,7 +31,7 @@ function freePort() {
 }
 
 function sql(query) {
-  return execFileSync('sqlite3', ['-separator', '|', db, query], { encoding: 'utf8' }).trim();
+  return execFileSync('sqlite3', ['-cmd', '.timeout 10000', '-separator', '|', db, query], { encoding: 'utf8' }).trim();
 }
 
 function pids() {
@@ -108,6 +108,10 @@ test('two users chat through HAProxy and two juggernautd, nothing lost', { timeo
   await bob.waitForSelector(`${win(bob, 'Ops team')} .log li:has-text("hello team")`, { timeout: 15000 });
   await send(bob, 'Ops team', 'hello from bob');
   await alice.waitForSelector(`${win(alice, 'Ops team')} .log li:has-text("hello from bob")`, { timeout: 15000 });
+
+  // Rails published with except: the sender's session, so neither got its own lines pushed back
+  assert.equal(await alice.evaluate(() => window.chatStats.ownPushes), 0);
+  assert.equal(await bob.evaluate(() => window.chatStats.ownPushes), 0);
 
   // navigation: another page and back; windows and transcripts come along, each line once
   const before1 = await lines(bob, 'alice');

@@ -138,7 +138,12 @@
     });
   }
   jug.subscribe("online", function () {}, { presence: function (event, members) { showOnline(members); } });
+  // live pushes of messages this tab sent itself: Rails publishes with except: our session,
+  // so this stays 0 in a tab's first session (a later session, after a reconnect or a page
+  // load, gets them from history: this tab showed them, but not from a push)
+  window.chatStats = { ownPushes: 0 };
   jug.subscribe("private-user-" + me.id, function (data, message) {
+    if (data.from.id === me.id && !(message && message.replayed)) window.chatStats.ownPushes++;
     deliver(data, message && message.replayed);
   }, { history: 200 });
 
