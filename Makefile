@@ -5,6 +5,9 @@
 #   make run        install missing Debian packages, build, run on :8080 with the demo page
 #   make test       install test dependencies, build, run unit + black-box tests
 #   make unit       cmocka unit tests only
+#   make example    start the Rails chat example (examples/rails-chat) and print its URL
+#   make test-example  that example end to end in Chromium (two users, a SIGTERM'd instance)
+#   make test-ruby  the Ruby client's minitest suite (clients/ruby)
 #   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
 #   make check      black-box + browser suites against build/release
 #   make check-asan black-box suite against the ASan build
@@ -38,7 +41,10 @@ UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/te
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
                      libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
 DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
-                     man-db groff-base
+                     man-db groff-base ruby ruby-redis ruby-minitest
+# the example chat (examples/rails-chat): Rails 6.1 and SQLite from Debian, no gem downloads
+DEBIAN_EXAMPLE_DEPS := ruby ruby-redis ruby-rails ruby-sqlite3 puma sqlite3 redis-server haproxy \
+                       chromium nodejs npm
 # what `make deb` needs besides the build dependencies (debian/control lists those too)
 DEBIAN_DEB_DEPS   := $(DEBIAN_BUILD_DEPS) debhelper dpkg-dev lintian man-db groff-base adduser
 
@@ -110,6 +116,25 @@ test: install-test-deps
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory check-asan
 	@node scripts/run-tests.js --only browser
+	@$(MAKE) --no-print-directory test-ruby
+
+# the example chat (examples/rails-chat): Rails, Redis, two juggernautd, HAProxy
+example: all
+	@sh scripts/install-deps.sh $(DEBIAN_EXAMPLE_DEPS)
+	@examples/rails-chat/bin/start
+
+example-stop:
+	@examples/rails-chat/bin/stop
+
+# the example end to end in Chromium, on free ports
+test-example: all
+	@sh scripts/install-deps.sh $(DEBIAN_EXAMPLE_DEPS)
+	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
+	@node --test --test-reporter=spec tests/example/rails-chat.test.js
+
+# the Ruby client (clients/ruby): minitest against a real juggernautd and a real Redis
+test-ruby: all
+	@ruby -Iclients/ruby/lib -e 'Dir["clients/ruby/test/*_test.rb"].each { |f| require "./" + f }'
 
 # black-box suite only (needs `make` first); JUGGERNAUTD_BIN picks the binary
 check: all
@@ -171,7 +196,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: chaos all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
+.PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
 -include tests/fuzz/fuzz.mk
