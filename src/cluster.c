@@ -25,6 +25,7 @@
 #include "pubsub.h"
 #include "server.h"
 #include "session.h"
+#include "sid.h"
 #include "sio.h"
 #include "xalloc.h"
 
@@ -133,7 +134,7 @@ static void set_backfilling(struct jg_session *s, bool on, uint64_t seq_floor)
 static void tell_lost(struct jg_cluster *c, struct jg_session *s, uint64_t from, uint64_t to)
 {
     c->srv->stats.replay_gaps++;
-    jg_warn("session %.8s: messages %llu..%llu are neither in the ring nor in the Redis log (cluster-ring-size, "
+    jg_warn("session " JG_SID_LOG ": messages %llu..%llu are neither in the ring nor in the Redis log (cluster-ring-size, "
             "cluster-ring-bytes, cluster-log-size); the client is told", s->sid,
             (unsigned long long)from, (unsigned long long)to);
     for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {

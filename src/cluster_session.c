@@ -243,7 +243,7 @@ static void reregister(struct jg_cluster *c, const char *sid)
     struct jg_session *s = jg_session_find(c->srv, sid);
     if (!s)
         return;
-    jg_warn("session %s: its record is gone from Redis (Redis lost its data?); registering it again", sid);
+    jg_warn("session " JG_SID_LOG ": its record is gone from Redis (Redis lost its data?); registering it again", sid);
     jg_cluster_session_opened(s, true);
     if (s->meta)
         jg_cluster_meta_changed(s);
@@ -273,7 +273,7 @@ static void claim_patience_cb(struct ev_loop *loop, ev_timer *w, int revents)
     conn->waiter = NULL;
     cl->conn = NULL;
     struct jg_session *s = jg_session_find(cl->srv, cl->sid);
-    jg_warn("session %s: Redis did not answer its claim in time; %s", cl->sid,
+    jg_warn("session " JG_SID_LOG ": Redis did not answer its claim in time; %s", cl->sid,
             s ? "served by this instance as it is" : "answered 503");
     if (s) {
         jg_router_resume_claimed(conn);

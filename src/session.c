@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pubsub.h"
 #include "server.h"
+#include "sid.h"
 #include "sio.h"
 #include "xalloc.h"
 
@@ -407,7 +408,7 @@ void jg_session_send_seq(struct jg_session *s, struct jg_buf *pkt, struct jg_buf
     if (s->queue_len >= s->srv->cfg->max_session_queue) {
         if (!jg_list_linked(&s->end_node)) {
             s->srv->stats.session_queue_overflows++;
-            jg_warn("session %s: %zu packets waiting for a poll (max-session-queue); ending it",
+            jg_warn("session " JG_SID_LOG ": %zu packets waiting for a poll (max-session-queue); ending it",
                     s->sid, s->queue_len);
             jg_session_end_later(s, "poll queue overflow");
         }
@@ -486,7 +487,7 @@ void jg_session_payload_in(struct jg_session *s, const char *body, size_t len)
     pc.srv = s->srv;
     memcpy(pc.sid, s->sid, sizeof pc.sid);
     if (jg_sio_payload_decode(text, len, payload_packet, &pc) != 0)
-        jg_info("session %s: malformed payload framing; ignored the rest of the POST", pc.sid);
+        jg_info("session " JG_SID_LOG ": malformed payload framing; ignored the rest of the POST", pc.sid);
     jg_sb_free(&clean);
 }
 

@@ -1,0 +1,168 @@
+'use strict';
+// Issue 13 (security round 2), black-box: real juggernautd instances and a real Redis.
+// Session ids are bearer credentials: they must never reach another client (a published
+// "except", live or replayed or from history), nor a log line at info level. The
+// cluster-mode cases run with the shipped default (cluster yes) on two instances sharing one
+// Redis, the others with cluster mode off.
+
+const { describe, before, after, test } = require('node:test');
+const assert = require('node:assert/strict');
+const http = require('node:http');
+const net = require('node:net');
+const h = require('./lib/harness');
+
+const T_HOOK = { timeout: 60000 };
+const SECRET = 'security-test-secret-0123456789abcdef';
+const TOKEN = 'security-token-0123456789abcdef';
+
+let redis;
+let pub;
+let events;
+let plain;   // cluster no
+let a;       // cluster yes, admin port
+let b;       // cluster yes
+
+async function clusterInstance(extra = {}) {
+  const admin = await h.freePort();
+  const d = await h.startDaemon({
+    redisUrl: redis.url,
+    config: Object.assign({
+      cluster: 'yes', 'cluster-secret': SECRET, 'admin-port': admin, 'admin-bind': '127.0.0.1',
+      'publish-token': TOKEN, 'drain-period': 1, 'instance-timeout': 2, 'leader-lease': 1,
+      history: '"* 100 3600"',
+    }, extra),
+  });
+  d.adminPort = admin;
+  return d;
+}
+
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await h.sleep(50);
+  }
+}
+
+async function subscribed(c, ch, extra = {}) {
+  const match = (e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.session_id === c.sid && e.json.channel === ch;
+  const n = events.matching(match).length;
+  c.send(Object.assign({ type: 'subscribe', channel: ch }, extra));
+  await events.waitForCount(match, n + 1, 5000, `subscribe event for ${ch}`);
+}
+
+function request(port, method, p, body, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: p, agent: false, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, text, headers: res.headers }));
+    });
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/* Every message a client received: none may carry "except" or any sid of the test. */
+function assertNoSids(clients, sids) {
+  for (const c of clients) {
+    for (const m of c.messages) {
+      assert.ok(!/"except"/.test(m), `a client received "except": ${m}`);
+      for (const sid of sids) assert.ok(!m.includes(sid), `a client received a session id: ${m}`);
+    }
+  }
+}
+
+before(async () => {
+  redis = await h.startRedis();
+  pub = await h.redisClient(redis);
+  events = await h.eventCollector(redis);
+  plain = await h.startDaemon({ redisUrl: redis.url });
+  a = await clusterInstance();
+  b = await clusterInstance();
+  await until(async () => (await h.getJson(a.base, '/stats')).json.cluster_leader ||
+    (await h.getJson(b.base, '/stats')).json.cluster_leader, 10000, 'a leader');
+}, T_HOOK);
+
+after(async () => {
+  h.closeAllClients();
+  if (events) await events.close();
+  if (pub) pub.disconnect();
+  try {
+    for (const d of [plain, a, b]) if (d) await d.stop();
+  } finally {
+    if (redis) await redis.stop();
+  }
+}, T_HOOK);
+
+describe('session ids never reach another client', () => {
+  test('cluster no: "except" skips the sender and is not relayed to the others', async () => {
+    const sender = await h.sioConnect(plain.base, { transports: ['websocket'] });
+    const other = await h.sioConnect(plain.base, { transports: ['xhr-polling'] });
+    const ch = h.uid('ex');
+    await subscribed(sender, ch);
+    await subscribed(other, ch);
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 'hello', except: sender.sid }));
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 'array', except: [sender.sid, 'x'] }));
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 'all', except: 7 }));
+    await other.waitForMessages(3);
+    await sender.waitForMessages(1);
+    assert.deepEqual(other.messages, [
+      `{"data":"hello","channel":"${ch}"}`,
+      `{"data":"array","channel":"${ch}"}`,
+      `{"data":"all","channel":"${ch}"}`,
+    ]);
+    assert.deepEqual(sender.messages, [`{"data":"all","channel":"${ch}"}`]);
+    assertNoSids([sender, other], [sender.sid, other.sid]);
+    sender.close();
+    other.close();
+  });
+
+  test('cluster yes: live (both instances, legacy and jg_publish), moved-session replay, history and since carry no "except"', async () => {
+    const sender = await h.sioConnect(a.base, { transports: ['websocket'] });
+    const ws = await h.sioConnect(b.base, { transports: ['websocket'] });
+    const poller = await h.sioConnect(a.base, { transports: ['xhr-polling'] });
+    const ch = h.uid('cex');
+    for (const c of [sender, ws, poller]) await subscribed(c, ch);
+    const sids = [sender.sid, ws.sid, poller.sid];
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 1, except: sender.sid }));
+    await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 2, except: [sender.sid] }));
+    await ws.waitForMessages(2);
+    await poller.waitForMessages(2);
+    // the poller's next polls go to B: B takes the session over and replays from its ring
+    poller.socket.options.port = b.port;
+    await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 3, except: sender.sid, extra: true }));
+    await poller.waitForMessages(3, 25000);
+    await ws.waitForMessages(3);
+    // history and since, answered from Redis (the log and history keep "except")
+    const late = await h.sioConnect(b.base, { transports: ['websocket'] });
+    await subscribed(late, ch, { history: 10 });
+    await late.waitForMessages(3);
+    const since = await h.sioConnect(a.base, { transports: ['jsonp-polling'] });
+    await subscribed(since, ch, { since: 1 });
+    await since.waitForMessages(3);
+    for (const c of [ws, poller, late, since]) {
+      assert.deepEqual(c.messages.slice(0, 3).map((m) => JSON.parse(m).data), [1, 2, 3]);
+    }
+    assert.equal(JSON.parse(poller.messages[2]).extra, true, 'other extra fields still pass');
+    await h.sleep(300);
+    assert.deepEqual(sender.messages, [], 'the sender was skipped');
+    assertNoSids([sender, ws, poller, late, since], sids.concat(late.sid, since.sid));
+    for (const c of [sender, ws, poller, late, since]) c.close();
+  });
+
+  test('logs at info level show no whole session id (a refused subscribe names the session)', async () => {
+    const c = await h.sioConnect(plain.base, { transports: ['websocket'] });
+    const sid = c.sid;
+    c.subscribe('bad\u0001channel');
+    await until(() => /control characters in the channel name/.test(plain.logs()), 5000, 'the refusal logged');
+    const line = plain.logs().split('\n').find((l) => /control characters in the channel name/.test(l));
+    assert.ok(line.includes(sid.slice(0, 8)), `the line names the session by its prefix: ${line}`);
+    assert.ok(!line.includes(sid), `the line holds the whole sid: ${line}`);
+    c.close();
+  });
+});
