@@ -13,8 +13,8 @@
 FUZZ_CC        ?= clang
 FUZZ_SECONDS   ?= 60
 FUZZ_BUILD     := build/fuzz
-FUZZ_HARNESSES ?= fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
-FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish
+FUZZ_HARNESSES ?= fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish fuzz_cluster fuzz_config
+FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish fuzz_cluster fuzz_config
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS    := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS))) \
@@ -42,7 +42,10 @@ $(FUZZ_BUILD)/harness/%.o: tests/fuzz/%.c
 # getrandom is wrapped so session ids are deterministic (tests/fuzz/fuzz_common.c)
 $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/harness/%.o $(FUZZ_BUILD)/harness/fuzz_common.o $(FUZZ_LIBOBJS)
 	@echo "  LD   $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=getrandom -o $@ $^ $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=getrandom $(FUZZ_WRAP) -o $@ $^ $(LDLIBS)
+
+# fuzz_cluster is Redis: it keeps the commands the daemon sends and answers them itself
+$(FUZZ_BUILD)/fuzz_cluster: FUZZ_WRAP := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for
 
 fuzz-build: $(FUZZ_BINS)
 
