@@ -16,7 +16,7 @@
 #   make deb        the Debian package in build/deb/ (built from a copy, checked by lintian)
 #   make deb-check  make deb, then install it here, run it against a real Redis, purge it
 
-PKGS      := hiredis jansson libcrypto
+PKGS      := hiredis jansson libcrypto libsodium
 # libev, wslay and http-parser ship no pkg-config file on Debian
 LIBS_NOPC := -lev -lwslay -lhttp_parser -lm
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -36,7 +36,7 @@ LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
-                     libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
+                     libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev redis-server
 DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
                      man-db groff-base
 # what `make deb` needs besides the build dependencies (debian/control lists those too)

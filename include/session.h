@@ -9,7 +9,7 @@
 
 #include <ev.h>
 #include <jansson.h>
-#include <uthash.h>
+#include "hash.h"
 
 #include "config.h"
 #include "list.h"

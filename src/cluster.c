@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "cluster_int.h"
+#include "hash.h"
 #include "juggernaut.h"
 #include "log.h"
 #include "pubsub.h"
@@ -220,12 +221,11 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
 
 /* ---- legacy messages and the leader ---- */
 
+/* Keyed (hash.h): publishers choose the texts, and equal hashes share a table entry and
+ * cost a list walk in legacy_seen. */
 static uint64_t text_hash(const char *text, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
-    return h;
+    return jg_hash(text, len);
 }
 
 /* How many pending entries have text hash H (so a text that is not pending costs no scan). */

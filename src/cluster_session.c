@@ -15,7 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <uthash.h>
+#include "hash.h"
 
 #include "broker.h"
 #include "buf.h"
