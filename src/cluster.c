@@ -639,7 +639,8 @@ static void reap_reply(struct jg_server *srv, redisReply *r, void *priv)
         r->element[1]->type != REDIS_REPLY_INTEGER)
         return;
     long long ended = r->element[0]->integer;
-    if (ended > 0) {
+    /* a count of sessions: anything beyond 2^31 is not one (and would overflow the counter) */
+    if (ended > 0 && ended < INT32_MAX) {
         srv->stats.sessions_reaped += ended;
         jg_warn("cluster: ended %lld sessions of instances that stopped beating (their unsubscribe events "
                 "sent)", ended);

@@ -501,7 +501,7 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
         }
         if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER) {
             size_t npres = (size_t)r->element[i]->integer;
-            if (sub->presence && i + 1 + 2 * npres <= r->elements)
+            if (sub->presence && npres <= (r->elements - i - 1) / 2)   /* no overflow of 2 * npres */
                 send_snapshot(s, b->channel, (const redisReply *const *)&r->element[i + 1], npres, now);
         }
     }

@@ -4,7 +4,8 @@
  * origin check. The input is written to a memfd and read through /proc/self/fd, so the
  * real fopen/fgets path runs. Oracles: the sanitizers and LeakSanitizer (every string the
  * parser keeps is freed by jg_config_deinit, including after an error), an error always
- * has a message, and the origin check never says yes to an origin with a NUL or a CR/LF. */
+ * has a message, a second load of the same file changes no fixed key, and with no
+ * "origins" every origin is allowed. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,8 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(origin, data + off, olen);
         origin[olen] = '\0';
         bool ok = jg_config_origin_allowed(&cfg, origin);
-        if (ok && (strchr(origin, '\r') || strchr(origin, '\n')))
-            fz_fail("an origin with CR/LF was allowed: %s", origin);
+        if (!ok && !cfg.origins)
+            fz_fail("no origins configured, yet %s was refused", origin);
         /* SIGHUP: the file read again, the fixed keys moved over */
         jg_config_defaults(&again);
         if (jg_config_load(&again, path, err, sizeof err) != 0)
