@@ -19,6 +19,10 @@
 
 /* Writes a new sid into OUT. SECRET may be NULL (plain sid); NOW is seconds since the epoch. */
 void jg_sid_new(const char *secret, double now, char out[JG_SID_MAX + 1]);
+/* True if SID has the form of a sid this daemon (or another instance) could have issued:
+ * JG_SID_LEN or JG_SID_SIGNED_LEN characters of the URL-safe base64 alphabet. Anything else
+ * is refused at the edge, before any lookup, claim or Redis call. */
+bool jg_sid_well_formed(const char *sid);
 /* True if SID is a signed sid whose tag matches SECRET (constant-time comparison) and that
  * was issued at most MAX_AGE seconds before NOW (and not in the future beyond 60 s of
  * clock skew between instances). */

@@ -123,9 +123,14 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_server *srv = c->srv;
     struct jg_http_req *req = c->req;
     size_t dlen;
-    struct jg_session *s = jg_session_find(srv, sid);
+    /* a sid no instance could have issued is an unknown session: no lookup, no claim, no
+     * adoption, no Redis call (it would leave state keyed by attacker-chosen text) */
+    bool well_formed = jg_sid_well_formed(sid);
+    if (!well_formed)
+        srv->stats.malformed_sid++;
+    struct jg_session *s = well_formed ? jg_session_find(srv, sid) : NULL;
     int kind = jg_transport_parse(transport, strlen(transport));
-    if (srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
+    if (well_formed && srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
         (!s || (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
                 jg_broker_ready(srv->broker)))) {
         /* the session's record decides: take it over (polls land anywhere), confirm the
@@ -144,7 +149,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         }
     }
     c->claimed = false;
-    if (!s && !srv->draining)
+    if (!s && !srv->draining && well_formed)
         s = jg_session_adopt(srv, sid);
     if (s && srv->cluster && req->method == HTTP_GET) {
         size_t tlen = 0;

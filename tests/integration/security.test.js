@@ -166,3 +166,50 @@ describe('session ids never reach another client', () => {
     c.close();
   });
 });
+
+describe('malformed session ids stop at the edge', () => {
+  // what a well-formed but unknown sid gets, per transport: the answer must be the same
+  const unknownSigned = 'A'.repeat(38);
+  const bad = [
+    'B'.repeat(23),                       // neither 22 nor 38 characters
+    'C'.repeat(37),
+    'D'.repeat(200),
+    `${'E'.repeat(37)}.`,                 // 38, a character outside the alphabet
+    `${'F'.repeat(21)}~`,
+    'GGGGGGGGGG:jg:session',
+  ];
+
+  test('cluster yes: answered like an unknown session, with no Redis call and no key naming it', async () => {
+    const mon = await pub.duplicate();
+    const seen = [];
+    mon.on('error', () => {});
+    var monitor = await mon.monitor();
+    monitor.on('error', () => {});
+    monitor.on('monitor', (time, args) => { seen.push(args.join(' ')); });
+    try {
+      const before = (await h.getJson(a.base, '/stats')).json;
+      const ref = await request(a.port, 'GET', `/socket.io/1/xhr-polling/${unknownSigned}?t=1`);
+      for (const sid of bad) {
+        for (const [method, p] of [['GET', `/socket.io/1/xhr-polling/${sid}?t=1`], ['GET', `/socket.io/1/jsonp-polling/${sid}?t=2&i=0`],
+          ['POST', `/socket.io/1/xhr-polling/${sid}`], ['GET', `/socket.io/1/xhr-polling/${sid}?disconnect`]]) {
+          const r = await request(a.port, method, p, method === 'POST' ? '2::' : undefined);
+          if (method === 'GET' && /xhr-polling/.test(p) && !/disconnect/.test(p)) {
+            assert.equal(r.status, ref.status, `${sid}: status`);
+            assert.equal(r.text, ref.text, `${sid}: like an unknown session`);
+          }
+        }
+      }
+      await h.sleep(300);
+      const after = (await h.getJson(a.base, '/stats')).json;
+      assert.ok(after.malformed_sid - before.malformed_sid >= bad.length * 4, `malformed_sid ${before.malformed_sid} -> ${after.malformed_sid}`);
+      assert.ok(seen.some((c) => c.includes(unknownSigned)), 'the well-formed unknown sid was looked up in Redis (the monitor works)');
+      for (const sid of bad) {
+        assert.deepEqual(seen.filter((c) => c.includes(sid)), [], `Redis calls naming ${sid}`);
+        assert.deepEqual(await pub.keys(`*${sid}*`), [], `keys naming ${sid}`);
+      }
+    } finally {
+      monitor.disconnect();
+      mon.disconnect();
+    }
+  });
+});
