@@ -294,11 +294,19 @@ static void health(struct jg_conn *c)
 static void stats(struct jg_conn *c, bool prometheus)
 {
     struct jg_sb out = JG_SB_INIT;
+    enum jg_public_stats pub = c->admin ? JG_PUBLIC_STATS_FULL : c->srv->cfg->public_stats;
+    if (pub == JG_PUBLIC_STATS_OFF) {
+        jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
+        return;
+    }
     if (prometheus) {
         jg_stats_prometheus(&c->srv->stats, &out);
     } else {
         jg_stats_json(&c->srv->stats, &out);
-        /* ...plus the busiest channels: {"top_channels":[{"channel":..,"subscribers":N}]} */
+    }
+    if (!prometheus && pub == JG_PUBLIC_STATS_FULL) {
+        /* ...plus the busiest channels: {"top_channels":[{"channel":..,"subscribers":N}]}.
+         * Channel names (private ones too) only where public-stats or the admin port allow */
         out.len--;   /* reopen the object */
         jg_sb_appends(&out, ",\"top_channels\":");
         jg_channel_top_json(c->srv->channels, TOP_CHANNELS, &out);

@@ -449,11 +449,17 @@ describe('health, stats, metrics; admin and agent ports', () => {
     }
   });
 
-  test('/stats is JSON with the counters and top_channels', async () => {
+  test('/stats is JSON with the counters; top_channels (channel names) on the admin port only', async () => {
     for (const port of [s.port, adminPort]) {
       const st = await ops.getStats(port);
       for (const k of ['connections', 'sessions', 'channels', 'subscriptions', 'deliveries']) assert.equal(typeof st[k], 'number', k);
       assert.equal(st.redis_connected, true);
+      if (port === s.port) {
+        // public-stats counters (the default): no channel name on the public port
+        assert.equal(st.top_channels, undefined, 'no top_channels on the public port');
+        assert.ok(!JSON.stringify(st).includes(ch), 'the channel name is not in the public /stats');
+        continue;
+      }
       assert.ok(Array.isArray(st.top_channels), 'top_channels is an array');
       assert.deepEqual(st.top_channels.find((t) => t.channel === ch), { channel: ch, subscribers: 1 });
     }

@@ -213,3 +213,26 @@ describe('malformed session ids stop at the edge', () => {
     }
   });
 });
+
+describe('operational endpoints disclose no channel names on the public port', () => {
+  test('public-stats counters (default): /stats and /metrics without channel names; off: 404; the admin port has them', async () => {
+    const c = await h.sioConnect(plain.base, { transports: ['websocket'] });
+    const ch = h.uid('private-secret-room');
+    await subscribed(c, ch);
+    for (const p of ['/stats', '/metrics']) {
+      const r = await request(plain.port, 'GET', p);
+      assert.equal(r.status, 200, p);
+      assert.ok(!r.text.includes(ch), `${p} on the public port names the channel`);
+    }
+    const admin = (await request(a.adminPort, 'GET', '/stats'));
+    assert.ok('top_channels' in JSON.parse(admin.text), 'the admin port keeps top_channels');
+    c.close();
+    const off = await h.startDaemon({ redisUrl: redis.url, config: { 'public-stats': 'off' } });
+    try {
+      for (const p of ['/stats', '/metrics']) assert.equal((await request(off.port, 'GET', p)).status, 404, p);
+      assert.equal((await request(off.port, 'GET', '/health')).status, 200);
+    } finally {
+      await off.stop();
+    }
+  });
+});
