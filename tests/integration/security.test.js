@@ -236,3 +236,28 @@ describe('operational endpoints disclose no channel names on the public port', (
     }
   });
 });
+
+/* Writes TEXT in one write on a new connection; resolves with everything read until WANT
+ * matches it or MS pass. */
+function rawExchange(port, text, want, ms = 5000) {
+  return new Promise((resolve) => {
+    const sock = net.connect(port, '127.0.0.1');
+    let got = '';
+    const done = () => { clearTimeout(timer); sock.destroy(); resolve(got); };
+    const timer = setTimeout(done, ms);
+    sock.on('data', (d) => { got += d.toString('utf8'); if (want.test(got)) done(); });
+    sock.on('error', done);
+    sock.on('connect', () => sock.write(text));
+  });
+}
+
+describe('admin port', () => {
+  test('a request pipelined behind POST /publish on one connection is answered', async () => {
+    const body = JSON.stringify({ channel: h.uid('pipe'), data: 1 });
+    const text = `POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TOKEN}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}GET /health HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const got = await rawExchange(a.adminPort, text, /\{"seq":\d+\}\n[\s\S]*\r\n\r\nok\n/);
+    assert.match(got, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\{"seq":\d+\}\n/, 'the publish is answered');
+    assert.match(got, /\{"seq":\d+\}\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/, `then /health: ${JSON.stringify(got)}`);
+  });
+});
