@@ -130,6 +130,24 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         srv->stats.malformed_sid++;
     struct jg_session *s = well_formed ? jg_session_find(srv, sid) : NULL;
     int kind = jg_transport_parse(transport, strlen(transport));
+    /* check first, act after: a request refused for its transport or its origin claims
+     * nothing, adopts nothing and ends nothing (?disconnect) */
+    if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
+        /* like the original: no answer for a transport that is not enabled (§2.2) */
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
+                c->peer, transport);
+        jg_conn_close_after_flush(c);   /* answers to earlier pipelined requests still go out */
+        return;
+    }
+    if (!origin_ok(srv, req)) {
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
+                transport, req->origin ? req->origin : req->referer);
+        req->keep_alive = false;
+        jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
+        return;
+    }
     if (well_formed && srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
         (!s || (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
                 jg_broker_ready(srv->broker)))) {
@@ -174,22 +192,6 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
          * here would make the client start over and lose what was published meanwhile. */
         req->keep_alive = false;
         jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
-        return;
-    }
-    if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
-        /* like the original: no answer for a transport that is not enabled (§2.2) */
-        srv->stats.http_errors++;
-        jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
-                c->peer, transport);
-        jg_conn_close_after_flush(c);   /* answers to earlier pipelined requests still go out */
-        return;
-    }
-    if (!origin_ok(srv, req)) {
-        srv->stats.http_errors++;
-        jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
-                transport, req->origin ? req->origin : req->referer);
-        req->keep_alive = false;
-        jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;
     }
     if (kind == JG_TR_WEBSOCKET) {

@@ -261,3 +261,48 @@ describe('admin port', () => {
     assert.match(got, /\{"seq":\d+\}\nHTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nok\n$/, `then /health: ${JSON.stringify(got)}`);
   });
 });
+
+describe('check first, act after', () => {
+  test('cluster yes: ?disconnect from a refused origin or on a disabled transport ends nothing and claims nothing', async () => {
+    const d = await clusterInstance({ origins: '"http://good.example:*"', transports: 'websocket,xhr-polling' });
+    const good = { Origin: 'http://good.example:3000' };
+    const mon = await pub.duplicate();
+    mon.on('error', () => {});
+    let monitor;
+    try {
+      const hs = await request(d.port, 'GET', `/socket.io/1/?t=${Date.now()}`, undefined, good);
+      assert.equal(hs.status, 200, hs.text);
+      const sid = hs.text.split(':')[0];
+      const first = await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=1`, undefined, good);
+      assert.equal(first.text, '1::');
+      const ch = h.uid('alive');
+      const match = (e) => e.json && e.json.session_id === sid && e.json.channel === ch;
+      const sub = await request(d.port, 'POST', `/socket.io/1/xhr-polling/${sid}`, `3:::${JSON.stringify({ type: 'subscribe', channel: ch })}`, good);
+      assert.equal(sub.text, '1');
+      await events.waitFor((e) => e.channel === 'juggernaut:subscribe' && match(e), 5000);
+      monitor = await mon.monitor();
+      monitor.on('error', () => {});
+      const seen = [];
+      monitor.on('monitor', (time, args) => { seen.push(args.join(' ')); });
+      const evil = await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=2&disconnect`, undefined, { Origin: 'http://evil.example' });
+      assert.equal(evil.status, 403);
+      const evilPost = await request(d.port, 'POST', `/socket.io/1/xhr-polling/${sid}`, '0::', { Origin: 'http://evil.example' });
+      assert.equal(evilPost.status, 403);
+      // jsonp-polling is not enabled: the connection is closed without an answer
+      const off = await rawExchange(d.port, `GET /socket.io/1/jsonp-polling/${sid}?t=3&i=0&disconnect HTTP/1.1\r\nHost: x\r\nOrigin: http://good.example:3000\r\n\r\n`, /HTTP/, 1500);
+      assert.equal(off, '', 'no answer on a disabled transport');
+      await h.sleep(500);
+      assert.deepEqual(seen.filter((c) => c.includes(sid)), [], 'refused requests made Redis calls for the session');
+      assert.deepEqual(events.matching((e) => e.channel === 'juggernaut:unsubscribe' && match(e)), [], 'the session was ended');
+      assert.equal(await pub.exists(`jg:session:${sid}`), 1, 'the session record is still there');
+      // and an allowed ?disconnect does end it
+      const bye = await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=4&disconnect`, undefined, good);
+      assert.equal(bye.status, 200);
+      await events.waitFor((e) => e.channel === 'juggernaut:unsubscribe' && match(e), 5000);
+    } finally {
+      if (monitor) monitor.disconnect();
+      mon.disconnect();
+      await d.stop();
+    }
+  });
+});
