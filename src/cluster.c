@@ -608,8 +608,10 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
     char ttl[24], logsize[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)(cfg->instance_timeout * 1000));
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
-    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young" };
-    redisAsyncCommandArgv(ac, NULL, NULL, 8, argv, NULL);
+    char spent[24];
+    snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
+    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young", spent };
+    redisAsyncCommandArgv(ac, NULL, NULL, 9, argv, NULL);
     /* and claim the lease (or see who holds it) now rather than at the next tick */
     ev_feed_event(c->srv->loop, &c->beat, EV_TIMER);
 }
@@ -674,8 +676,10 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
      * sequenced; it defers to a mature instance for the lease */
     bool young = !jg_broker_subscribed(c->srv->broker) ||
                  ev_now(loop) - c->subscribed_since < 3 * cfg->leader_lease;
-    const char *beat[] = { c->id, ttl, logsize, cfg->history, young ? "young" : "mature" };
-    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 5, beat, NULL);
+    char spent[24];   /* how long a signed sid stays valid: its ended session's jg:spent */
+    snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
+    const char *beat[] = { c->id, ttl, logsize, cfg->history, young ? "young" : "mature", spent };
+    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 6, beat, NULL);
     jg_cluster_forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
         jg_cluster_draining(c);

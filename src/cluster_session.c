@@ -322,6 +322,8 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     } else if (r && r->type == REDIS_REPLY_ERROR) {
         jg_error("cluster: jg_claim failed: %s", r->str);
     }
+    if (conn && r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "SPENT"))
+        conn->sid_spent = true;   /* its session ended: not adopted again (first use wins) */
     if (conn && !conn->closing) {
         if (!r || r->type == REDIS_REPLY_ERROR) {
             conn->held = false;

@@ -167,7 +167,11 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         }
     }
     c->claimed = false;
-    if (!s && !srv->draining && well_formed)
+    bool spent = c->sid_spent;
+    c->sid_spent = false;
+    if (spent && !s)
+        srv->stats.sids_replayed++;
+    if (!s && !srv->draining && well_formed && !spent)
         s = jg_session_adopt(srv, sid);
     if (s && srv->cluster && req->method == HTTP_GET) {
         size_t tlen = 0;

@@ -373,4 +373,5 @@ void fz_end(void)
         fz_fail("connection lists not empty after the reset");
     srv->draining = false;
     F.cfg.duplicate_subscribe = false;
+    jg_session_forget_spent(srv);   /* the next input may adopt the same sids again */
 }

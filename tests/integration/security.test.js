@@ -306,3 +306,41 @@ describe('check first, act after', () => {
     }
   });
 });
+
+describe('a signed sid is used once (first use wins)', () => {
+  async function endedSession(d, headers = {}) {
+    const hs = await request(d.port, 'GET', `/socket.io/1/?t=${Date.now()}`, undefined, headers);
+    const sid = hs.text.split(':')[0];
+    assert.equal(sid.length, 38, `a signed sid: ${hs.text}`);
+    assert.equal((await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=1`)).text, '1::');
+    assert.equal((await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=2&disconnect`)).status, 200);
+    return sid;
+  }
+
+  test('cluster yes: once its session ended, the sid is an unknown session on every instance', async () => {
+    const sid = await endedSession(a);
+    await until(async () => (await pub.exists(`jg:session:${sid}`)) === 0, 5000, 'the record deleted');
+    const before = (await h.getJson(b.base, '/stats')).json.sids_replayed;
+    for (const d of [b, a]) {
+      const r = await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=3`);
+      assert.equal(r.text, '7:::1+0', `replayed on ${d === a ? 'A' : 'B'}: ${r.text}`);
+      const w = await request(d.port, 'POST', `/socket.io/1/xhr-polling/${sid}`, '3:::{"type":"subscribe","channel":"x"}');
+      assert.equal(w.status, 200);
+    }
+    await h.sleep(300);
+    assert.equal(await pub.exists(`jg:session:${sid}`), 0, 'no record was made again');
+    assert.ok((await h.getJson(b.base, '/stats')).json.sids_replayed > before, 'counted');
+    assert.ok((await pub.ttl(`jg:spent:${sid}`)) > 0, 'jg:spent expires');
+  });
+
+  test('cluster no, with a cluster-secret: the instance that ended it refuses it', async () => {
+    const d = await h.startDaemon({ redisUrl: redis.url, config: { 'cluster-secret': SECRET } });
+    try {
+      const sid = await endedSession(d);
+      assert.equal((await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=3`)).text, '7:::1+0');
+      assert.equal((await h.getJson(d.base, '/stats')).json.sessions, 0);
+    } finally {
+      await d.stop();
+    }
+  });
+});
