@@ -404,10 +404,14 @@ describe('health, stats, metrics; admin and agent ports', () => {
     const t = await startOwn({ 'access-log': 'yes', 'drain-period': 0.2 });
     try {
       await ops.httpGet(t.port, '/health');
-      await ops.httpGet(t.port, '/socket.io/1/?t=1');
+      const sid = (await ops.httpGet(t.port, '/socket.io/1/?t=1')).body.split(':')[0];
+      await ops.httpGet(t.port, `/socket.io/1/xhr-polling/${sid}?t=2`);
       await h.sleep(100);
       assert.match(t.d.logs(), /c#\d+ 127\.0\.0\.1:\d+ "GET \/health" 200 3\n/);
       assert.match(t.d.logs(), /"GET \/socket\.io\/1\/\?t=1" 200 \d+\n/);
+      // a sid is a credential: the access log keeps its first 8 characters only
+      assert.ok(t.d.logs().includes(`"GET /socket.io/1/xhr-polling/${sid.slice(0, 8)}...?t=2" 200`), 'the poll, sid cut');
+      assert.ok(!t.d.logs().includes(sid), 'the whole sid in the log');
     } finally {
       await sigtermAndCheck(t.d);
     }
