@@ -101,13 +101,14 @@ run: install-deps
 	@sh scripts/run-demo.sh $(BUILD)/juggernautd conf/juggernautd.conf
 
 # The whole test run: unit tests (release, ASan+UBSan, valgrind), the fuzz regression
-# corpus, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
+# corpus and a 3 s fuzz run per harness, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
 # it), and the browser suite against the release daemon.
 test: install-test-deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory check-asan
 	@node scripts/run-tests.js --only browser
 
@@ -173,7 +174,7 @@ clean:
 
 .PHONY: chaos all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
-# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
+# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress and make fuzz-smoke (both in make test)
 -include tests/fuzz/fuzz.mk
 # benchmarks against Nchan and the kernel's ceiling: make bench-tools, make bench [QUICK=1]
 -include bench/bench.mk

@@ -5,6 +5,8 @@
 #                    corpus (build/fuzz/work/<h>); prints executions and crashes per harness
 #   make fuzz-regress
 #                    build, then replay tests/fuzz/corpus/<h>/* and tests/fuzz/regress/<h>/*
+#   make fuzz-smoke [FUZZ_SMOKE_SECONDS=3]
+#                    every harness for a few seconds (part of make test)
 #   make fuzz-build  build only (build/fuzz/<h>)
 #
 # The daemon's sources are compiled again into build/fuzz/obj with clang, coverage
@@ -55,5 +57,10 @@ fuzz: fuzz-build
 fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh regress 0 $(FUZZ_ALL)
 
-.PHONY: fuzz fuzz-build fuzz-regress
+# a short run of every harness from its seeds (make test): new paths get a few seconds
+FUZZ_SMOKE_SECONDS ?= 3
+fuzz-smoke: fuzz-build
+	@sh tests/fuzz/run.sh fuzz $(FUZZ_SMOKE_SECONDS) $(FUZZ_ALL)
+
+.PHONY: fuzz fuzz-build fuzz-regress fuzz-smoke
 -include $(FUZZ_LIBOBJS:.o=.d) $(patsubst %,$(FUZZ_BUILD)/harness/%.d,$(FUZZ_ALL) fuzz_common)
