@@ -242,7 +242,10 @@ local function spent_key(sid)
 end
 
 local function mark_spent(sid)
-  local ttl = tonumber(redis.call('HGET', 'jg:config', 'spent-ttl')) or 3600
+  if #sid ~= 38 then
+    return   -- a plain sid (no cluster-secret) is never adopted: nothing to guard
+  end
+  local ttl = tonumber(redis.call('HGET', 'jg:config', 'spent-ttl')) or 120
   redis.call('SET', spent_key(sid), '1', 'EX', math.max(1, math.floor(ttl)))
 end
 
