@@ -141,6 +141,7 @@ struct jg_server *fz_server(void)
      * single-instance paths are what these harnesses reach), except in fuzz_cluster, which
      * answers them itself */
     set("cluster", fz_cluster_mode ? "yes" : "no");
+    set("cluster-ring-size", "100");   /* the smallest: inputs reach its eviction (and it is cheap) */
     set("publish-token", "fuzz-publish-token-0123456789");
     set("max-header-size", "1024");
     set("max-post-body", "2048");
