@@ -131,8 +131,11 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_session *s = well_formed ? jg_session_find(srv, sid) : NULL;
     int kind = jg_transport_parse(transport, strlen(transport));
     /* check first, act after: a request refused for its transport or its origin claims
-     * nothing, adopts nothing and ends nothing (?disconnect) */
-    if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
+     * nothing, adopts nothing and ends nothing (?disconnect). socket.io-client's own
+     * disconnect names no transport (GET /socket.io/1//<sid>/?disconnect=1): allowed. */
+    bool disconnect = jg_query_param(req->url.data, req->url.len, "disconnect", &dlen) != NULL;
+    bool transportless_disconnect = disconnect && !*transport;
+    if (!transportless_disconnect && (kind < 0 || !(srv->cfg->transports & (1u << kind)))) {
         /* like the original: no answer for a transport that is not enabled (§2.2) */
         srv->stats.http_errors++;
         jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
@@ -179,7 +182,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         s->poll_t = t ? jg_session_poll_key(t, tlen) : 0;
     }
 
-    if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
+    if (disconnect) {
         /* §11.4 Fix: end the session whether or not a transport is open, answer 200 */
         if (s)
             jg_session_end(s, "?disconnect", true);

@@ -288,6 +288,9 @@ describe('check first, act after', () => {
       assert.equal(evil.status, 403);
       const evilPost = await request(d.port, 'POST', `/socket.io/1/xhr-polling/${sid}`, '0::', { Origin: 'http://evil.example' });
       assert.equal(evilPost.status, 403);
+      // socket.io-client's own form names no transport; the origin check still applies
+      const evilBare = await request(d.port, 'GET', `/socket.io/1//${sid}/?disconnect=1`, undefined, { Origin: 'http://evil.example' });
+      assert.equal(evilBare.status, 403);
       // jsonp-polling is not enabled: the connection is closed without an answer
       const off = await rawExchange(d.port, `GET /socket.io/1/jsonp-polling/${sid}?t=3&i=0&disconnect HTTP/1.1\r\nHost: x\r\nOrigin: http://good.example:3000\r\n\r\n`, /HTTP/, 1500);
       assert.equal(off, '', 'no answer on a disabled transport');
@@ -295,8 +298,8 @@ describe('check first, act after', () => {
       assert.deepEqual(seen.filter((c) => c.includes(sid)), [], 'refused requests made Redis calls for the session');
       assert.deepEqual(events.matching((e) => e.channel === 'juggernaut:unsubscribe' && match(e)), [], 'the session was ended');
       assert.equal(await pub.exists(`jg:session:${sid}`), 1, 'the session record is still there');
-      // and an allowed ?disconnect does end it
-      const bye = await request(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=4&disconnect`, undefined, good);
+      // and an allowed ?disconnect does end it (the client's form, without a transport)
+      const bye = await request(d.port, 'GET', `/socket.io/1//${sid}/?disconnect=1`, undefined, good);
       assert.equal(bye.status, 200);
       await events.waitFor((e) => e.channel === 'juggernaut:unsubscribe' && match(e), 5000);
     } finally {
