@@ -130,6 +130,7 @@ describe('session ids never reach another client', () => {
     for (const c of [sender, ws, poller]) await subscribed(c, ch);
     const sids = [sender.sid, ws.sid, poller.sid];
     await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 1, except: sender.sid }));
+    await ws.waitForMessages(1);   // the legacy one is sequenced by the leader: keep the order
     await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 2, except: [sender.sid] }));
     await ws.waitForMessages(2);
     await poller.waitForMessages(2);
