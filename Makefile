@@ -19,7 +19,7 @@
 #   make deb        the Debian package in build/deb/ (built from a copy, checked by lintian)
 #   make deb-check  make deb, then install it here, run it against a real Redis, purge it
 
-PKGS      := hiredis jansson libcrypto
+PKGS      := hiredis jansson libcrypto libsodium
 # libev, wslay and http-parser ship no pkg-config file on Debian
 LIBS_NOPC := -lev -lwslay -lhttp_parser -lm
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -39,7 +39,7 @@ LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
-                     libwslay-dev libjansson-dev libssl-dev libcmocka-dev uthash-dev redis-server
+                     libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev redis-server
 DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
                      man-db groff-base ruby ruby-redis ruby-minitest
 # the example chat (examples/rails-chat): Rails 6.1 and SQLite from Debian, no gem downloads
@@ -107,13 +107,14 @@ run: install-deps
 	@sh scripts/run-demo.sh $(BUILD)/juggernautd conf/juggernautd.conf
 
 # The whole test run: unit tests (release, ASan+UBSan, valgrind), the fuzz regression
-# corpus, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
+# corpus and a 3 s fuzz run per harness, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
 # it), and the browser suite against the release daemon.
 test: install-test-deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-regress
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory check-asan
 	@node scripts/run-tests.js --only browser
 	@$(MAKE) --no-print-directory test-ruby
@@ -198,7 +199,7 @@ clean:
 
 .PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
 -include $(OBJS:.o=.d)
-# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress (replayed by make test)
+# libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress and make fuzz-smoke (both in make test)
 -include tests/fuzz/fuzz.mk
 # benchmarks against Nchan and the kernel's ceiling: make bench-tools, make bench [QUICK=1]
 -include bench/bench.mk

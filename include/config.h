@@ -55,6 +55,11 @@ struct jg_config {
     /* operations */
     char *admin_bind;            /* owned; address of the admin port */
     int admin_port;              /* 0 = no admin port (health/stats stay on the main port) */
+    enum jg_public_stats {       /* /stats and /metrics on the main (public) port */
+        JG_PUBLIC_STATS_COUNTERS = 0,   /* counters only: no channel names */
+        JG_PUBLIC_STATS_FULL,           /* with the busiest channels' names, as the admin port */
+        JG_PUBLIC_STATS_OFF,            /* 404: operators use the admin port */
+    } public_stats;
     char *agent_bind;            /* owned; NULL = same as bind */
     int agent_port;              /* 0 = no HAProxy agent-check port */
     double drain_period;         /* s: SIGTERM spreads session ends over this long */

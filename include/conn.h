@@ -60,6 +60,7 @@ struct jg_conn {
     struct jg_list all_node;             /* in srv->conns until closed */
     bool held;                           /* a request is held open (long-poll, stream) */
     bool claimed;                        /* cluster: c->req's session claim is done */
+    bool sid_spent;                      /* cluster: the claim found c->req's session ended */
     struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
                                             of an asynchronous answer waiting for it */
     bool closing;                        /* jg_conn_close ran; freed from srv->closing */

@@ -54,7 +54,7 @@ char *jg_jug_event_custom(const json_t *meta, const char *sid, const json_t *dat
 /* ---- Redis -> clients (protocol.md §12.2, §12.3) ---- */
 
 struct jg_jug_publish {
-    json_t *root;            /* owned: the published object with "channels" removed */
+    json_t *root;            /* owned: the published object with "channels" and "except" removed */
     char **channels;         /* owned: target channels in published order, duplicates kept */
     size_t nchannels;
     char **except;           /* owned: session ids to skip ("except" string or array) */

@@ -9,7 +9,7 @@
 
 #include <ev.h>
 #include <jansson.h>
-#include <uthash.h>
+#include "hash.h"
 
 #include "config.h"
 #include "list.h"
@@ -90,6 +90,8 @@ struct jg_session *jg_session_find(struct jg_server *srv, const char *sid);
  * instance sharing our cluster-secret within handshake-expiry, it becomes a session here
  * as if we had handshaken it. Returns NULL otherwise. */
 struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid);
+/* Forgets which signed sids ended here (they could be adopted again); for tests. */
+void jg_session_forget_spent(struct jg_server *srv);
 
 /* A transport request (GET poll, htmlfile stream, WebSocket) for S arrived on C. Replaces
  * any older transport (an older held GET is answered 8::), sends 1:: on the first one,

@@ -60,8 +60,10 @@ void jg_sio_payload_append_framed(struct jg_sb *sb, const char *pkt, size_t len)
 
 /* Appends S as a JavaScript/JSON string literal, quotes included, the way V8's
  * JSON.stringify writes strings (protocol.md §8.1), plus U+2028 -> \u2028 and
- * U+2029 -> \u2029. With ESCAPE_SLASH every '/' becomes "\/" (htmlfile, §9.1). */
-void jg_sio_js_string_append(struct jg_sb *sb, const char *s, size_t len, bool escape_slash);
+ * U+2029 -> \u2029. IN_HTML (htmlfile, §9.1: the literal sits inside a <script> element):
+ * every '/' becomes "\/" and every '<' "\u003c", so no "</script", "<!--" or "<script"
+ * can change the HTML parser's state whatever the data. */
+void jg_sio_js_string_append(struct jg_sb *sb, const char *s, size_t len, bool in_html);
 
 /* Appends S to OUT with every invalid UTF-8 sequence replaced by U+FFFD (EF BF BD), the
  * way Node decodes a Buffer (WHATWG "maximal subpart" replacement). Surrogate code points

@@ -36,6 +36,8 @@
     X(session_queue_overflows, counter, "Sessions ended because their poll queue passed max-session-queue") \
     X(http_errors, counter, "HTTP requests answered with an error or dropped as malformed") \
     X(unknown_sid, counter, "Transport requests for unknown or expired session ids") \
+    X(sids_replayed, counter, "Signed session ids refused because their session already ended (first use wins)") \
+    X(malformed_sid, counter, "Transport requests whose session id has no valid form (answered as unknown)") \
     X(heartbeat_timeouts, counter, "Sessions ended by heartbeat timeout") \
     X(close_timeouts, counter, "Sessions ended by close timeout") \
     X(redis_connected, flag, "1 while both Redis connections are up") \

@@ -191,13 +191,17 @@ local function jg_release(keys, args)
   return 0
 end
 
--- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young[:since-ms]|mature>:
--- instance heartbeat; "mature" once it has been subscribed for 3 x leader-lease, before
--- that "young:<when it subscribed, ms>" (jg_lease prefers whoever listened longest).
+-- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young[:since-ms]|mature>
+-- [<spent-s>]: instance heartbeat; "mature" once it has been subscribed for 3 x
+-- leader-lease, before that "young:<when it subscribed, ms>" (jg_lease prefers whoever
+-- listened longest). SPENT-S: how long a signed sid stays valid (handshake-expiry + clock skew).
 local function jg_beat(keys, args)
   redis.call('SET', 'jg:instance:' .. args[1], args[5] or 'young', 'PX', args[2])
   redis.call('SADD', 'jg:instances', args[1])
   redis.call('HSET', 'jg:config', 'log-size', args[3], 'history', args[4])
+  if args[6] then
+    redis.call('HSET', 'jg:config', 'spent-ttl', args[6])
+  end
   return 1
 end
 
@@ -247,6 +251,22 @@ local function skey(sid)
   return 'jg:session:' .. sid
 end
 
+-- jg:spent:<sid>: the session ended. A signed sid is accepted by any instance for
+-- handshake-expiry after its issue; once its session ended it must not come back to life
+-- (a third party replaying it would get a new session under the victim's id): first use
+-- wins. Kept as long as the signature is valid (jg:config spent-ttl, set by jg_beat).
+local function spent_key(sid)
+  return 'jg:spent:' .. sid
+end
+
+local function mark_spent(sid)
+  if #sid ~= 38 then
+    return   -- a plain sid (no cluster-secret) is never adopted: nothing to guard
+  end
+  local ttl = tonumber(redis.call('HGET', 'jg:config', 'spent-ttl')) or 120
+  redis.call('SET', spent_key(sid), '1', 'EX', math.max(1, math.floor(ttl)))
+end
+
 -- The juggernaut:(un)subscribe event, byte for byte as juggernaut.c writes it.
 local function channel_event(chjson, meta, sid)
   local m = ''
@@ -269,6 +289,9 @@ end
 -- adopting instance is the one serving the client.
 local function jg_session_open(keys, args)
   local sid, owner = args[1], args[2]
+  if redis.call('EXISTS', spent_key(sid)) == 1 then
+    return -1   -- its session ended: not again (first use wins)
+  end
   if args[4] == '1' then
     local old = redis.call('HGET', skey(sid), 'owner')
     if old and old ~= owner then
@@ -295,13 +318,16 @@ end
 -- so the session outlives a dead owner until close-timeout after it (jg_reap). Confirms the last polling answer when this GET is a new
 -- one (a byte-identical retry of the request whose answer was lost is not), makes ME the
 -- owner (telling the old one to let go) and returns the whole record, or nil if there is no
--- such session. The reply is the HGETALL list (as it was before CONNECTS marked it
+-- such session, or the status SPENT if it ended (jg:spent). The reply is the HGETALL list (as it was before CONNECTS marked it
 -- connected) plus "old_owner" <previous owner>.
 local function jg_claim(keys, args)
   local sid, me, t = args[1], args[2], args[3]
   local key = skey(sid)
   local old = redis.call('HGET', key, 'owner')
   if not old then
+    if redis.call('EXISTS', spent_key(sid)) == 1 then
+      return redis.status_reply('SPENT')   -- ended: an unknown session, not to be adopted
+    end
     return nil
   end
   if t ~= '' then
@@ -443,6 +469,7 @@ local function end_session(sid, owner)
   end
   redis.call('DEL', key)
   redis.call('SREM', 'jg:instance:' .. owner .. ':sessions', sid)
+  mark_spent(sid)
 end
 
 -- FCALL jg_end 0 <sid> <me>: ME ends the session; nothing happens (0) if it moved.

@@ -20,11 +20,13 @@
 #include "buf.h"
 #include "channel.h"
 #include "cluster_int.h"
+#include "hash.h"
 #include "juggernaut.h"
 #include "log.h"
 #include "pubsub.h"
 #include "server.h"
 #include "session.h"
+#include "sid.h"
 #include "sio.h"
 #include "xalloc.h"
 
@@ -133,7 +135,7 @@ static void set_backfilling(struct jg_session *s, bool on, uint64_t seq_floor)
 static void tell_lost(struct jg_cluster *c, struct jg_session *s, uint64_t from, uint64_t to)
 {
     c->srv->stats.replay_gaps++;
-    jg_warn("session %.8s: messages %llu..%llu are neither in the ring nor in the Redis log (cluster-ring-size, "
+    jg_warn("session " JG_SID_LOG ": messages %llu..%llu are neither in the ring nor in the Redis log (cluster-ring-size, "
             "cluster-ring-bytes, cluster-log-size); the client is told", s->sid,
             (unsigned long long)from, (unsigned long long)to);
     for (struct jg_list *pos = s->subs.next; pos != &s->subs; pos = pos->next) {
@@ -219,12 +221,11 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
 
 /* ---- legacy messages and the leader ---- */
 
+/* Keyed (hash.h): publishers choose the texts, and equal hashes share a table entry and
+ * cost a list walk in legacy_seen. */
 static uint64_t text_hash(const char *text, size_t len)
 {
-    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)text[i]) * 1099511628211ULL;
-    return h;
+    return jg_hash(text, len);
 }
 
 /* How many pending entries have text hash H (so a text that is not pending costs no scan). */
@@ -607,8 +608,10 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
     char ttl[24], logsize[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)(cfg->instance_timeout * 1000));
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
-    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young" };
-    redisAsyncCommandArgv(ac, NULL, NULL, 8, argv, NULL);
+    char spent[24];
+    snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
+    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young", spent };
+    redisAsyncCommandArgv(ac, NULL, NULL, 9, argv, NULL);
     /* and claim the lease (or see who holds it) now rather than at the next tick */
     ev_feed_event(c->srv->loop, &c->beat, EV_TIMER);
 }
@@ -638,7 +641,8 @@ static void reap_reply(struct jg_server *srv, redisReply *r, void *priv)
         r->element[1]->type != REDIS_REPLY_INTEGER)
         return;
     long long ended = r->element[0]->integer;
-    if (ended > 0) {
+    /* a count of sessions: anything beyond 2^31 is not one (and would overflow the counter) */
+    if (ended > 0 && ended < INT32_MAX) {
         srv->stats.sessions_reaped += ended;
         jg_warn("cluster: ended %lld sessions of instances that stopped beating (their unsubscribe events "
                 "sent)", ended);
@@ -680,8 +684,10 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     } else if (!young) {
         snprintf(state, sizeof state, "mature");
     }
-    const char *beat[] = { c->id, ttl, logsize, cfg->history, state };
-    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 5, beat, NULL);
+    char spent[24];   /* how long a signed sid stays valid: its ended session's jg:spent */
+    snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
+    const char *beat[] = { c->id, ttl, logsize, cfg->history, state, spent };
+    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 6, beat, NULL);
     jg_cluster_forget_drops(c, ev_now(loop) - 10);
     if (c->srv->draining) {
         jg_cluster_draining(c);

@@ -41,8 +41,9 @@ static struct jg_conn *http_done(struct http_ctx *h)
 {
     struct jg_conn *conn = h->conn;
     if (conn) {
+        /* still held: the answer (jg_http_respond) releases it and resumes the requests
+         * pipelined behind this one */
         conn->waiter = NULL;
-        conn->held = false;
         if (conn->closing)
             conn = NULL;
     }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include <ev.h>
-#include <uthash.h>
+#include "hash.h"
 
 #include "broker.h"
 #include "cluster.h"

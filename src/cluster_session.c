@@ -15,7 +15,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <jansson.h>
-#include <uthash.h>
+#include "hash.h"
 
 #include "broker.h"
 #include "buf.h"
@@ -243,7 +243,7 @@ static void reregister(struct jg_cluster *c, const char *sid)
     struct jg_session *s = jg_session_find(c->srv, sid);
     if (!s)
         return;
-    jg_warn("session %s: its record is gone from Redis (Redis lost its data?); registering it again", sid);
+    jg_warn("session " JG_SID_LOG ": its record is gone from Redis (Redis lost its data?); registering it again", sid);
     jg_cluster_session_opened(s, true);
     if (s->meta)
         jg_cluster_meta_changed(s);
@@ -273,7 +273,7 @@ static void claim_patience_cb(struct ev_loop *loop, ev_timer *w, int revents)
     conn->waiter = NULL;
     cl->conn = NULL;
     struct jg_session *s = jg_session_find(cl->srv, cl->sid);
-    jg_warn("session %s: Redis did not answer its claim in time; %s", cl->sid,
+    jg_warn("session " JG_SID_LOG ": Redis did not answer its claim in time; %s", cl->sid,
             s ? "served by this instance as it is" : "answered 503");
     if (s) {
         jg_router_resume_claimed(conn);
@@ -322,6 +322,8 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     } else if (r && r->type == REDIS_REPLY_ERROR) {
         jg_error("cluster: jg_claim failed: %s", r->str);
     }
+    if (conn && r && r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "SPENT"))
+        conn->sid_spent = true;   /* its session ended: not adopted again (first use wins) */
     if (conn && !conn->closing) {
         if (!r || r->type == REDIS_REPLY_ERROR) {
             conn->held = false;
@@ -501,7 +503,7 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
         }
         if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER) {
             size_t npres = (size_t)r->element[i]->integer;
-            if (sub->presence && i + 1 + 2 * npres <= r->elements)
+            if (sub->presence && npres <= (r->elements - i - 1) / 2)   /* no overflow of 2 * npres */
                 send_snapshot(s, b->channel, (const redisReply *const *)&r->element[i + 1], npres, now);
         }
     }

@@ -328,6 +328,19 @@ static int parse_log_level(struct jg_config *cfg, const char *v, char *err, size
     return 0;
 }
 
+static int parse_public_stats(struct jg_config *cfg, const char *v, char *err, size_t errlen)
+{
+    static const char *const names[] = { "counters", "full", "off" };
+    for (int i = 0; i < 3; i++) {
+        if (!strcmp(v, names[i])) {
+            cfg->public_stats = (enum jg_public_stats)i;
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "expected counters, full or off, got \"%s\"", v);
+    return -1;
+}
+
 /* How a key's text becomes a value. */
 enum key_type {
     K_PORT,              /* int, 1-65535 */
@@ -389,6 +402,7 @@ static const struct key keys[] = {
     { "keepalive-timeout", K_SECONDS, F(keepalive_timeout), 0.05, NULL, NULL },
     { "admin-bind", K_NONEMPTY, F(admin_bind), 0, "an IP address", NULL },
     { "admin-port", K_PORT_OR_OFF, F(admin_port), 0, NULL, NULL },
+    { "public-stats", K_CUSTOM, 0, 0, NULL, parse_public_stats },
     { "agent-bind", K_STRING, F(agent_bind), 0, NULL, NULL },
     { "agent-port", K_PORT_OR_OFF, F(agent_port), 0, NULL, NULL },
     { "drain-period", K_SECONDS_OR_OFF, F(drain_period), 0.05, NULL, NULL },

@@ -251,13 +251,32 @@ void jg_http_cors(const struct jg_http_req *req, struct jg_sb *out)
                   req->origin);
 }
 
+/* URL with the sid of /socket.io/1/<transport>/<sid> cut to its first 8 characters: a sid
+ * is a credential, and access logs travel (log shippers, support tickets). */
+static void redact_url(const char *url, char *out, size_t outlen)
+{
+    static const char prefix[] = "/socket.io/1/";
+    const char *sid = NULL;
+    if (!strncmp(url, prefix, sizeof prefix - 1)) {
+        const char *slash = strchr(url + sizeof prefix - 1, '/');
+        sid = slash ? slash + 1 : NULL;
+    }
+    size_t sidlen = sid ? strcspn(sid, "/?#") : 0;
+    if (sidlen <= 8) {
+        snprintf(out, outlen, "%.200s", url);
+        return;
+    }
+    snprintf(out, outlen, "%.*s...%.100s", (int)(sid - url) + 8, url, sid + sidlen);
+}
+
 void jg_http_access_log(const struct jg_conn *c, int status, long long length)
 {
     if (!c->srv->cfg->access_log || JG_LOG_INFO < jg_log_threshold)
         return;
     const struct jg_http_req *req = c->req;
-    const char *url = req && req->url.data ? req->url.data : "-";
-    jg_log_write(JG_LOG_INFO, "c#%llu %s \"%s %.200s\" %d %lld", (unsigned long long)c->id, c->peer,
+    char url[512];
+    redact_url(req && req->url.data ? req->url.data : "-", url, sizeof url);
+    jg_log_write(JG_LOG_INFO, "c#%llu %s \"%s %s\" %d %lld", (unsigned long long)c->id, c->peer,
                  req ? http_method_str((enum http_method)req->method) : "-", url, status, length);
 }
 

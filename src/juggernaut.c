@@ -568,7 +568,11 @@ int jg_jug_publish_parse(const char *text, size_t len, struct jg_jug_publish *ou
     const json_t *except = json_object_get(root, "except");
     if (js_truthy(except))
         collect_strings(except, &out->except, &out->nexcept);
-    json_object_del(root, "channels");    /* after collecting: the strings were copied */
+    /* after collecting (the strings were copied): routing fields never reach a client.
+     * "except" holds session ids, which are credentials (the original relayed it: J5,
+     * a deliberate difference, README "Differences from Juggernaut 2.1.1") */
+    json_object_del(root, "channels");
+    json_object_del(root, "except");
     out->root = root;
     return 0;
 }

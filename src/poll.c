@@ -100,7 +100,7 @@ static void htmlfile_write(struct jg_conn *c, const char *p, size_t len)
 {
     struct jg_sb sb = JG_SB_INIT;
     jg_sb_appends(&sb, "<script>_(");
-    jg_sio_js_string_append(&sb, p, len, true);   /* "</script>" must not end the tag (§9.1) */
+    jg_sio_js_string_append(&sb, p, len, true);   /* no '<' or '/' raw: nothing ends the tag (§9.1) */
     jg_sb_appends(&sb, ");</script>");
     jg_http_chunk(c, sb.data, sb.len);
     jg_sb_free(&sb);

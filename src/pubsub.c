@@ -13,6 +13,7 @@
 #include "juggernaut.h"
 #include "log.h"
 #include "server.h"
+#include "sid.h"
 #include "session.h"
 #include "sio.h"
 
@@ -62,18 +63,18 @@ static bool subscribe_allowed(struct jg_session *s, const struct jg_jug_client_m
 {
     const struct jg_config *cfg = s->srv->cfg;
     if (strlen(m->channel) > cfg->max_channel_length) {
-        jg_info("session %s: subscribe refused: channel name longer than %zu bytes (max-channel-length)", s->sid,
+        jg_info("session " JG_SID_LOG ": subscribe refused: channel name longer than %zu bytes (max-channel-length)", s->sid,
                 cfg->max_channel_length);
         refuse(s, "subscribe", NULL, "channel name too long");
         return false;
     }
     if (!channel_name_ok(m->channel)) {
-        jg_info("session %s: subscribe refused: control characters in the channel name", s->sid);
+        jg_info("session " JG_SID_LOG ": subscribe refused: control characters in the channel name", s->sid);
         refuse(s, "subscribe", NULL, "invalid channel name");
         return false;
     }
     if (s->nsubs >= cfg->max_subscriptions) {
-        jg_info("session %s: subscribe to \"%s\" refused: already %zu subscriptions (max-subscriptions)", s->sid,
+        jg_info("session " JG_SID_LOG ": subscribe to \"%s\" refused: already %zu subscriptions (max-subscriptions)", s->sid,
                 m->channel, s->nsubs);
         refuse(s, "subscribe", m->channel, "too many subscriptions");
         return false;
@@ -81,7 +82,7 @@ static bool subscribe_allowed(struct jg_session *s, const struct jg_jug_client_m
     if (cfg->auth_secret && !strncmp(m->channel, cfg->private_prefix, strlen(cfg->private_prefix)) &&
         !jg_auth_check(cfg->auth_secret, s->sid, m->channel, strlen(m->channel), m->auth)) {
         s->srv->stats.auth_refused++;
-        jg_info("session %s: subscribe to private channel \"%s\" refused: %s auth", s->sid, m->channel,
+        jg_info("session " JG_SID_LOG ": subscribe to private channel \"%s\" refused: %s auth", s->sid, m->channel,
                 m->auth ? "wrong" : "no");
         refuse(s, "subscribe", m->channel, "unauthorized");
         return false;
@@ -102,7 +103,7 @@ static bool meta_allowed(struct jg_session *s, const struct jg_jug_client_msg *m
     free(json);
     if (!ok) {
         s->srv->stats.auth_refused++;
-        jg_info("session %s: meta refused: %s auth", s->sid, m->auth ? "wrong" : "no");
+        jg_info("session " JG_SID_LOG ": meta refused: %s auth", s->sid, m->auth ? "wrong" : "no");
         refuse(s, "meta", NULL, "unauthorized");
     }
     return ok;

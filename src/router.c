@@ -123,9 +123,35 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     struct jg_server *srv = c->srv;
     struct jg_http_req *req = c->req;
     size_t dlen;
-    struct jg_session *s = jg_session_find(srv, sid);
+    /* a sid no instance could have issued is an unknown session: no lookup, no claim, no
+     * adoption, no Redis call (it would leave state keyed by attacker-chosen text) */
+    bool well_formed = jg_sid_well_formed(sid);
+    if (!well_formed)
+        srv->stats.malformed_sid++;
+    struct jg_session *s = well_formed ? jg_session_find(srv, sid) : NULL;
     int kind = jg_transport_parse(transport, strlen(transport));
-    if (srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
+    /* check first, act after: a request refused for its transport or its origin claims
+     * nothing, adopts nothing and ends nothing (?disconnect). socket.io-client's own
+     * disconnect names no transport (GET /socket.io/1//<sid>/?disconnect=1): allowed. */
+    bool disconnect = jg_query_param(req->url.data, req->url.len, "disconnect", &dlen) != NULL;
+    bool transportless_disconnect = disconnect && !*transport;
+    if (!transportless_disconnect && (kind < 0 || !(srv->cfg->transports & (1u << kind)))) {
+        /* like the original: no answer for a transport that is not enabled (§2.2) */
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
+                c->peer, transport);
+        jg_conn_close_after_flush(c);   /* answers to earlier pipelined requests still go out */
+        return;
+    }
+    if (!origin_ok(srv, req)) {
+        srv->stats.http_errors++;
+        jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
+                transport, req->origin ? req->origin : req->referer);
+        req->keep_alive = false;
+        jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
+        return;
+    }
+    if (well_formed && srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
         (!s || (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
                 jg_broker_ready(srv->broker)))) {
         /* the session's record decides: take it over (polls land anywhere), confirm the
@@ -144,7 +170,11 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         }
     }
     c->claimed = false;
-    if (!s && !srv->draining)
+    bool spent = c->sid_spent;
+    c->sid_spent = false;
+    if (spent && !s)
+        srv->stats.sids_replayed++;
+    if (!s && !srv->draining && well_formed && !spent)
         s = jg_session_adopt(srv, sid);
     if (s && srv->cluster && req->method == HTTP_GET) {
         size_t tlen = 0;
@@ -152,7 +182,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         s->poll_t = t ? jg_session_poll_key(t, tlen) : 0;
     }
 
-    if (jg_query_param(req->url.data, req->url.len, "disconnect", &dlen)) {
+    if (disconnect) {
         /* §11.4 Fix: end the session whether or not a transport is open, answer 200 */
         if (s)
             jg_session_end(s, "?disconnect", true);
@@ -169,22 +199,6 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
          * here would make the client start over and lose what was published meanwhile. */
         req->keep_alive = false;
         jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
-        return;
-    }
-    if (kind < 0 || !(srv->cfg->transports & (1u << kind))) {
-        /* like the original: no answer for a transport that is not enabled (§2.2) */
-        srv->stats.http_errors++;
-        jg_info("c#%llu %s: transport \"%.40s\" not enabled; connection closed", (unsigned long long)c->id,
-                c->peer, transport);
-        jg_conn_close_after_flush(c);   /* answers to earlier pipelined requests still go out */
-        return;
-    }
-    if (!origin_ok(srv, req)) {
-        srv->stats.http_errors++;
-        jg_info("c#%llu %s: %s request refused: origin %s not in origins", (unsigned long long)c->id, c->peer,
-                transport, req->origin ? req->origin : req->referer);
-        req->keep_alive = false;
-        jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;
     }
     if (kind == JG_TR_WEBSOCKET) {
@@ -289,11 +303,19 @@ static void health(struct jg_conn *c)
 static void stats(struct jg_conn *c, bool prometheus)
 {
     struct jg_sb out = JG_SB_INIT;
+    enum jg_public_stats pub = c->admin ? JG_PUBLIC_STATS_FULL : c->srv->cfg->public_stats;
+    if (pub == JG_PUBLIC_STATS_OFF) {
+        jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
+        return;
+    }
     if (prometheus) {
         jg_stats_prometheus(&c->srv->stats, &out);
     } else {
         jg_stats_json(&c->srv->stats, &out);
-        /* ...plus the busiest channels: {"top_channels":[{"channel":..,"subscribers":N}]} */
+    }
+    if (!prometheus && pub == JG_PUBLIC_STATS_FULL) {
+        /* ...plus the busiest channels: {"top_channels":[{"channel":..,"subscribers":N}]}.
+         * Channel names (private ones too) only where public-stats or the admin port allow */
         out.len--;   /* reopen the object */
         jg_sb_appends(&out, ",\"top_channels\":");
         jg_channel_top_json(c->srv->channels, TOP_CHANNELS, &out);

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 #include "broker.h"
 #include "cluster.h"

@@ -14,13 +14,29 @@
 #include "log.h"
 #include "pubsub.h"
 #include "server.h"
+#include "sid.h"
 #include "sio.h"
 #include "xalloc.h"
+
+/* A signed sid whose session ended here: it cannot be adopted again while its signature
+ * is still accepted (first use wins; a third party replaying it gets an unknown session). */
+struct spent {
+    char sid[JG_SID_MAX + 1];
+    double until;                 /* ev_now after which the signature has expired anyway */
+    struct jg_list node;          /* in spent_fifo, oldest first */
+    UT_hash_handle hh;
+};
+
+#define SPENT_MAX 65536           /* ~7 MB at most; beyond, the oldest are forgotten */
+#define SPENT_SKEW 60.0           /* s of clock skew jg_sid_verify tolerates */
 
 struct jg_session_table {
     struct jg_session *by_sid;    /* uthash head */
     size_t count;
     struct jg_list end_later;     /* sessions to end from the check phase */
+    struct spent *spent;          /* uthash head */
+    struct jg_list spent_fifo;
+    size_t nspent;
 };
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -50,7 +66,58 @@ struct jg_session_table *jg_session_table_new(void)
 {
     struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
     jg_list_init(&t->end_later);
+    jg_list_init(&t->spent_fifo);
     return t;
+}
+
+static void spent_remove(struct jg_session_table *t, struct spent *e)
+{
+    HASH_DEL(t->spent, e);
+    jg_list_remove(&e->node);
+    t->nspent--;
+    free(e);
+}
+
+/* Forgets the entries whose signature expired, and the oldest beyond SPENT_MAX. */
+static void spent_expire(struct jg_session_table *t, double now)
+{
+    while (!jg_list_empty(&t->spent_fifo)) {
+        struct spent *e = jg_container_of(t->spent_fifo.next, struct spent, node);
+        if (e->until > now && t->nspent <= SPENT_MAX)
+            break;
+        spent_remove(t, e);
+    }
+}
+
+static void remember_spent(struct jg_server *srv, const char *sid)
+{
+    struct jg_session_table *t = srv->sessions;
+    struct spent *e = NULL;
+    HASH_FIND_STR(t->spent, sid, e);
+    if (e)
+        return;
+    e = jg_xcalloc(1, sizeof *e);
+    snprintf(e->sid, sizeof e->sid, "%s", sid);
+    e->until = ev_now(srv->loop) + srv->cfg->handshake_expiry + SPENT_SKEW;
+    HASH_ADD_STR(t->spent, sid, e);
+    jg_list_add_tail(&t->spent_fifo, &e->node);
+    t->nspent++;
+    spent_expire(t, ev_now(srv->loop));
+}
+
+static bool is_spent(struct jg_server *srv, const char *sid)
+{
+    struct jg_session_table *t = srv->sessions;
+    spent_expire(t, ev_now(srv->loop));
+    struct spent *e = NULL;
+    HASH_FIND_STR(t->spent, sid, e);
+    return e != NULL;
+}
+
+void jg_session_forget_spent(struct jg_server *srv)
+{
+    while (!jg_list_empty(&srv->sessions->spent_fifo))
+        spent_remove(srv->sessions, jg_container_of(srv->sessions->spent_fifo.next, struct spent, node));
 }
 
 void jg_session_table_free(struct jg_session_table *t)
@@ -58,6 +125,8 @@ void jg_session_table_free(struct jg_session_table *t)
     if (!t)
         return;
     /* jg_session_end removes the session from the table; callers end them first. */
+    while (!jg_list_empty(&t->spent_fifo))
+        spent_remove(t, jg_container_of(t->spent_fifo.next, struct spent, node));
     free(t);
 }
 
@@ -113,6 +182,11 @@ struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
     /* ev_now is close to wall time: libev's loop clock is the realtime clock */
     if (!jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry))
         return NULL;
+    if (is_spent(srv, sid)) {
+        srv->stats.sids_replayed++;
+        jg_info("session " JG_SID_LOG ": refused: its session ended here (a replayed sid)", sid);
+        return NULL;
+    }
     jg_debug("session %s: adopted (issued by another instance)", sid);
     srv->stats.sessions_adopted++;
     struct jg_session *s = session_new(srv, sid);
@@ -407,7 +481,7 @@ void jg_session_send_seq(struct jg_session *s, struct jg_buf *pkt, struct jg_buf
     if (s->queue_len >= s->srv->cfg->max_session_queue) {
         if (!jg_list_linked(&s->end_node)) {
             s->srv->stats.session_queue_overflows++;
-            jg_warn("session %s: %zu packets waiting for a poll (max-session-queue); ending it",
+            jg_warn("session " JG_SID_LOG ": %zu packets waiting for a poll (max-session-queue); ending it",
                     s->sid, s->queue_len);
             jg_session_end_later(s, "poll queue overflow");
         }
@@ -486,7 +560,7 @@ void jg_session_payload_in(struct jg_session *s, const char *body, size_t len)
     pc.srv = s->srv;
     memcpy(pc.sid, s->sid, sizeof pc.sid);
     if (jg_sio_payload_decode(text, len, payload_packet, &pc) != 0)
-        jg_info("session %s: malformed payload framing; ignored the rest of the POST", pc.sid);
+        jg_info("session " JG_SID_LOG ": malformed payload framing; ignored the rest of the POST", pc.sid);
     jg_sb_free(&clean);
 }
 
@@ -516,6 +590,8 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     free(s->queue);
     free(s->queue_seq);
     jg_list_remove(&s->end_node);
+    if (srv->cfg->cluster_secret && !s->moved)
+        remember_spent(srv, s->sid);   /* a signed sid: never adopted again */
     HASH_DEL(srv->sessions->by_sid, s);
     srv->sessions->count--;
     srv->stats.sessions--;

@@ -66,6 +66,12 @@ static bool decode(const char *in, size_t n, unsigned char *out)
     return true;
 }
 
+bool jg_sid_well_formed(const char *sid)
+{
+    size_t n = strspn(sid, alphabet);
+    return sid[n] == '\0' && (n == JG_SID_LEN || n == JG_SID_SIGNED_LEN);
+}
+
 static void tag(const char *secret, const unsigned char *msg, size_t len, unsigned char out[TAG_BYTES])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -148,7 +148,7 @@ void jg_sio_payload_append_framed(struct jg_sb *sb, const char *pkt, size_t len)
     jg_sb_append(sb, pkt, len);
 }
 
-void jg_sio_js_string_append(struct jg_sb *sb, const char *s, size_t len, bool escape_slash)
+void jg_sio_js_string_append(struct jg_sb *sb, const char *s, size_t len, bool in_html)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0; /* start of the pending run of bytes copied as they are */
@@ -170,8 +170,14 @@ void jg_sio_js_string_append(struct jg_sb *sb, const char *s, size_t len, bool e
         case '\f': esc = "\\f"; break;
         case '\r': esc = "\\r"; break;
         case '/':
-            if (escape_slash)
+            if (in_html)
                 esc = "\\/";
+            break;
+        case '<':
+            /* "<!--" and "<script" inside a script element change how the HTML parser
+             * looks for its end (script data escaped states): no raw '<' at all */
+            if (in_html)
+                esc = "\\u003c";
             break;
         case 0xE2:
             /* U+2028 = E2 80 A8, U+2029 = E2 80 A9: line terminators in pre-ES2019 JS */

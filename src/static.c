@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <uthash.h>
+#include "hash.h"
 
 #include "buf.h"
 #include "conn.h"

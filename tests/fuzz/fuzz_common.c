@@ -48,6 +48,8 @@ ssize_t __wrap_getrandom(void *buf, size_t len, unsigned int flags)
 
 /* ---- the fixture ---- */
 
+bool fz_cluster_mode;
+
 struct slot {
     struct jg_conn *c;   /* borrowed; NULL once it closed */
     int peer;            /* our end; -1 when none */
@@ -136,8 +138,11 @@ struct jg_server *fz_server(void)
     set("origins", "http://a.example:80 http://b.example:*");
     set("cluster-secret", "fuzzing-cluster-secret-0123456789");
     /* no Redis answers here: cluster mode's claims would wait for it forever (the
-     * single-instance paths are what these harnesses reach) */
-    set("cluster", "no");
+     * single-instance paths are what these harnesses reach), except in fuzz_cluster, which
+     * answers them itself */
+    set("cluster", fz_cluster_mode ? "yes" : "no");
+    set("cluster-ring-size", "100");   /* the smallest: inputs reach its eviction (and it is cheap) */
+    set("publish-token", "fuzz-publish-token-0123456789");
     set("max-header-size", "1024");
     set("max-post-body", "2048");
     set("max-message-size", "1024");
@@ -369,4 +374,5 @@ void fz_end(void)
         fz_fail("connection lists not empty after the reset");
     srv->draining = false;
     F.cfg.duplicate_subscribe = false;
+    jg_session_forget_spent(srv);   /* the next input may adopt the same sids again */
 }

@@ -26,6 +26,10 @@ struct jg_session;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Set before the first fz_server() for cluster mode ("cluster yes"; fuzz_cluster answers
+ * the Redis calls itself). */
+extern bool fz_cluster_mode;
+
 /* The server (made on first use). Its config has small limits so inputs reach them. */
 struct jg_server *fz_server(void);
 /* Starts an input: the sid generator restarts at 0. */

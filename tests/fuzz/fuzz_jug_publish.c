@@ -1,8 +1,8 @@
 /* fuzz_jug_publish.c: a message published on the Redis channel "juggernaut".
  * Part 1 (pure): jg_jug_publish_parse, jg_jug_publish_packet for each target channel,
  * jg_jug_publish_excepts. Oracles: each packet is "3:::" + a JSON object equal (as
- * JavaScript sees it) to the published object without "channels" and with "channel" set
- * to the target; every "except" string excepts, another string does not.
+ * JavaScript sees it) to the published object without "channels" and "except" (session
+ * ids never reach a client) and with "channel" set to the target; every "except" string excepts, another string does not.
  * Part 2 (fan-out): jg_pubsub_redis_message, twice, on a server whose sessions listen on
  * every transport: @0 WebSocket (channels a, b), @1 xhr-polling with a held GET (a),
  * @2 htmlfile (b, c), @3 no transport, polls queue up (a, c), @4 jsonp-polling with a
@@ -34,8 +34,8 @@ static void check_publish(const char *text, size_t len)
             fz_fail("failed parse left state or no error");
         return;
     }
-    if (!json_is_object(p.root) || json_object_get(p.root, "channels"))
-        fz_fail("publish root is not an object without \"channels\"");
+    if (!json_is_object(p.root) || json_object_get(p.root, "channels") || json_object_get(p.root, "except"))
+        fz_fail("publish root is not an object without \"channels\" and \"except\"");
     for (size_t i = 0; i < p.nchannels; i++) {
         size_t n;
         char *pkt = jg_jug_publish_packet(&p, p.channels[i], &n);

@@ -115,6 +115,8 @@ static void check_js_string(const char *s, size_t len, bool escape_slash)
             if (sb.data[i] == '/' && (i == 0 || sb.data[i - 1] != '\\'))
                 fz_fail("unescaped '/' with escape_slash");
     }
+    if (escape_slash && memchr(sb.data, '<', sb.len))
+        fz_fail("a raw '<' in an htmlfile string literal");
     /* U+2028 and U+2029 never appear raw: they end a line in pre-ES2019 JavaScript */
     for (size_t i = 0; i + 2 < sb.len; i++)
         if ((unsigned char)sb.data[i] == 0xE2 && (unsigned char)sb.data[i + 1] == 0x80 &&

@@ -316,6 +316,180 @@ def jug_publish_seeds():
     write("fuzz_jug_publish", "big_message", json.dumps({"channels": ["a", "b", "c"], "data": "x" * 3000}))
 
 
+# ---- fuzz_cluster: operations (see the top of fuzz_cluster.c) ----
+
+def c_text(data):
+    """A TEXT argument: its length once every "@k" is a sid, then the bytes."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    n = sent_len(data)
+    assert n < 256, (n, data)
+    return bytes([n]) + data
+
+
+def r_str(data):
+    return b"\x00" + c_text(data)
+
+
+def r_int(v):
+    if -16 <= v < 112:
+        return b"\x01" + bytes([v + 16])
+    return b"\x01\x80" + (v & (2 ** 64 - 1)).to_bytes(8, "big")
+
+
+def r_arr(*elems):
+    assert len(elems) < 32
+    return b"\x02" + bytes([len(elems)]) + b"".join(elems)
+
+
+R_NIL = b"\x03"
+
+
+def r_err(data):
+    return b"\x04" + c_text(data)
+
+
+def op_seq(text):
+    return b"\x00" + c_text(text)
+
+
+def op_notice(text):
+    return b"\x01" + c_text(text)
+
+
+def op_legacy(text):
+    return b"\x02" + c_text(text)
+
+
+def op_reply(idx, reply):
+    return b"\x03" + bytes([idx]) + reply
+
+
+def op_giveup(idx):
+    return b"\x04" + bytes([idx])
+
+
+def op_http(slot, data):
+    return b"\x05" + bytes([slot]) + c_text(data)
+
+
+def op_msg(k, obj):
+    return b"\x06" + bytes([k]) + c_text(json.dumps(obj) if not isinstance(obj, (str, bytes)) else obj)
+
+
+def op_beat(flags):
+    return b"\x07" + bytes([flags])
+
+
+OP_HANDSHAKE = b"\x08"
+OP_CATCHUP = b"\x0a"
+OP_READ = b"\x0b"
+OP_DRAIN = b"\x0d"
+
+
+def op_timers(w):
+    return b"\x09" + bytes([w])
+
+
+def op_admin(slot, data):
+    return b"\x0c" + bytes([slot]) + c_text(data)
+
+
+def poll(sid, t=1, transport="xhr-polling"):
+    return f"GET /socket.io/1/{transport}/{sid}?t={t} HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def record(owner="other-1", cursor="0", connected="1", subs=(), meta=None):
+    fields = ["owner", owner, "cursor", cursor, "connected", connected, "gen", "2"]
+    for ch, seq, pres in subs:
+        fields += ["sub:" + ch, f"{seq} {pres} {json.dumps(ch)}"]
+    if meta is not None:
+        fields += ["meta", meta]
+    fields += ["old_owner", owner]
+    return fields
+
+
+def r_list(fields):
+    return r_arr(*[r_str(f) for f in fields])
+
+
+def cluster_seeds():
+    # a session made here, its record written, a poll claimed (the record says it is ours),
+    # then messages sequenced, with a gap, and read
+    write("fuzz_cluster", "handshake_poll_messages",
+          OP_HANDSHAKE + op_reply(0, r_int(1)) +
+          op_msg(0, {"type": "subscribe", "channel": "a"}) + op_reply(0, r_arr(r_str("3"), r_int(1))) +
+          op_http(0, poll("@0")) +
+          op_reply(0, r_list(record(owner="x", subs=[("a", 3, 0)]))) + OP_READ +
+          op_seq('4 D {"channel":"a","data":1}') + op_seq('5 L {"channels":["a","b"],"data":2,"except":"@1"}') +
+          op_seq('7 D {"channel":"a","data":3}') +
+          op_reply(0, r_arr(r_arr(r_str("6-0"), r_arr(r_str("k"), r_str("P"), r_str("m"), r_str('{"channels":["a"],"presence":"join","meta":{"u":1}}'))))) +
+          op_http(1, poll("@0", 2)) + op_reply(0, r_list(record(owner="x", cursor="3", subs=[("a", 3, 0)]))) +
+          op_reply(0, r_int(1)) + OP_READ)
+    # a poll for a sid another instance issued: claimed from its record (subscriptions, meta,
+    # cursor), then notices from the owner
+    write("fuzz_cluster", "claim_other_instance",
+          op_http(0, poll("@3")) +
+          op_reply(0, r_list(record(owner="other-1", cursor="2", subs=[("a", 1, 1), ("b", 2, 0)], meta='{"u":7}'))) +
+          op_notice("sub @3 9 1 c") + op_notice('meta @3 {"u":8}') + op_notice("unsub @3 b") +
+          op_notice("drop @3 5") + OP_READ)
+    write("fuzz_cluster", "claim_while_notice",
+          op_http(0, poll("@4")) + op_notice("sub @4 3 0 z") + op_notice("drop @4 1") +
+          op_reply(0, r_list(record(owner="o", subs=[("z", 3, 0)]))) + op_reply(0, r_int(1)) + OP_READ)
+    write("fuzz_cluster", "claim_nil", op_http(0, poll("@5")) + op_reply(0, R_NIL) + OP_READ)
+    write("fuzz_cluster", "claim_error", op_http(0, poll("@5", 3, "jsonp-polling") ) + op_reply(0, r_err("ERR no")) + OP_READ)
+    # subscribe with history, since and presence: jg_subscribe's and jg_backfill's replies
+    write("fuzz_cluster", "subscribe_backfill",
+          OP_HANDSHAKE + op_reply(0, r_int(1)) +
+          op_msg(0, {"type": "subscribe", "channel": "a", "history": 3, "presence": True}) +
+          op_reply(0, r_arr(r_str("10"), r_int(1))) +
+          op_reply(0, r_arr(r_str("12"), r_int(0), r_int(2), r_str("8"), r_str('{"channel":"a","data":"h1","except":"@1"}'),
+                            r_str("9"), r_str('{"channel":"a","data":"h2"}'), r_int(2), r_str("@1"), r_str('{"u":1}'),
+                            r_str("@2"), r_str("null"))) +
+          op_seq('11 D {"channel":"a","data":"live"}') + op_seq('12 P {"channels":["a"],"presence":"leave","meta":{"u":1}}') +
+          op_http(0, poll("@0")) + op_reply(0, r_list(record(owner="x", subs=[("a", 10, 1)]))) + OP_READ)
+    write("fuzz_cluster", "subscribe_since_trimmed",
+          OP_HANDSHAKE + op_reply(0, r_int(1)) +
+          op_msg(0, {"type": "subscribe", "channel": "b", "since": 3}) +
+          op_reply(0, r_arr(r_str("3"), r_int(1))) +
+          op_reply(0, r_arr(r_str("20"), r_int(1), r_int(0), r_int(0))) + OP_READ)
+    # the leader: lease granted, catch-up, legacy messages sequenced and seen back
+    write("fuzz_cluster", "leader",
+          op_beat(3) + op_reply(1, r_int(1)) + op_reply(0, r_arr()) +
+          op_legacy('{"channel":"a","data":1}') + op_legacy('{"channels":["a","b"],"data":2}') +
+          op_reply(0, r_str("31")) + op_reply(0, r_err("NOTLEADER")) +
+          op_seq('31 L {"channel":"a","data":1}') + op_beat(1) + op_reply(0, r_int(0)) + op_reply(0, r_int(3)))
+    write("fuzz_cluster", "catchup_fresh",
+          OP_CATCHUP + op_reply(0, r_arr(
+              r_arr(r_str("41-0"), r_arr(r_str("k"), r_str("D"), r_str("m"), r_str('{"channel":"a","data":41}'))),
+              r_arr(r_str("40-0"), r_arr(r_str("k"), r_str("L"), r_str("m"), r_str('{"channel":"a","data":40}'))),
+              r_arr(r_str("bad"), r_int(3)))) +
+          op_seq('43 D {"channel":"a"}') + op_reply(0, r_arr()) + op_seq("x y z") + op_seq("44 D [1]"))
+    # admin endpoints: presence (HGETALL) and POST /publish (jg_publish)
+    write("fuzz_cluster", "admin_presence",
+          op_beat(3) + op_giveup(0) + op_giveup(0) + op_admin(0, "GET /presence/a%20b HTTP/1.1\r\nHost: x\r\n\r\n") +
+          op_reply(0, r_arr(r_str("@0"), r_str('{"u":1}'), r_str("@1"), r_str('{"u":1}'), r_str("@2"), r_str("null"))) +
+          op_admin(1, 'POST /publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer fuzz-publish-token-0123456789\r\n'
+                      'Content-Length: 24\r\n\r\n{"channel":"a","data":1}') +
+          op_reply(0, r_str("55")) + OP_READ)
+    write("fuzz_cluster", "websocket_and_drain",
+          OP_HANDSHAKE + op_reply(0, r_int(1)) +
+          op_http(0, "GET /socket.io/1/websocket/@0 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n") +
+          op_seq('60 D {"channel":"a"}') + op_timers(1) + OP_DRAIN + op_giveup(0) + OP_READ)
+
+
+def config_seeds():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "conf", "juggernautd.conf"), "rb") as f:
+        write("fuzz_config", "shipped", f.read())
+    write("fuzz_config", "small", "port 8080\nbind 0.0.0.0\nredis-url redis://:pw@h:7/3\n"
+                                   'history "* 10 60; p 0 0"\norigins "http://a:* b:80"\n'
+                                   "transports websocket,xhr-polling\nhttp://a:5")
+    write("fuzz_config", "bad_value", "max-connections -1\n")
+    write("fuzz_config", "quoted_empty", 'auth-secret ""\nlog-level debug\n')
+
+
 if __name__ == "__main__":
     if os.path.isdir(ROOT):
         shutil.rmtree(ROOT)
@@ -324,3 +498,5 @@ if __name__ == "__main__":
     sio_seeds()
     jug_client_seeds()
     jug_publish_seeds()
+    cluster_seeds()
+    config_seeds()

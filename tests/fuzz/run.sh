@@ -20,6 +20,8 @@ max_len() {
         fuzz_http) echo 4096 ;;
         fuzz_ws) echo 2048 ;;
         fuzz_jug_publish) echo 4096 ;;
+        fuzz_cluster) echo 4096 ;;
+        fuzz_config) echo 8192 ;;
         *) echo 2048 ;;
     esac
 }

@@ -120,7 +120,7 @@ function describeLostSession(c) {
   const logs = [];
   for (const i of inst) {
     for (const inc of i.incarnations) {
-      const lines = inc.daemon.logs().split('\n').filter((l) => l.includes(old.sid)).slice(-6);
+      const lines = inc.daemon.logs().split('\n').filter((l) => l.includes(old.sid.slice(0, 8))).slice(-6);
       if (lines.length) logs.push(`    ${i.name}#${i.incarnations.indexOf(inc) + 1}: ${lines.join('\n      ')}`);
     }
   }

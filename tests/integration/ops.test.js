@@ -404,10 +404,14 @@ describe('health, stats, metrics; admin and agent ports', () => {
     const t = await startOwn({ 'access-log': 'yes', 'drain-period': 0.2 });
     try {
       await ops.httpGet(t.port, '/health');
-      await ops.httpGet(t.port, '/socket.io/1/?t=1');
+      const sid = (await ops.httpGet(t.port, '/socket.io/1/?t=1')).body.split(':')[0];
+      await ops.httpGet(t.port, `/socket.io/1/xhr-polling/${sid}?t=2`);
       await h.sleep(100);
       assert.match(t.d.logs(), /c#\d+ 127\.0\.0\.1:\d+ "GET \/health" 200 3\n/);
       assert.match(t.d.logs(), /"GET \/socket\.io\/1\/\?t=1" 200 \d+\n/);
+      // a sid is a credential: the access log keeps its first 8 characters only
+      assert.ok(t.d.logs().includes(`"GET /socket.io/1/xhr-polling/${sid.slice(0, 8)}...?t=2" 200`), 'the poll, sid cut');
+      assert.ok(!t.d.logs().includes(sid), 'the whole sid in the log');
     } finally {
       await sigtermAndCheck(t.d);
     }
@@ -449,11 +453,17 @@ describe('health, stats, metrics; admin and agent ports', () => {
     }
   });
 
-  test('/stats is JSON with the counters and top_channels', async () => {
+  test('/stats is JSON with the counters; top_channels (channel names) on the admin port only', async () => {
     for (const port of [s.port, adminPort]) {
       const st = await ops.getStats(port);
       for (const k of ['connections', 'sessions', 'channels', 'subscriptions', 'deliveries']) assert.equal(typeof st[k], 'number', k);
       assert.equal(st.redis_connected, true);
+      if (port === s.port) {
+        // public-stats counters (the default): no channel name on the public port
+        assert.equal(st.top_channels, undefined, 'no top_channels on the public port');
+        assert.ok(!JSON.stringify(st).includes(ch), 'the channel name is not in the public /stats');
+        continue;
+      }
       assert.ok(Array.isArray(st.top_channels), 'top_channels is an array');
       assert.deepEqual(st.top_channels.find((t) => t.channel === ch), { channel: ch, subscribers: 1 });
     }

@@ -377,6 +377,40 @@ static void test_publish_queues(void **state)
     assert_memory_equal(a->queue[0]->data, "3:::one", 7);
 }
 
+/* Issue 13: the registry is keyed by client-chosen names. 2,000 names that share the low 11
+ * bits of uthash's unkeyed Jenkins hash (one bucket of a 2048-bucket table, anyone can
+ * compute them) land spread over the registry's buckets: the table hashes with jg_hash. */
+static void test_registry_hash_is_keyed(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 2000 };
+    struct jg_session *s = jg_session_create(&f->srv);
+    int found = 0;
+    char last[32] = "";
+    for (unsigned long i = 0; found < N; i++) {
+        char name[32];
+        int len = snprintf(name, sizeof name, "flood-%lu", i);
+        unsigned jen = 0;
+        HASH_JEN(name, (unsigned)len, jen);
+        if ((jen & 2047) != 0)
+            continue;
+        assert_int_equal(jg_channel_subscribe(f->srv.channels, name, s, false), 1);
+        memcpy(last, name, (size_t)len + 1);
+        found++;
+    }
+    struct jg_channel *ch = jg_channel_find(f->srv.channels, last);
+    assert_non_null(ch);
+    const UT_hash_table *tbl = ch->hh.tbl;
+    unsigned longest = 0;
+    for (unsigned b = 0; b < tbl->num_buckets; b++)
+        longest = tbl->buckets[b].count > longest ? tbl->buckets[b].count : longest;
+    /* under Jenkins all N would share one chain in a table of up to 2048 buckets */
+    assert_true(longest <= 3 * (N / tbl->num_buckets) + 8);
+    assert_int_equal(tbl->noexpand, 0);
+    jg_session_end(s, "test", false);
+    assert_gauges(f, 0, 0);
+}
+
 static void test_publish_except(void **state)
 {
     struct fixture *f = *state;
@@ -502,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_registry_without_stats),
         cmocka_unit_test_setup_teardown(test_publish_queues, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_publish_except, setup_server, teardown_server),
+        cmocka_unit_test_setup_teardown(test_registry_hash_is_keyed, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_publish_order, setup_server, teardown_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

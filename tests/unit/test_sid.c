@@ -30,6 +30,25 @@ static void test_plain(void **state)
     assert_false(jg_sid_verify(NULL, a, 1e9, 30));
 }
 
+static void test_well_formed(void **state)
+{
+    char a[JG_SID_MAX + 1], b[JG_SID_MAX + 1];
+    jg_sid_new(NULL, 1e9, a);
+    jg_sid_new(secret, 1e9, b);
+    assert_true(jg_sid_well_formed(a));
+    assert_true(jg_sid_well_formed(b));
+    static const char *const bad[] = {
+        "", "A", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAA",        /* 21, 23 */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",                           /* 37 */
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",                         /* 39 */
+        "AAAAAAAAAAAAAAAAAAAAA.", "AAAAAAAAAAAAAAAAAAAAA+", "AAAAAAAAAAAAAAAAAAAAA/",
+        "AAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAA%2", "AAAAAAAAAAAAAAAAAAAAA\xc3",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA ", "10131689012122198360",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_false(jg_sid_well_formed(bad[i]));
+}
+
 static void test_signed_roundtrip(void **state)
 {
     char a[JG_SID_MAX + 1];
@@ -75,6 +94,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain),
+        cmocka_unit_test(test_well_formed),
         cmocka_unit_test(test_signed_roundtrip),
         cmocka_unit_test(test_signed_tampered),
     };

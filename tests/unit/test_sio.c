@@ -509,15 +509,19 @@ static void test_js_escape_slash(void **state)
 {
     (void)state;
     JS_SLASH("/", "\"\\/\"");
-    JS_SLASH("</script>", "\"<\\/script>\"");
-    JS_SLASH("a/b</script>\xe2\x80\xa9\"", "\"a\\/b<\\/script>\\u2029\\\"\"");
-    /* §9.1 htmlfile write of the captured packet, daemon form (every '/' escaped) */
+    JS_SLASH("</script>", "\"\\u003c\\/script>\"");
+    JS_SLASH("a/b</script>\xe2\x80\xa9\"", "\"a\\/b\\u003c\\/script>\\u2029\\\"\"");
+    /* issue 13: "<!--" and "<script" would put the HTML parser into its script data
+     * escaped states: every '<' is \u003c */
+    JS_SLASH("</script><script>x</script><!--<script>", "\"\\u003c\\/script>\\u003cscript>x\\u003c\\/script>"
+             "\\u003c!--\\u003cscript>\"");
+    /* §9.1 htmlfile write of the captured packet, daemon form (every '/' and '<' escaped) */
     struct jg_sb sb = JG_SB_INIT;
     const char *p = "3:::echo:a/b</script>";
     jg_sb_appends(&sb, "<script>_(");
     jg_sio_js_string_append(&sb, p, strlen(p), true);
     jg_sb_appends(&sb, ");</script>");
-    assert_sb(&sb, "<script>_(\"3:::echo:a\\/b<\\/script>\");</script>");
+    assert_sb(&sb, "<script>_(\"3:::echo:a\\/b\\u003c\\/script>\");</script>");
     jg_sb_free(&sb);
 }
 
