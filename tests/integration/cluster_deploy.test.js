@@ -68,6 +68,14 @@ async function newClient(name, kind, channel) {
   return c;
 }
 
+/* Every instance in HAProxy's rotation again (as an operator waits before the next step). */
+async function allUp() {
+  await ops.waitFor(async () => {
+    const st = await ops.haproxyStat(hp);
+    return inst.every((_, k) => { const r = st[`juggernaut/j${k + 1}`]; return r && r.status === 'UP'; });
+  }, 15000, 'haproxy: every server UP again');
+}
+
 /* SIGTERM I (it drains over drain-period, clients polling all along), start it again once it exited. */
 async function rollingRestart(i, why, during) {
   note(`SIGTERM ${i.name} (${why})`);
@@ -78,6 +86,8 @@ async function rollingRestart(i, why, during) {
   assert.equal(exit.code, 0, `${i.name} drained and exited 0`);
   await i.start();
   note(`${i.name} restarted`);
+  await allUp();
+  note('all instances UP in HAProxy');
 }
 
 before(async () => {
@@ -183,6 +193,7 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
     await sleep(1000);
     for (const v of victims) await v.start();
     note(`${victims.map((v) => v.name).join(' and ')} restarted`);
+    await allUp();
 
     await publishing;
     stop = true;
