@@ -1,0 +1,263 @@
+/* test_cluster.c: cluster mode's leader change and hand-over, without sockets or Redis.
+ * The broker is replaced at link time (-Wl,--wrap, see the Makefile): every command the
+ * daemon sends is recorded with its callback and answered by the test (a fake bus), so the
+ * state machine (follower -> aligning -> leader -> released) runs on scripted replies. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <hiredis/hiredis.h>
+
+#include "../../src/cluster_int.h"
+#include "broker.h"
+#include "cluster.h"
+#include "server.h"
+#include "server_fixture.h"
+
+/* ---- the fake bus ---- */
+
+#define MAX_CMDS 64
+
+struct cmd {
+    char text[512];                 /* argv joined by spaces */
+    jg_broker_reply_fn *cb;
+    void *priv;
+};
+
+static struct cmd cmds[MAX_CMDS];
+static size_t ncmds;
+static struct jg_server *the_srv;
+
+void __wrap_jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, bool requeue, int argc,
+                              const char *const *argv, const size_t *lens);
+bool __wrap_jg_broker_ready(const struct jg_broker *b);
+bool __wrap_jg_broker_subscribed(const struct jg_broker *b);
+double __wrap_jg_broker_down_for(const struct jg_broker *b);
+
+void __wrap_jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, bool requeue, int argc,
+                              const char *const *argv, const size_t *lens)
+{
+    assert_true(ncmds < MAX_CMDS);
+    struct cmd *c = &cmds[ncmds++];
+    size_t off = 0;
+    for (int i = 0; i < argc && off < sizeof c->text - 1; i++) {
+        size_t n = lens ? lens[i] : strlen(argv[i]);
+        if (n > sizeof c->text - 2 - off)
+            n = sizeof c->text - 2 - off;
+        if (i)
+            c->text[off++] = ' ';
+        memcpy(c->text + off, argv[i], n);
+        off += n;
+    }
+    c->text[off] = '\0';
+    c->cb = cb;
+    c->priv = priv;
+}
+
+bool __wrap_jg_broker_ready(const struct jg_broker *b)
+{
+    return true;
+}
+
+bool __wrap_jg_broker_subscribed(const struct jg_broker *b)
+{
+    return true;
+}
+
+double __wrap_jg_broker_down_for(const struct jg_broker *b)
+{
+    return 0;
+}
+
+/* The index of the first recorded command starting with PREFIX at or after FROM, or -1. */
+static int find_cmd(const char *prefix, size_t from)
+{
+    for (size_t i = from; i < ncmds; i++)
+        if (!strncmp(cmds[i].text, prefix, strlen(prefix)))
+            return (int)i;
+    return -1;
+}
+
+static void answer(int i, redisReply *r)
+{
+    assert_true(i >= 0);
+    if (cmds[i].cb)
+        cmds[i].cb(the_srv, r, cmds[i].priv);
+    cmds[i].cb = NULL;
+}
+
+static void answer_int(int i, long long v)
+{
+    redisReply r = { .type = REDIS_REPLY_INTEGER, .integer = v };
+    answer(i, &r);
+}
+
+static void answer_empty_array(int i)
+{
+    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 0, .element = NULL };
+    answer(i, &r);
+}
+
+/* ---- fixture ---- */
+
+struct fx {
+    struct ev_loop *loop;
+    struct jg_server srv;
+    struct jg_config cfg;
+    char dir[64], index[96];
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (fixture_server_prepare("cluster", f->dir, f->index, &f->cfg) != 0)
+        return -1;
+    f->cfg.cluster = true;
+    if (fixture_server_start(&f->loop, &f->srv, &f->cfg) != 0)
+        return -1;
+    the_srv = &f->srv;
+    ncmds = 0;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    for (size_t i = 0; i < ncmds; i++)   /* commands never answered are given up */
+        if (cmds[i].cb)
+            answer((int)i, NULL);
+    fixture_server_stop(f->loop, &f->srv, &f->cfg, f->dir, f->index);
+    free(f);
+    return 0;
+}
+
+static void beat(struct fx *f)
+{
+    ev_invoke(f->loop, &f->srv.cluster->beat, EV_TIMER);
+}
+
+/* A mature follower (listening for long) asks for the lease each beat. */
+static void make_mature(struct fx *f)
+{
+    f->srv.cluster->subscribed_since = ev_now(f->loop) - 100;
+}
+
+/* ---- tests ---- */
+
+/* Legacy messages heard while another instance leads wait; once the lease is ours the log
+ * is read first (aligning), then what is still pending is sequenced in the order heard. */
+static void test_leader_change_sequences_pending_in_order(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    make_mature(f);
+    const char *a = "{\"channels\":[\"x\"],\"data\":1}", *b = "{\"channels\":[\"x\"],\"data\":2}";
+    jg_cluster_legacy_message(c, a, strlen(a));
+    jg_cluster_legacy_message(c, b, strlen(b));
+    assert_int_equal(find_cmd("FCALL jg_sequence", 0), -1);   /* a follower sequences nothing */
+
+    size_t mark = ncmds;
+    beat(f);
+    int lease = find_cmd("FCALL jg_lease 0", mark);
+    assert_true(lease >= 0);
+    assert_non_null(strstr(cmds[lease].text, " 0"));   /* mature: young flag 0 */
+    answer_int(lease, 1);                              /* the lease is ours */
+    assert_int_equal(c->role, ALIGNING);
+    int xr = find_cmd("XRANGE jg:log", mark);
+    if (xr < 0)
+        xr = find_cmd("XREVRANGE jg:log", mark);
+    assert_true(xr >= 0);
+    assert_int_equal(find_cmd("FCALL jg_sequence", mark), -1);   /* not before the log is read */
+    answer_empty_array(xr);
+    assert_int_equal(c->role, LEADER);
+    int s1 = find_cmd("FCALL jg_sequence", mark);
+    int s2 = find_cmd("FCALL jg_sequence", (size_t)s1 + 1);
+    assert_true(s1 >= 0 && s2 > s1);
+    assert_non_null(strstr(cmds[s1].text, "\"data\":1"));
+    assert_non_null(strstr(cmds[s2].text, "\"data\":2"));
+}
+
+/* Another instance won the lease: NOTLEADER makes a leader step down, and what it had
+ * handed to jg_sequence is pending again for the next leader. */
+static void test_notleader_steps_down(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    make_mature(f);
+    size_t mark = ncmds;
+    beat(f);
+    answer_int(find_cmd("FCALL jg_lease 0", mark), 1);
+    int xr = find_cmd("XRANGE jg:log", mark);
+    answer_empty_array(xr >= 0 ? xr : find_cmd("XREVRANGE jg:log", mark));
+    assert_int_equal(c->role, LEADER);
+    const char *m = "{\"channels\":[\"y\"],\"data\":3}";
+    mark = ncmds;
+    jg_cluster_legacy_message(c, m, strlen(m));
+    int seq = find_cmd("FCALL jg_sequence", mark);
+    assert_true(seq >= 0);
+    redisReply err = { .type = REDIS_REPLY_ERROR, .str = "NOTLEADER", .len = 9 };
+    answer(seq, &err);
+    assert_int_equal(c->role, FOLLOWER);
+    assert_int_equal(f->srv.stats.cluster_leader, 0);
+    struct legacy *l = jg_container_of(c->legacy.next, struct legacy, node);
+    assert_false(l->sent);   /* the next leader sequences it */
+}
+
+/* Shutting down: the lease is handed over at once (jg_release), and the draining instance
+ * neither asks for it again nor takes it when offered. */
+static void test_draining_releases_the_lease(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    make_mature(f);
+    size_t mark = ncmds;
+    beat(f);
+    answer_int(find_cmd("FCALL jg_lease 0", mark), 1);
+    int xr = find_cmd("XRANGE jg:log", mark);
+    answer_empty_array(xr >= 0 ? xr : find_cmd("XREVRANGE jg:log", mark));
+    assert_int_equal(c->role, LEADER);
+
+    mark = ncmds;
+    f->srv.draining = true;
+    jg_cluster_draining(c);
+    assert_true(find_cmd("FCALL jg_release 0", mark) >= 0);
+    assert_int_equal(c->role, FOLLOWER);
+    mark = ncmds;
+    beat(f);
+    assert_int_equal(find_cmd("FCALL jg_lease", mark), -1);
+}
+
+/* A young instance says since when it listens, so that among young instances the one that
+ * heard the most takes a free lease. */
+static void test_young_instance_says_since_when_it_listens(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    c->subscribed_since = ev_now(f->loop) - 1;
+    size_t mark = ncmds;
+    beat(f);
+    int b = find_cmd("FCALL jg_beat 0", mark);
+    assert_true(b >= 0);
+    assert_non_null(strstr(cmds[b].text, " young:"));
+    int lease = find_cmd("FCALL jg_lease 0", mark);
+    assert_true(lease >= 0);
+    char since[32];
+    snprintf(since, sizeof since, " 1 %.0f", c->subscribed_since * 1000);
+    assert_non_null(strstr(cmds[lease].text, since));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_leader_change_sequences_pending_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_draining_releases_the_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_young_instance_says_since_when_it_listens, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
