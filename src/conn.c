@@ -294,13 +294,13 @@ static void enforce_output_budget(struct jg_server *srv)
         v[n++] = c;
     }
     qsort(v, n, sizeof *v, by_out_bytes_desc);
-    size_t before = srv->out_bytes, target = budget / 10 * 9, cut = 0;
+    size_t before = srv->out_bytes, target = budget / 10 * 9, cut = 0, largest = n ? v[0]->out_bytes : 0;
     for (size_t i = 0; i < n && srv->out_bytes > target; i++, cut++) {
         srv->stats.output_budget_cuts++;
         close_reset(v[i], "output budget");   /* its queue is freed now (out_clear) */
     }
     jg_warn("output budget: %zu bytes unsent over all connections, more than max-output-total %zu; closed the %zu "
-            "connections with the most unsent (largest %zu bytes)", before, budget, cut, n ? v[0]->out_bytes : 0);
+            "connections with the most unsent (largest %zu bytes)", before, budget, cut, largest);
     free(v);
 }
 
