@@ -31,24 +31,9 @@ const errors = [];
 before(async () => {
   redis = await harness.startRedis();
   pub = await harness.redisClient(redis);
-  for (let k = 0; k < 2; k++) {
-    inst.push(new cl.Instance(`j${k + 1}`, {
-      redisUrl: redis.url, port: await harness.freePort(), adminPort: await harness.freePort(),
-      agentPort: await harness.freePort(), config: { cluster: 'yes' },
-    }));
-  }
-  await Promise.all(inst.map((i) => i.start()));
-  frontPort = await harness.freePort();
-  const dir = harness.tempDir('jg-bdeploy-');
-  const sockPath = path.join(dir, 'haproxy.sock');
-  const shipped = fs.readFileSync(path.join(b.ROOT, 'conf', 'haproxy.cfg'), 'utf8');
-  hp = await cl.startHaproxy(cl.clusterHaproxyConfig(shipped, {
-    frontPort, sockPath, servers: inst.map((i) => ({ port: i.port, agentPort: i.agentPort })),
-  }), { frontPort, sockPath, dir });
-  await ops.waitFor(async () => {
-    const st = await ops.haproxyStat(hp);
-    return inst.every((_, k) => { const r = st[`juggernaut/j${k + 1}`]; return r && r.status === 'UP'; });
-  }, 10000, 'haproxy: both servers UP');
+  const cluster = await cl.startShippedCluster(redis.url, 2, 'jg-bdeploy-');
+  ({ hp, frontPort } = cluster);
+  inst.push(...cluster.inst);
   const ours = fs.readFileSync(path.join(b.ROOT, 'public', 'application.js'));
   statics = await b.startStaticServer({
     '/original/application.js': { type: 'text/javascript', body: b.originalApplicationJs() },

@@ -20,8 +20,6 @@
 
 const { before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
 const h = require('./lib/harness');
 const ops = require('./lib/ops');
 const cl = require('./lib/cluster');
@@ -38,8 +36,10 @@ let pub;
 let rc;
 let hp;
 let frontPort;
+let allUp;        /* every instance in HAProxy's rotation again (as an operator waits before the next step) */
 const inst = [];
 const clients = [];
+const stoppedOnPurpose = new Set();   // daemons this test SIGTERMed or SIGKILLed
 const timeline = [];
 const published = CHANNELS.map(() => 0);
 const pubAt = CHANNELS.map(() => []);     // when message n of a channel was published
@@ -67,17 +67,10 @@ async function newClient(name, kind, channel) {
   return c;
 }
 
-/* Every instance in HAProxy's rotation again (as an operator waits before the next step). */
-async function allUp() {
-  await ops.waitFor(async () => {
-    const st = await ops.haproxyStat(hp);
-    return inst.every((_, k) => { const r = st[`juggernaut/j${k + 1}`]; return r && r.status === 'UP'; });
-  }, 15000, 'haproxy: every server UP again');
-}
-
 /* SIGTERM I (it drains over drain-period, clients polling all along), start it again once it exited. */
 async function rollingRestart(i, why, during) {
   note(`SIGTERM ${i.name} (${why})`);
+  stoppedOnPurpose.add(i.daemon);
   i.daemon.kill('SIGTERM');
   await during();
   const exit = await i.daemon.exited;
@@ -94,25 +87,10 @@ before(async () => {
   events = await h.eventCollector(redis);
   pub = await h.redisClient(redis);
   rc = await h.redisClient(redis);
-  for (let k = 0; k < 3; k++) {
-    // the shipped settings; only ports (and the demo's public dir) differ
-    inst.push(new cl.Instance(`j${k + 1}`, {
-      redisUrl: redis.url, port: await h.freePort(), adminPort: await h.freePort(), agentPort: await h.freePort(),
-      config: { cluster: 'yes' },
-    }));
-  }
-  await Promise.all(inst.map((i) => i.start()));
-  frontPort = await h.freePort();
-  const dir = h.tempDir('jg-deploy-');
-  const sockPath = path.join(dir, 'haproxy.sock');
-  const shipped = fs.readFileSync(path.join(h.REPO, 'conf', 'haproxy.cfg'), 'utf8');
-  hp = await cl.startHaproxy(cl.clusterHaproxyConfig(shipped, {
-    frontPort, sockPath, servers: inst.map((i) => ({ port: i.port, agentPort: i.agentPort })),
-  }), { frontPort, sockPath, dir });
-  await ops.waitFor(async () => {
-    const st = await ops.haproxyStat(hp);
-    return inst.every((_, k) => { const r = st[`juggernaut/j${k + 1}`]; return r && r.status === 'UP'; });
-  }, 10000, 'haproxy: every server UP');
+  // the shipped settings; only ports (and the demo's public dir) differ
+  const cluster = await cl.startShippedCluster(redis.url, 3, 'jg-deploy-');
+  ({ hp, frontPort, allUp } = cluster);
+  inst.push(...cluster.inst);
   await ops.waitFor(leader, 8000, 'a leader');
 });
 
@@ -167,6 +145,7 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
 
     // 2. a non-leader
     const lead2 = await ops.waitFor(leader, 8000, 'a leader after the first restart');
+    note(`leader now ${lead2.name}; alive ${inst.filter((i) => i.alive).map((i) => i.name).join(',')}`);
     const other = inst.find((i) => i.alive && i !== lead2 && i !== lead) || inst.find((i) => i.alive && i !== lead2);
     await rollingRestart(other, 'a non-leader', async () => {
       for (let k = 0; k < 2; k++) {
@@ -188,7 +167,7 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
     assert.ok(victim, `the instance owning ${quiet[0].name}'s session (${owner}) is alive`);
     const victims = [victim];
     note(`SIGKILL ${victim.name} (owner of ${quiet[0].name}${victim === await leader() ? ', the leader' : ''})`);
-    for (const v of victims) v.daemon.kill('SIGKILL');
+    for (const v of victims) { stoppedOnPurpose.add(v.daemon); v.daemon.kill('SIGKILL'); }
     for (const v of victims) await v.daemon.exited;
     await sleep(1000);
     for (const v of victims) await v.start();
@@ -237,6 +216,15 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
       }
     }
     assert.deepEqual(failures, [], 'every polling session: each message once, in order, nothing missing, no error, one handshake');
+    const died = [];
+    for (const i of inst) {
+      for (const inc of i.incarnations) {
+        if (!i.alive || inc.daemon !== i.daemon) {
+          if (!stoppedOnPurpose.has(inc.daemon)) died.push(`${i.name}: ${JSON.stringify(inc.exit)}\n${inc.daemon.logs().slice(-3000)}`);
+        }
+      }
+    }
+    assert.deepEqual(died, [], 'no instance exited unless the test stopped it');
     assert.deepEqual(early.map((e) => e.message), [], 'no juggernaut:unsubscribe while the sessions were alive');
     assert.ok(lat[lat.length - 1] <= LATE_BOUND_MS, `every message within ${LATE_BOUND_MS} ms (max ${lat[lat.length - 1]} ms)`);
 

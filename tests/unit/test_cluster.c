@@ -147,6 +147,18 @@ static void make_mature(struct fx *f)
     f->srv.cluster->subscribed_since = ev_now(f->loop) - 100;
 }
 
+/* Beat, win the lease, read an empty log: the instance leads. */
+static void become_leader(struct fx *f)
+{
+    make_mature(f);
+    size_t mark = ncmds;
+    beat(f);
+    answer_int(find_cmd("FCALL jg_lease 0", mark), 1);
+    int xr = find_cmd("XRANGE jg:log", mark);
+    answer_empty_array(xr >= 0 ? xr : find_cmd("XREVRANGE jg:log", mark));
+    assert_int_equal(f->srv.cluster->role, LEADER);
+}
+
 /* ---- tests ---- */
 
 /* Legacy messages heard while another instance leads wait; once the lease is ours the log
@@ -188,15 +200,9 @@ static void test_notleader_steps_down(void **state)
 {
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
-    make_mature(f);
-    size_t mark = ncmds;
-    beat(f);
-    answer_int(find_cmd("FCALL jg_lease 0", mark), 1);
-    int xr = find_cmd("XRANGE jg:log", mark);
-    answer_empty_array(xr >= 0 ? xr : find_cmd("XREVRANGE jg:log", mark));
-    assert_int_equal(c->role, LEADER);
+    become_leader(f);
     const char *m = "{\"channels\":[\"y\"],\"data\":3}";
-    mark = ncmds;
+    size_t mark = ncmds;
     jg_cluster_legacy_message(c, m, strlen(m));
     int seq = find_cmd("FCALL jg_sequence", mark);
     assert_true(seq >= 0);
@@ -214,15 +220,9 @@ static void test_draining_releases_the_lease(void **state)
 {
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
-    make_mature(f);
-    size_t mark = ncmds;
-    beat(f);
-    answer_int(find_cmd("FCALL jg_lease 0", mark), 1);
-    int xr = find_cmd("XRANGE jg:log", mark);
-    answer_empty_array(xr >= 0 ? xr : find_cmd("XREVRANGE jg:log", mark));
-    assert_int_equal(c->role, LEADER);
+    become_leader(f);
 
-    mark = ncmds;
+    size_t mark = ncmds;
     f->srv.draining = true;
     jg_cluster_draining(c);
     assert_true(find_cmd("FCALL jg_release 0", mark) >= 0);

@@ -490,7 +490,35 @@ function analyze(c, expected) {
   return out;
 }
 
+/* N instances with the shipped settings (cluster yes; only ports differ) behind HAProxy
+ * generated from the shipped conf/haproxy.cfg. Resolves {inst, hp, frontPort, allUp}
+ * once every server is UP; allUp() waits for that again (after a restart). */
+async function startShippedCluster(redisUrl, n, tag = 'jg-cluster-') {
+  const inst = [];
+  for (let k = 0; k < n; k++) {
+    inst.push(new Instance(`j${k + 1}`, {
+      redisUrl, port: await h.freePort(), adminPort: await h.freePort(), agentPort: await h.freePort(),
+      config: { cluster: 'yes' },
+    }));
+  }
+  await Promise.all(inst.map((i) => i.start()));
+  const frontPort = await h.freePort();
+  const dir = h.tempDir(tag);
+  const sockPath = path.join(dir, 'haproxy.sock');
+  const shipped = fs.readFileSync(path.join(h.REPO, 'conf', 'haproxy.cfg'), 'utf8');
+  const hp = await startHaproxy(clusterHaproxyConfig(shipped, {
+    frontPort, sockPath, servers: inst.map((i) => ({ port: i.port, agentPort: i.agentPort })),
+  }), { frontPort, sockPath, dir });
+  const allUp = (ms = 15000) => ops.waitFor(async () => {
+    const st = await ops.haproxyStat(hp);
+    return inst.every((_, k) => { const r = st[`juggernaut/j${k + 1}`]; return r && r.status === 'UP'; });
+  }, ms, 'haproxy: every server UP');
+  await allUp(10000);
+  return { inst, hp, frontPort, allUp };
+}
+
 module.exports = {
+  startShippedCluster,
   checkNoAffinity, clusterHaproxyConfig, startHaproxy, PollLog,
   Instance, statsSampler, statKey,
   ChaosClient, connectAll, publisher, analyze, TRANSPORT,
