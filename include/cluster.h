@@ -44,16 +44,19 @@ void jg_cluster_sequenced_message(struct jg_cluster *c, const char *text, size_t
 void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len);
 
 /* ---- sessions ---- */
-/* A handshake created S here (or ADOPTED: a request brought a sid another instance issued
- * before its record was in Redis): its record goes to Redis. */
+/* S's record goes to Redis: its first transport request here (or ADOPTED: a request brought
+ * a sid another instance issued, which has no record yet); without a cluster-secret, its
+ * handshake. */
 void jg_cluster_session_opened(struct jg_session *s, bool adopted);
 /* A transport request for SID arrived on CONN: makes this instance the session's owner
  * (taking it over if another held it; confirming the last polling answer when T is the t
  * of a new GET), then calls the router again for the request. CONNECTS: the request opens
  * a transport (it may send "1::"). T may be NULL (POST, WebSocket). POLLING: an xhr- or
  * jsonp-polling request (its time is recorded: the session outlives a dead owner until
- * close-timeout after its last one). */
-void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling);
+ * close-timeout after its last one). CREATE: the first transport request of a session
+ * handshaken here, whose record is written by the claim unless another instance has one. */
+void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling,
+                      bool create);
 /* True while a request's claim of SID waits for Redis here (the client is there). */
 bool jg_cluster_claim_pending(struct jg_cluster *c, const char *sid);
 /* S ends here: its events come from Redis (jg_end), unless it moved to another instance. */

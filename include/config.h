@@ -26,6 +26,7 @@ struct jg_config {
     char *redis_password;        /* owned; NULL = no AUTH */
     int redis_db;
     size_t redis_queue_limit;    /* events kept while Redis is away (count) */
+    size_t redis_queue_bytes;    /* bytes of the commands queued or awaiting Redis's reply */
     double redis_timeout;        /* s: Redis not answering PING this long is reconnected */
     double health_redis_grace;   /* s: /health stays 200 this long after Redis went away */
     size_t max_publish_size;     /* bytes of one message from Redis; larger ones are dropped */
@@ -42,6 +43,8 @@ struct jg_config {
     /* limits */
     size_t max_connections;      /* open client connections */
     size_t max_connections_per_ip;   /* ... from one address (0 = no limit) */
+    size_t max_unused_sessions;  /* handshaken sessions no transport request used yet */
+    size_t max_unused_sessions_per_ip;   /* ... handshaken from one address (0 = no limit) */
     size_t max_header_size;      /* bytes of request line + headers */
     size_t max_post_body;        /* bytes of a polling POST body */
     size_t max_message_size;     /* bytes of one WebSocket message from a client */
@@ -78,6 +81,7 @@ struct jg_config {
     size_t cluster_ring_size;    /* recent sequenced messages kept in memory */
     size_t cluster_ring_bytes;   /* ... and their bytes at most */
     char *history;               /* owned; "<prefix> <count> <age-s>;..." */
+    size_t presence_max_members; /* presence entries one snapshot or /presence reads */
     char *publish_token;         /* owned; NULL = no POST /publish on the admin port */
     /* process */
     int log_level;               /* enum jg_log_level */

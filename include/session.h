@@ -16,6 +16,7 @@
 #include "sid.h"
 
 struct jg_buf;
+struct unused_addr;
 struct jg_conn;
 struct jg_server;
 
@@ -45,6 +46,10 @@ struct jg_session {
     const struct jg_transport_ops *ops;  /* ops of the open transport */
     bool connected;                      /* "1::" has been sent */
     bool used;                           /* a transport request has been seen */
+    bool unused_counted;                 /* counted in max-unused-sessions (until used or ended) */
+    struct unused_addr *unused_addr;     /* its address's count (max-unused-sessions-per-ip), or NULL */
+    bool recorded;                       /* cluster mode: its record was written to Redis (at the
+                                            first transport request, not at the handshake) */
     bool ended;
     bool hb_waiting;                     /* "2::" sent, reply not yet received */
     struct jg_buf **queue;               /* owned refs: packets waiting for a transport */
@@ -85,6 +90,12 @@ size_t jg_session_count(const struct jg_session_table *t);
 /* Handshake: a new session with a fresh unguessable sid; forgotten after handshake-expiry
  * unless a transport request comes. */
 struct jg_session *jg_session_create(struct jg_server *srv);
+/* A handshake from PEER (a connection's "host:port"): jg_session_create within
+ * max-unused-sessions and max-unused-sessions-per-ip. Over either, returns NULL and sets
+ * *LIMIT to the key's name. The session stops counting at its first transport request. */
+struct jg_session *jg_session_handshake(struct jg_server *srv, const char *peer, const char **limit);
+/* Handshaken sessions not used yet (for tests). */
+size_t jg_session_unused_count(const struct jg_session_table *t);
 struct jg_session *jg_session_find(struct jg_server *srv, const char *sid);
 /* A transport request for SID that this instance does not hold: if SID was issued by an
  * instance sharing our cluster-secret within handshake-expiry, it becomes a session here

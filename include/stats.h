@@ -14,6 +14,8 @@
     X(connections_rejected_per_ip, counter, "Connections refused: their address had max-connections-per-ip open") \
     X(sessions, gauge, "Live socket.io sessions (handshaken or connected)") \
     X(handshakes, counter, "socket.io handshakes answered") \
+    X(unused_sessions, gauge, "Handshaken sessions no transport request has used yet") \
+    X(handshakes_refused, counter, "Handshakes answered 503: max-unused-sessions or max-unused-sessions-per-ip reached") \
     X(sessions_adopted, counter, "Sessions taken over from a sid another instance issued") \
     X(ws_connections, gauge, "Open WebSocket transports") \
     X(polls_pending, gauge, "Long-poll GETs held open") \
@@ -29,6 +31,8 @@
     X(auth_refused, counter, "Subscribes to private channels and meta refused for a bad or missing auth") \
     X(events_published, counter, "juggernaut:* events published to Redis") \
     X(events_dropped, counter, "juggernaut:* events dropped: Redis away and queue full") \
+    X(redis_queue_bytes, gauge, "Bytes of Redis commands queued or awaiting their reply") \
+    X(redis_commands_dropped_bytes, counter, "Redis commands dropped because redis-queue-bytes was reached") \
     X(bytes_out, counter, "Bytes written to clients") \
     X(writev_calls, counter, "writev system calls made to clients") \
     X(slow_consumers, counter, "Connections closed because their output buffer passed max-output-buffer") \
@@ -55,6 +59,7 @@
     X(answers_recorded, counter, "Polling answers recorded in Redis before they went out") \
     X(sessions_reaped, counter, "Sessions of dead instances ended by this one") \
     X(replay_gaps, counter, "Ranges of messages a moved session missed that neither the ring nor the Redis log held (the client is told)") \
+    X(presence_truncated, counter, "Presence reads cut at presence-max-members entries") \
     X(replays_from_log, counter, "Moved sessions whose backlog was older than the ring, read from the Redis log")
 
 struct jg_stats {

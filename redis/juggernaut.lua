@@ -282,7 +282,7 @@ local function notify(owner, me, text)
   end
 end
 
--- FCALL jg_session_open 0 <sid> <owner> <ttl-ms> <adopt 0|1>: a handshake (or, ADOPT,
+-- FCALL jg_session_open 0 <sid> <owner> <ttl-ms> <adopt 0|1>: a handshake without cluster-secret (or, ADOPT,
 -- a request for a sid another instance issued whose record was not there yet) creates the
 -- record. A handshake never overwrites: an instance that already has the sid (the client
 -- was faster than this call) keeps it. An adoption takes the record over, since the
@@ -306,19 +306,21 @@ local function jg_session_open(keys, args)
   if redis.call('HSETNX', skey(sid), 'owner', owner) == 0 then
     return 0
   end
-  redis.call('HSET', skey(sid), 'cursor', '0', 'connected', '0')
+  -- an adoption comes with the session's first transport request, which connects it ("1::")
+  redis.call('HSET', skey(sid), 'cursor', '0', 'connected', args[4] == '1' and '1' or '0')
   redis.call('PEXPIRE', skey(sid), args[3])
   redis.call('SADD', 'jg:instance:' .. owner .. ':sessions', sid)
   return 1
 end
 
--- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1> [<polling 0|1>]: the request of a poll
+-- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1> [<polling 0|1> [<create 0|1>]]: the request of a poll
 -- (T = its "t" parameter) or a POST (T = "") arrived at ME. POLLING: the request is
 -- xhr/jsonp-polling, whose client comes back through any instance: "seen" keeps the time,
 -- so the session outlives a dead owner until close-timeout after it (jg_reap). Confirms the last polling answer when this GET is a new
 -- one (a byte-identical retry of the request whose answer was lost is not), makes ME the
 -- owner (telling the old one to let go) and returns the whole record, or nil if there is no
--- such session, or the status SPENT if it ended (jg:spent). The reply is the HGETALL list (as it was before CONNECTS marked it
+-- such session (CREATE: a session handshaken at ME, whose record is written now), or the
+-- status SPENT if it ended (jg:spent). The reply is the HGETALL list (as it was before CONNECTS marked it
 -- connected) plus "old_owner" <previous owner>.
 local function jg_claim(keys, args)
   local sid, me, t = args[1], args[2], args[3]
@@ -328,7 +330,13 @@ local function jg_claim(keys, args)
     if redis.call('EXISTS', spent_key(sid)) == 1 then
       return redis.status_reply('SPENT')   -- ended: an unknown session, not to be adopted
     end
-    return nil
+    if args[7] ~= '1' then
+      return nil
+    end
+    -- CREATE: the first request of a session handshaken at ME; its record starts here
+    redis.call('HSET', key, 'owner', me, 'cursor', '0', 'connected', '0')
+    redis.call('SADD', 'jg:instance:' .. me .. ':sessions', sid)
+    old = me
   end
   if t ~= '' then
     local r = redis.call('HMGET', key, 'pend_t', 'pend_to', 'pend_ok', 'cursor')

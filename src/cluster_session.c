@@ -84,12 +84,15 @@ void jg_cluster_session_opened(struct jg_session *s, bool adopted)
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
     const char *args[] = { s->sid, c->id, ttl, adopted ? "1" : "0" };
+    s->recorded = true;
     jg_cluster_fcall(c, NULL, NULL, true, "jg_session_open", 4, args, NULL);
 }
 
 void jg_cluster_session_ended(struct jg_session *s)
 {
     struct jg_cluster *c = s->srv->cluster;
+    if (!s->recorded)
+        return;   /* never used: Redis never heard of it */
     const char *args[] = { s->sid, c->id };
     jg_cluster_fcall(c, NULL, NULL, true, "jg_end", 2, args, NULL);
 }
@@ -343,7 +346,8 @@ static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
     free(cl);
 }
 
-void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling)
+void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool connects, bool polling,
+                      bool create)
 {
     struct jg_cluster *c = conn->srv->cluster;
     struct claim_ctx *cl = jg_xcalloc(1, sizeof *cl);
@@ -358,9 +362,10 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     tombstone_get(c, sid, true)->claims++;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
-    const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0", polling ? "1" : "0" };
+    const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0", polling ? "1" : "0",
+                           create ? "1" : "0" };
     c->srv->stats.claims++;
-    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 6, args, NULL);
+    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 7, args, NULL);
 }
 
 /* ---- subscriptions ---- */

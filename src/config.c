@@ -41,6 +41,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->redis_host = jg_xstrdup("127.0.0.1");
     cfg->redis_port = 6379;
     cfg->redis_queue_limit = 10000;
+    cfg->redis_queue_bytes = 64u << 20;
     cfg->redis_timeout = 5;
     cfg->health_redis_grace = 30;
     cfg->max_publish_size = 1 << 20;
@@ -52,6 +53,8 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->handshake_expiry = 30;
     cfg->max_connections = 19000;
     cfg->max_connections_per_ip = 0;
+    cfg->max_unused_sessions = 10000;
+    cfg->max_unused_sessions_per_ip = 0;
     cfg->max_header_size = 8192;
     cfg->max_post_body = 1 << 20;
     cfg->max_message_size = 1 << 20;
@@ -67,6 +70,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->keepalive_timeout = 60;
     cfg->log_level = JG_LOG_INFO;
     cfg->cluster = true;
+    cfg->presence_max_members = 1000;
     cfg->instance_timeout = 5;
     cfg->leader_lease = 3;
     cfg->cluster_log_size = 10000;
@@ -390,6 +394,8 @@ static const struct key keys[] = {
     { "duplicate-subscribe", K_BOOL, F(duplicate_subscribe), 0, NULL, NULL },
     { "max-connections", K_SIZE, F(max_connections), 1, NULL, NULL },
     { "max-connections-per-ip", K_SIZE, F(max_connections_per_ip), 0, NULL, NULL },
+    { "max-unused-sessions", K_SIZE, F(max_unused_sessions), 1, NULL, NULL },
+    { "max-unused-sessions-per-ip", K_SIZE, F(max_unused_sessions_per_ip), 0, NULL, NULL },
     { "max-header-size", K_SIZE, F(max_header_size), 256, NULL, NULL },
     { "max-post-body", K_SIZE, F(max_post_body), 16, NULL, NULL },
     { "max-message-size", K_SIZE, F(max_message_size), 16, NULL, NULL },

@@ -99,7 +99,24 @@ static void handshake(struct jg_conn *c)
         jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "server shutting down", 20);
         return;
     }
-    struct jg_session *s = jg_session_create(srv);
+    const char *limit = NULL;
+    struct jg_session *s = jg_session_handshake(srv, c->peer, &limit);
+    if (!s) {
+        /* a flood of handshakes that are never used: refused, not stored (the client's
+         * reconnect retries later); a log line a second at most */
+        srv->stats.handshakes_refused++;
+        static const char *last_limit;
+        static double last_log;
+        if (limit != last_limit || ev_now(srv->loop) - last_log >= 1.0) {
+            last_limit = limit;
+            last_log = ev_now(srv->loop);
+            jg_warn("c#%llu %s: handshake refused: %s reached (%lld refused so far)", (unsigned long long)c->id,
+                    c->peer, limit, (long long)srv->stats.handshakes_refused);
+        }
+        req->keep_alive = false;
+        jg_http_respond(c, 503, "text/plain", "Retry-After: 1\r\n", "too many unused sessions\n", 25);
+        return;
+    }
     srv->stats.handshakes++;
     if (use_jsonp) {
         n = snprintf(body, sizeof body, "io.j[%.*s](\"%s:%ld:%ld:%s\");", (int)jlen, jsonp, s->sid,
@@ -151,9 +168,17 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;
     }
+    /* a session handshaken here gets its record at its first transport request (a claim
+     * that creates it); with Redis away it is queued, and the request served here */
+    bool unrecorded = s && srv->cluster && !s->recorded && !disconnect && req->method != HTTP_OPTIONS;
+    if (unrecorded && !c->claimed && !jg_broker_ready(srv->broker)) {
+        jg_cluster_session_opened(s, false);
+        unrecorded = false;
+    }
     if (well_formed && srv->cluster && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS &&
-        (!s || (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
-                jg_broker_ready(srv->broker)))) {
+        (!s || unrecorded ||
+         (req->method == HTTP_GET && kind != JG_TR_WEBSOCKET && kind != JG_TR_HTMLFILE &&
+          jg_broker_ready(srv->broker)))) {
         /* the session's record decides: take it over (polls land anywhere), confirm the
          * last polling answer; the request resumes in jg_router_resume_claimed. With Redis
          * away, the instance that holds a session serves it as it is (no message can be
@@ -164,8 +189,10 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         if (t)
             snprintf(tbuf, sizeof tbuf, "%llu", (unsigned long long)jg_session_poll_key(t, tlen));
         if (!srv->draining || s) {
+            if (unrecorded)
+                s->recorded = true;   /* by this claim, ahead of anything else of the session */
             jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET,
-                             kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING);
+                             kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING, unrecorded);
             return;
         }
     }

@@ -30,9 +30,18 @@ struct spent {
 #define SPENT_MAX 65536           /* ~7 MB at most; beyond, the oldest are forgotten */
 #define SPENT_SKEW 60.0           /* s of clock skew jg_sid_verify tolerates */
 
+/* Handshaken, unused sessions from one client address (max-unused-sessions-per-ip). */
+struct unused_addr {
+    char addr[64];                /* the peer without its port */
+    size_t n;
+    UT_hash_handle hh;
+};
+
 struct jg_session_table {
     struct jg_session *by_sid;    /* uthash head */
     size_t count;
+    size_t unused;                /* handshaken, no transport request yet */
+    struct unused_addr *unused_by_addr;   /* uthash head */
     struct jg_list end_later;     /* sessions to end from the check phase */
     struct spent *spent;          /* uthash head */
     struct jg_list spent_fifo;
@@ -135,6 +144,36 @@ size_t jg_session_count(const struct jg_session_table *t)
     return t->count;
 }
 
+size_t jg_session_unused_count(const struct jg_session_table *t)
+{
+    return t->unused;
+}
+
+/* The address part of a peer "1.2.3.4:5678" or "[::1]:5678". */
+static void peer_address(const char *peer, char *out, size_t len)
+{
+    const char *end = peer[0] == '[' ? strchr(peer, ']') : strrchr(peer, ':');
+    size_t n = end ? (size_t)(end - peer) + (peer[0] == '[') : strlen(peer);
+    snprintf(out, len, "%.*s", (int)n, peer);
+}
+
+/* S was used (a transport request) or ended: it no longer counts as unused. */
+static void unused_release(struct jg_session *s)
+{
+    if (!s->unused_counted)
+        return;
+    struct jg_session_table *t = s->srv->sessions;
+    s->unused_counted = false;
+    t->unused--;
+    s->srv->stats.unused_sessions--;
+    struct unused_addr *a = s->unused_addr;
+    s->unused_addr = NULL;
+    if (a && --a->n == 0) {
+        HASH_DEL(t->unused_by_addr, a);
+        free(a);
+    }
+}
+
 static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 {
     struct jg_session_table *t = srv->sessions;
@@ -161,8 +200,45 @@ static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 struct jg_session *jg_session_create(struct jg_server *srv)
 {
     struct jg_session *s = session_new(srv, NULL);
-    if (srv->cluster)
+    /* With a cluster-secret the record waits for the first transport request (a flood of
+     * handshakes costs Redis nothing; another instance adopts the signed sid without a
+     * lookup). Without one, another instance can only find the session by its record. */
+    if (srv->cluster && !srv->cfg->cluster_secret)
         jg_cluster_session_opened(s, false);
+    return s;
+}
+
+struct jg_session *jg_session_handshake(struct jg_server *srv, const char *peer, const char **limit)
+{
+    struct jg_session_table *t = srv->sessions;
+    if (t->unused >= srv->cfg->max_unused_sessions) {
+        *limit = "max-unused-sessions";
+        return NULL;
+    }
+    char addr[64];
+    peer_address(peer, addr, sizeof addr);
+    struct unused_addr *a = NULL;
+    size_t per_ip = srv->cfg->max_unused_sessions_per_ip;
+    if (per_ip) {
+        HASH_FIND_STR(t->unused_by_addr, addr, a);
+        if (a && a->n >= per_ip) {
+            *limit = "max-unused-sessions-per-ip";
+            return NULL;
+        }
+    }
+    struct jg_session *s = jg_session_create(srv);
+    if (per_ip) {
+        if (!a) {
+            a = jg_xcalloc(1, sizeof *a);
+            snprintf(a->addr, sizeof a->addr, "%s", addr);
+            HASH_ADD_STR(t->unused_by_addr, addr, a);
+        }
+        a->n++;
+        s->unused_addr = a;
+    }
+    s->unused_counted = true;
+    t->unused++;
+    srv->stats.unused_sessions++;
     return s;
 }
 
@@ -170,6 +246,7 @@ struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bo
 {
     struct jg_session *s = session_new(srv, sid);
     s->used = true;
+    s->recorded = true;
     s->connected = connected;
     set_timer(s, srv->cfg->close_timeout);
     return s;
@@ -391,6 +468,7 @@ bool jg_session_open_transport(struct jg_session *s, struct jg_conn *c, const st
     }
     ev_timer_stop(srv->loop, &s->timer);
     s->used = true;
+    unused_release(s);
     s->transport = c;
     s->ops = ops;
     c->session = s;
@@ -590,6 +668,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     free(s->queue);
     free(s->queue_seq);
     jg_list_remove(&s->end_node);
+    unused_release(s);
     if (srv->cfg->cluster_secret && !s->moved)
         remember_spent(srv, s->sid);   /* a signed sid: never adopted again */
     HASH_DEL(srv->sessions->by_sid, s);
