@@ -34,6 +34,7 @@ struct event {
     jg_broker_reply_fn *cb;  /* NULL for fire-and-forget events */
     void *priv;
     bool requeue;            /* sent again on the next link if this one broke first */
+    size_t bytes;            /* what it holds (redis-queue-bytes) */
 };
 
 struct link {
@@ -54,6 +55,7 @@ struct jg_broker {
     struct link pub;
     struct event *head, *tail;   /* events waiting for the publisher link */
     size_t queued;
+    size_t bytes;                /* of every command queued or awaiting its reply */
     size_t in_flight;            /* PUBLISHes sent, reply not yet received */
     double down_since;           /* ev_now when a link last went down; 0 when both up */
     ev_timer watchdog;           /* PINGs Redis: a paused or wedged server is noticed */
@@ -101,8 +103,10 @@ static void link_down(struct link *l, const char *why)
     schedule_reconnect(l);
 }
 
-static void event_free(struct event *e)
+static void event_free(struct jg_broker *b, struct event *e)
 {
+    b->bytes -= e->bytes;
+    b->srv->stats.redis_queue_bytes = (int64_t)b->bytes;
     for (int i = 0; i < e->argc; i++)
         free(e->argv[i]);
     free(e->argv);
@@ -115,7 +119,7 @@ static void event_drop(struct jg_broker *b, struct event *e)
 {
     if (e->cb)
         e->cb(b->srv, NULL, e->priv);
-    event_free(e);
+    event_free(b, e);
 }
 
 static struct event *queue_pop(struct jg_broker *b)
@@ -172,7 +176,7 @@ static void publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
     } else {
         b->srv->stats.events_published++;
     }
-    event_free(e);
+    event_free(b, e);
 }
 
 static void send_event(struct jg_broker *b, struct event *e)
@@ -194,7 +198,27 @@ static void flush_queue(struct jg_broker *b)
 void jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, bool requeue, int argc,
                        const char *const *argv, const size_t *lens)
 {
+    /* every command is held here or in hiredis's output buffer until Redis answers: a slow
+     * or away Redis must not grow that without bound (handshake floods, presence, claims) */
+    size_t bytes = sizeof(struct event) + 16 * (size_t)argc;
+    for (int i = 0; i < argc; i++)
+        bytes += lens ? lens[i] : strlen(argv[i]);
+    if (b->bytes + bytes > b->srv->cfg->redis_queue_bytes) {
+        struct jg_stats *st = &b->srv->stats;
+        st->redis_commands_dropped_bytes++;
+        st->events_dropped++;
+        if (st->redis_commands_dropped_bytes % 1000 == 1)
+            jg_warn("redis: %zu bytes of commands waiting (redis-queue-bytes %zu); dropping %s (%lld so far)",
+                    b->bytes, b->srv->cfg->redis_queue_bytes, argc > 1 ? argv[1] : argv[0],
+                    (long long)st->redis_commands_dropped_bytes);
+        if (cb)
+            cb(b->srv, NULL, priv);
+        return;
+    }
     struct event *e = jg_xcalloc(1, sizeof *e);
+    e->bytes = bytes;
+    b->bytes += bytes;
+    b->srv->stats.redis_queue_bytes = (int64_t)b->bytes;
     e->argc = argc;
     e->argv = jg_xcalloc((size_t)argc, sizeof *e->argv);
     e->lens = jg_xcalloc((size_t)argc, sizeof *e->lens);

@@ -381,6 +381,7 @@ static const struct key keys[] = {
     { "redis-password", K_STRING, F(redis_password), 0, NULL, NULL },
     { "redis-db", K_CUSTOM, 0, 0, NULL, parse_redis_db },
     { "redis-queue-limit", K_SIZE, F(redis_queue_limit), 0, NULL, NULL },
+    { "redis-queue-bytes", K_SIZE, F(redis_queue_bytes), 65536, NULL, NULL },
     { "redis-timeout", K_SECONDS, F(redis_timeout), 0.1, NULL, NULL },
     { "health-redis-grace", K_SECONDS, F(health_redis_grace), 0.1, NULL, NULL },
     { "max-publish-size", K_SIZE, F(max_publish_size), 16, NULL, NULL },
