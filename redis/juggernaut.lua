@@ -241,6 +241,38 @@ local function presence_leave(channel, chjson, sid)
   end
 end
 
+-- Up to MAX entries {sid, meta, ...} of jg:presence:<channel>, and how many there are in
+-- all: a subscribe with "presence" (or GET /presence) on a channel with 100,000 members
+-- reads what one answer may carry, not the whole hash (HSCAN, a batch at a time).
+local function presence_read(channel, max)
+  local key = 'jg:presence:' .. channel
+  local total = redis.call('HLEN', key)
+  if total <= max then
+    return redis.call('HGETALL', key), total
+  end
+  local out, cursor = {}, '0'
+  repeat
+    local r = redis.call('HSCAN', key, cursor, 'COUNT', math.min(max - #out / 2, 1000))
+    cursor = r[1]
+    for i = 1, #r[2], 2 do
+      if #out / 2 >= max then break end
+      out[#out + 1] = r[2][i]
+      out[#out + 1] = r[2][i + 1]
+    end
+  until cursor == '0' or #out / 2 >= max
+  return out, total
+end
+
+-- FCALL jg_presence 0 <channel> <max>: {total, sid1, meta1, ...} (at most MAX pairs).
+local function jg_presence(keys, args)
+  local p, total = presence_read(args[1], tonumber(args[2]) or 1000)
+  local out = { total }
+  for _, v in ipairs(p) do
+    out[#out + 1] = v
+  end
+  return out
+end
+
 ---- sessions ---------------------------------------------------------------------------
 -- jg:session:<sid> holds owner, meta (JSON text, absent = none), cursor (last seq the client
 -- confirmed), pend_t/pend_to/pend_ok (the last polling answer: its request's t, its highest
@@ -313,7 +345,7 @@ local function jg_session_open(keys, args)
   return 1
 end
 
--- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1> [<polling 0|1> [<create 0|1>]]: the request of a poll
+-- FCALL jg_claim 0 <sid> <me> <t> <ttl-ms> <connects 0|1> [<polling 0|1> [<create 0|1> [<have 0|1>]]]: the request of a poll
 -- (T = its "t" parameter) or a POST (T = "") arrived at ME. POLLING: the request is
 -- xhr/jsonp-polling, whose client comes back through any instance: "seen" keeps the time,
 -- so the session outlives a dead owner until close-timeout after it (jg_reap). Confirms the last polling answer when this GET is a new
@@ -321,7 +353,8 @@ end
 -- owner (telling the old one to let go) and returns the whole record, or nil if there is no
 -- such session (CREATE: a session handshaken at ME, whose record is written now), or the
 -- status SPENT if it ended (jg:spent). The reply is the HGETALL list (as it was before CONNECTS marked it
--- connected) plus "old_owner" <previous owner>.
+-- connected) plus "old_owner" <previous owner>; when ME owned it already and HAVE (a copy of
+-- the session), only cursor, gen, connected, old_owner and "short" 1.
 local function jg_claim(keys, args)
   local sid, me, t = args[1], args[2], args[3]
   local key = skey(sid)
@@ -361,6 +394,15 @@ local function jg_claim(keys, args)
     redis.call('HSET', key, 'seen', num(now_ms()))
   end
   redis.call('PEXPIRE', key, args[4])
+  if old == me and args[8] == '1' then
+    -- ME serves it already and has its copy (the usual poll): the scalars it needs, not
+    -- every sub:<channel> field (up to max-subscriptions of them) on every poll
+    local r = redis.call('HMGET', key, 'cursor', 'gen', 'connected')
+    if args[5] == '1' then
+      redis.call('HSET', key, 'connected', '1')
+    end
+    return { 'cursor', r[1] or '0', 'gen', r[2] or '0', 'connected', r[3] or '0', 'old_owner', me, 'short', '1' }
+  end
   local all = redis.call('HGETALL', key)
   all[#all + 1] = 'old_owner'
   all[#all + 1] = old
@@ -559,10 +601,11 @@ end
 
 ---- history and presence reads ---------------------------------------------------------
 
--- FCALL jg_backfill 0 <channel> <since | ""> <count | 0> <presence 0|1> <max-age-s>:
+-- FCALL jg_backfill 0 <channel> <since | ""> <count | 0> <presence 0|1> <max-age-s> [<max-presence>]:
 -- what a subscribe asked to catch up on, consistent with one point of the sequence.
 -- Returns {seq-now, trimmed (0|1), {seq, text}..., presence {sid, meta}...} as
--- {seq-now, trimmed, nhist, s1, m1, ..., npres, sid1, meta1, ...}.
+-- {seq-now, trimmed, nhist, s1, m1, ..., npres, sid1, meta1, ..., presence-total} (npres at
+-- most MAX-PRESENCE; presence-total only when presence was asked for).
 local function jg_backfill(keys, args)
   local channel, since, count, want_presence = args[1], args[2], tonumber(args[3]) or 0, args[4] == '1'
   local key = 'jg:history:' .. channel
@@ -610,11 +653,12 @@ local function jg_backfill(keys, args)
   end
   out[3] = n
   if want_presence then
-    local p = redis.call('HGETALL', 'jg:presence:' .. channel)
+    local p, total = presence_read(channel, tonumber(args[6]) or 1000)
     out[#out + 1] = #p / 2
     for _, v in ipairs(p) do
       out[#out + 1] = v
     end
+    out[#out + 1] = total
   else
     out[#out + 1] = 0
   end
@@ -637,3 +681,4 @@ redis.register_function('jg_end', jg_end)
 redis.register_function('jg_reap', jg_reap)
 redis.register_function('jg_reap_dead', jg_reap_dead)
 redis.register_function('jg_backfill', jg_backfill)
+redis.register_function('jg_presence', jg_presence)

@@ -99,16 +99,20 @@ static void presence_http_reply(struct jg_server *srv, redisReply *r, void *priv
 {
     struct http_ctx *h = priv;
     struct jg_conn *conn = http_done(h);
-    if (conn && r && r->type == REDIS_REPLY_ARRAY) {
-        /* group the sessions by identity (the meta's JSON text; no meta = the session) */
+    if (conn && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER) {
+        /* {total, sid, meta, ...}: at most presence-max-members pairs. Grouped by identity
+         * (the meta's JSON text; no meta = the session). */
+        size_t total = (size_t)r->element[0]->integer, read = (r->elements - 1) / 2;
         json_t *counts = json_object();
         struct jg_sb sb = JG_SB_INIT;
         jg_sb_appends(&sb, "{\"channel\":");
         jg_sio_js_string_append(&sb, h->channel, strlen(h->channel), false);
-        jg_sb_appendf(&sb, ",\"sessions\":%zu,\"members\":[", r->elements / 2);
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        jg_sb_appendf(&sb, ",\"sessions\":%zu,%s\"members\":[", total, total > read ? "\"truncated\":true," : "");
+        if (total > read)
+            srv->stats.presence_truncated++;
+        for (size_t i = 1; i + 1 < r->elements; i += 2) {
             const redisReply *m = r->element[i + 1];
-            if (m->type != REDIS_REPLY_STRING)
+            if (m->type != REDIS_REPLY_STRING || r->element[i]->type != REDIS_REPLY_STRING)
                 continue;
             char key[JG_SID_MAX + 8];
             const char *id = m->str;
@@ -141,11 +145,11 @@ static void presence_http_reply(struct jg_server *srv, redisReply *r, void *priv
 void jg_cluster_http_presence(struct jg_conn *conn, const char *channel)
 {
     struct jg_server *srv = conn->srv;
-    char key[600];
-    snprintf(key, sizeof key, "jg:presence:%s", channel);
+    char maxp[24];
+    snprintf(maxp, sizeof maxp, "%zu", srv->cfg->presence_max_members);
     struct http_ctx *h = http_wait(conn);
     h->channel = jg_xstrdup(channel);
-    const char *argv[] = { "HGETALL", key };
-    jg_broker_command(srv->broker, presence_http_reply, h, false, 2, argv, NULL);
+    const char *args[] = { channel, maxp };
+    jg_cluster_fcall(srv->cluster, presence_http_reply, h, false, "jg_presence", 2, args, NULL);
 }
 

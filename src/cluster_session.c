@@ -209,6 +209,8 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
     uint64_t cursor = field_u64(r, "cursor");
     uint64_t gen = field_u64(r, "gen");
     struct jg_session *s = jg_session_find(srv, sid);
+    if (!s && field_u64(r, "short") == 1)
+        return NULL;   /* ended here while the claim was on its way (a short record: no subs) */
     if (s && !was_ours)
         jg_cluster_end_moved(s, "stale copy replaced");   /* it moved away and back: rebuild */
     else if (s) {
@@ -362,10 +364,11 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     tombstone_get(c, sid, true)->claims++;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
+    bool have = jg_session_find(conn->srv, sid) != NULL;   /* then a short reply will do */
     const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0", polling ? "1" : "0",
-                           create ? "1" : "0" };
+                           create ? "1" : "0", have ? "1" : "0" };
     c->srv->stats.claims++;
-    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 7, args, NULL);
+    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 8, args, NULL);
 }
 
 /* ---- subscriptions ---- */
@@ -440,7 +443,7 @@ static void send_text(struct jg_session *s, const char *text, size_t len)
 
 /* {"presence":"snapshot","members":[meta,...],"channel":C,"at":SEQ}: one entry per identity. */
 static void send_snapshot(struct jg_session *s, const char *channel, const redisReply *const *kv, size_t npairs,
-                          uint64_t at)
+                          uint64_t at, bool truncated)
 {
     struct jg_sb sb = JG_SB_INIT;
     jg_sb_appends(&sb, "3:::{\"presence\":\"snapshot\",\"members\":[");
@@ -464,7 +467,7 @@ static void send_snapshot(struct jg_session *s, const char *channel, const redis
     json_decref(seen);
     jg_sb_appends(&sb, "],\"channel\":");
     jg_sio_js_string_append(&sb, channel, strlen(channel), false);
-    jg_sb_appendf(&sb, ",\"at\":%llu}", (unsigned long long)at);
+    jg_sb_appendf(&sb, ",\"at\":%llu%s}", (unsigned long long)at, truncated ? ",\"truncated\":true" : "");
     send_text(s, sb.data, sb.len);
     jg_sb_free(&sb);
 }
@@ -508,8 +511,15 @@ static void backfill_reply(struct jg_server *srv, redisReply *r, void *priv)
         }
         if (i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER) {
             size_t npres = (size_t)r->element[i]->integer;
-            if (sub->presence && npres <= (r->elements - i - 1) / 2)   /* no overflow of 2 * npres */
-                send_snapshot(s, b->channel, (const redisReply *const *)&r->element[i + 1], npres, now);
+            if (sub->presence && npres <= (r->elements - i - 1) / 2) {   /* no overflow of 2 * npres */
+                /* the channel's presence, cut at presence-max-members: "truncated" says so */
+                size_t ti = i + 1 + 2 * npres;
+                bool truncated = ti < r->elements && r->element[ti]->type == REDIS_REPLY_INTEGER &&
+                                 (size_t)r->element[ti]->integer > npres;
+                if (truncated)
+                    srv->stats.presence_truncated++;
+                send_snapshot(s, b->channel, (const redisReply *const *)&r->element[i + 1], npres, now, truncated);
+            }
         }
     }
     b->now = now;
@@ -554,8 +564,10 @@ void jg_cluster_subscribed(struct jg_session *s, struct jg_sub *sub, bool has_si
         snprintf(sinces, sizeof sinces, "%llu", (unsigned long long)since);
     snprintf(counts, sizeof counts, "%ld", history > 0 ? history : 0);
     snprintf(ages, sizeof ages, "0");
-    const char *bargs[] = { channel, sinces, counts, presence ? "1" : "0", ages };
-    jg_cluster_fcall(c, backfill_reply, b, true, "jg_backfill", 5, bargs, NULL);
+    char maxp[24];
+    snprintf(maxp, sizeof maxp, "%zu", cfg_of(c)->presence_max_members);
+    const char *bargs[] = { channel, sinces, counts, presence ? "1" : "0", ages, maxp };
+    jg_cluster_fcall(c, backfill_reply, b, true, "jg_backfill", 6, bargs, NULL);
 }
 
 void jg_cluster_unsubscribed(struct jg_session *s, const char *channel)

@@ -426,6 +426,7 @@ static const struct key keys[] = {
     { "cluster-ring-size", K_SIZE, F(cluster_ring_size), 100, NULL, NULL },
     { "cluster-ring-bytes", K_SIZE, F(cluster_ring_bytes), 65536, NULL, NULL },
     { "history", K_CUSTOM, 0, 0, NULL, parse_history },
+    { "presence-max-members", K_SIZE, F(presence_max_members), 1, NULL, NULL },
     { "publish-token", K_SECRET, F(publish_token), 0, "the token publishers send to POST /publish", NULL },
     { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
     { "log-file", K_STRING, F(log_file), 0, NULL, NULL },
