@@ -101,6 +101,9 @@ struct jg_session *jg_session_find(struct jg_server *srv, const char *sid);
  * instance sharing our cluster-secret within handshake-expiry, it becomes a session here
  * as if we had handshaken it. Returns NULL otherwise. */
 struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid);
+/* True if jg_session_adopt would take SID (signed, valid, not held or ended here); cluster
+ * mode lets the claim create its record instead (one atomic step in Redis). */
+bool jg_session_adoptable(struct jg_server *srv, const char *sid);
 /* Forgets which signed sids ended here (they could be adopted again); for tests. */
 void jg_session_forget_spent(struct jg_server *srv);
 

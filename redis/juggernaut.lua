@@ -359,6 +359,7 @@ local function jg_claim(keys, args)
   local sid, me, t = args[1], args[2], args[3]
   local key = skey(sid)
   local old = redis.call('HGET', key, 'owner')
+  local created = false
   if not old then
     if redis.call('EXISTS', spent_key(sid)) == 1 then
       return redis.status_reply('SPENT')   -- ended: an unknown session, not to be adopted
@@ -366,10 +367,12 @@ local function jg_claim(keys, args)
     if args[7] ~= '1' then
       return nil
     end
-    -- CREATE: the first request of a session handshaken at ME; its record starts here
+    -- CREATE: the first request of a session handshaken at ME, or of a signed sid another
+    -- instance issued (adopted); its record starts here
     redis.call('HSET', key, 'owner', me, 'cursor', '0', 'connected', '0')
     redis.call('SADD', 'jg:instance:' .. me .. ':sessions', sid)
     old = me
+    created = true
   end
   if t ~= '' then
     local r = redis.call('HMGET', key, 'pend_t', 'pend_to', 'pend_ok', 'cursor')
@@ -406,6 +409,10 @@ local function jg_claim(keys, args)
   local all = redis.call('HGETALL', key)
   all[#all + 1] = 'old_owner'
   all[#all + 1] = old
+  if created then
+    all[#all + 1] = 'created'
+    all[#all + 1] = '1'
+  end
   if args[5] == '1' then
     redis.call('HSET', key, 'connected', '1')
   end

@@ -219,6 +219,10 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
         return s;
     }
     s = jg_session_claimed(srv, sid, field_u64(r, "connected") == 1);
+    if (field_u64(r, "created") == 1) {
+        srv->stats.sessions_adopted++;   /* a signed sid another instance issued, first used here */
+        jg_debug("session %s: adopted (issued by another instance)", sid);
+    }
     s->claim_gen = gen;
     s->seq_hi = cursor;
     srv->stats.takeovers++;

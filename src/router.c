@@ -191,8 +191,12 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         if (!srv->draining || s) {
             if (unrecorded)
                 s->recorded = true;   /* by this claim, ahead of anything else of the session */
+            /* the first request of a sid handshaken here, or of a signed sid another instance
+             * issued: the claim writes the record if there is none (whichever instance comes
+             * first; the other takes it over from the record) */
+            bool create = unrecorded || (!s && jg_session_adoptable(srv, sid));
             jg_cluster_claim(c, sid, t ? tbuf : NULL, req->method == HTTP_GET,
-                             kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING, unrecorded);
+                             kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING, create);
             return;
         }
     }

@@ -252,11 +252,18 @@ struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bo
     return s;
 }
 
+bool jg_session_adoptable(struct jg_server *srv, const char *sid)
+{
+    /* ev_now is close to wall time: libev's loop clock is the realtime clock */
+    return srv->cfg->cluster_secret && !jg_session_find(srv, sid) &&
+           jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry) &&
+           !is_spent(srv, sid);
+}
+
 struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
 {
     if (!srv->cfg->cluster_secret || jg_session_find(srv, sid))
         return NULL;
-    /* ev_now is close to wall time: libev's loop clock is the realtime clock */
     if (!jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry))
         return NULL;
     if (is_spent(srv, sid)) {
