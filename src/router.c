@@ -20,6 +20,7 @@
 #include "sio.h"
 #include "static.h"
 #include "ws.h"
+#include "xalloc.h"
 
 #define RESOURCE "/socket.io"
 #define TOP_CHANNELS 20      /* channels listed in /stats */
@@ -74,6 +75,52 @@ static long round_up_seconds(double s)
     return (long)ceil(s);
 }
 
+/* A handshake answer held until Redis has the session's record (see handshake_answer). */
+struct held_handshake {
+    struct jg_conn *conn;          /* NULL once the connection closed */
+    bool jsonp;
+    char *extra;                   /* owned; CORS headers */
+    size_t len;
+    char body[];
+};
+
+static void handshake_recorded(struct jg_server *srv, redisReply *r, void *priv)
+{
+    struct held_handshake *held = priv;
+    struct jg_conn *c = held->conn;
+    if (c) {
+        c->waiter = NULL;
+        if (!c->closing)
+            jg_http_respond(c, 200, held->jsonp ? "application/javascript" : "text/plain", held->extra, held->body,
+                            held->len);
+    }
+    free(held->extra);
+    free(held);
+}
+
+/* Answers a handshake. In cluster mode without a cluster-secret another instance finds the
+ * session only by its record, written by jg_session_open at the handshake: the answer waits
+ * for a PING queued behind it (Redis runs one connection's commands in order), so the
+ * client's first poll, wherever it lands, comes after the record. */
+static void handshake_answer(struct jg_conn *c, bool jsonp, const char *extra, const char *body, size_t len)
+{
+    struct jg_server *srv = c->srv;
+    if (!srv->cluster || srv->cfg->cluster_secret || !jg_broker_ready(srv->broker)) {
+        jg_http_respond(c, 200, jsonp ? "application/javascript" : "text/plain", extra, body, len);
+        return;
+    }
+    struct held_handshake *held = jg_xcalloc(1, sizeof *held + len + 1);
+    held->conn = c;
+    held->jsonp = jsonp;
+    held->extra = extra ? jg_xstrdup(extra) : NULL;
+    held->len = len;
+    memcpy(held->body, body, len);
+    c->waiter = &held->conn;
+    jg_http_hold(c);
+    const char *argv[] = { "PING" };
+    jg_broker_command(srv->broker, handshake_recorded, held, false, 1, argv, NULL);
+}
+
 static void handshake(struct jg_conn *c)
 {
     struct jg_server *srv = c->srv;
@@ -122,14 +169,14 @@ static void handshake(struct jg_conn *c)
         n = snprintf(body, sizeof body, "io.j[%.*s](\"%s:%ld:%ld:%s\");", (int)jlen, jsonp, s->sid,
                      round_up_seconds(srv->cfg->heartbeat_timeout), round_up_seconds(srv->cfg->close_timeout),
                      srv->transports_list);
-        jg_http_respond(c, 200, "application/javascript", NULL, body, (size_t)n);
+        handshake_answer(c, true, NULL, body, (size_t)n);
         return;
     }
     n = snprintf(body, sizeof body, "%s:%ld:%ld:%s", s->sid, round_up_seconds(srv->cfg->heartbeat_timeout),
                  round_up_seconds(srv->cfg->close_timeout), srv->transports_list);
     struct jg_sb extra = JG_SB_INIT;
     jg_http_cors(req, &extra);
-    jg_http_respond(c, 200, "text/plain", extra.data, body, (size_t)n);
+    handshake_answer(c, false, extra.data, body, (size_t)n);
     jg_sb_free(&extra);
 }
 
