@@ -76,6 +76,9 @@ struct jg_server {
     struct jg_static *files;              /* owned */
     struct jg_server_consts consts;
     struct jg_stats stats;
+    /* cluster mode without a cluster-secret: the secret the instances share through Redis
+     * (jg:secret, read at every connect); "" until read */
+    char shared_secret[65];
     bool draining;                        /* shutting down: refuse new sessions */
     void (*drained)(struct jg_server *srv); /* called once no session is left */
 };
@@ -96,6 +99,10 @@ void jg_server_begin_drain(struct jg_server *srv, void (*drained)(struct jg_serv
 void jg_server_config_changed(struct jg_server *srv);
 /* Ends every session and connection, frees everything init made. */
 void jg_server_deinit(struct jg_server *srv);
+
+/* The secret session ids are signed with: cluster-secret if set, else the one the
+ * instances share through Redis (cluster mode), else NULL (plain sids). */
+const char *jg_server_sid_secret(const struct jg_server *srv);
 
 /* max-connections-per-ip: counts a new client connection from SS; NULL if that address
  * already has as many as allowed (the caller refuses it). */

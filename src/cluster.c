@@ -36,6 +36,7 @@ extern const char jg_lua_library[];   /* redis/juggernaut.lua, embedded by the M
 #define LEGACY_MAX 100000      /* legacy messages kept until seen sequenced (a burst) */
 #define BEAT_EVERY 1.0         /* s: heartbeat, lease renewal, reaping */
 #define REAP_BATCH 1000        /* sessions of a dead instance looked at per Redis call */
+#define SECRET_KEY "jg:secret"  /* the sid secret the instances share (no cluster-secret) */
 
 /* FCALL NAME 0 ARGS... on the publisher link. */
 void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
@@ -598,6 +599,50 @@ static void library_reply(redisAsyncContext *ac, void *reply, void *priv)
                  "newer; set \"cluster no\" for an older Redis", r->str);
 }
 
+/* SET jg:secret NX GET: nil = our candidate is the secret now, else the one another
+ * instance set first. */
+static void secret_reply(struct jg_server *srv, redisReply *r, void *priv)
+{
+    struct jg_cluster *c = srv->cluster;
+    if (!c || !r)
+        return;
+    const char *secret = NULL;
+    if (r->type == REDIS_REPLY_NIL)
+        secret = c->secret_candidate;
+    else if (r->type == REDIS_REPLY_STRING && r->len >= 16 && r->len < sizeof srv->shared_secret &&
+             strlen(r->str) == r->len)
+        secret = r->str;
+    if (!secret) {
+        jg_error("cluster: %s holds no usable secret (%s); session ids stay unsigned. Delete the key, or set "
+                 "cluster-secret in the config", SECRET_KEY, r->type == REDIS_REPLY_ERROR ? r->str : "16 to 64 characters expected");
+        return;
+    }
+    if (strcmp(srv->shared_secret, secret) != 0) {
+        if (srv->shared_secret[0])
+            jg_warn("cluster: the shared secret in Redis (%s) changed; session ids issued before are refused by the "
+                    "other instances", SECRET_KEY);
+        else
+            jg_info("cluster: session ids are signed with the secret the instances share in Redis (%s)", SECRET_KEY);
+        snprintf(srv->shared_secret, sizeof srv->shared_secret, "%s", secret);
+    }
+}
+
+/* Without a cluster-secret the instances still sign their sids, with a secret they agree on
+ * through Redis: the first to connect sets it, the others read it. So a handshake needs no
+ * session record in Redis (another instance adopts the signed sid), and nothing has to be
+ * configured. Anyone who can read Redis can forge sids then, as anyone who can write it can
+ * already publish or end sessions. */
+static void read_shared_secret(struct jg_cluster *c)
+{
+    unsigned char rnd[32];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        return;   /* no secret: sids stay plain, records are written at handshakes */
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(c->secret_candidate + 2 * i, 3, "%02x", rnd[i]);
+    const char *argv[] = { "SET", SECRET_KEY, c->secret_candidate, "NX", "GET" };
+    jg_broker_command(c->srv->broker, secret_reply, NULL, false, 5, argv, NULL);
+}
+
 void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *ac)
 {
     step_down(c, "the Redis link was re-established");
@@ -612,6 +657,8 @@ void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *
     snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
     const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young", spent };
     redisAsyncCommandArgv(ac, NULL, NULL, 9, argv, NULL);
+    if (!cfg->cluster_secret)
+        read_shared_secret(c);
     /* and claim the lease (or see who holds it) now rather than at the next tick */
     ev_feed_event(c->srv->loop, &c->beat, EV_TIMER);
 }

@@ -78,6 +78,7 @@ struct jg_cluster {
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
     double subscribed_since;        /* ev_now when the subscriber link last came up */
+    char secret_candidate[65];      /* offered as jg:secret at connect (no cluster-secret) */
     struct jg_list backfills;       /* backfills waiting for the stream to catch up */
 };
 

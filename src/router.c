@@ -98,14 +98,15 @@ static void handshake_recorded(struct jg_server *srv, redisReply *r, void *priv)
     free(held);
 }
 
-/* Answers a handshake. In cluster mode without a cluster-secret another instance finds the
- * session only by its record, written by jg_session_open at the handshake: the answer waits
- * for a PING queued behind it (Redis runs one connection's commands in order), so the
- * client's first poll, wherever it lands, comes after the record. */
+/* Answers a handshake. A plain sid in cluster mode (issued before this instance read the
+ * shared secret from Redis) is found by another instance only by its record, written by
+ * jg_session_open at the handshake: the answer waits for a PING queued behind it (Redis
+ * runs one connection's commands in order), so the client's first poll, wherever it lands,
+ * comes after the record. A signed sid needs no record to be adopted: no wait. */
 static void handshake_answer(struct jg_conn *c, bool jsonp, const char *extra, const char *body, size_t len)
 {
     struct jg_server *srv = c->srv;
-    if (!srv->cluster || srv->cfg->cluster_secret || !jg_broker_ready(srv->broker)) {
+    if (!srv->cluster || jg_server_sid_secret(srv) || !jg_broker_ready(srv->broker)) {
         jg_http_respond(c, 200, jsonp ? "application/javascript" : "text/plain", extra, body, len);
         return;
     }
@@ -270,7 +271,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_sb_free(&extra);
         return;
     }
-    if (srv->draining && (srv->cluster || srv->cfg->cluster_secret) && (!s || !s->used)) {
+    if (srv->draining && (srv->cluster || jg_server_sid_secret(srv)) && (!s || !s->used)) {
         /* a draining instance takes no session it does not hold (one it handed off, one
          * another instance issued): 503 makes the balancer retry the request on another
          * instance, which claims the session from its record. Answering it as unknown

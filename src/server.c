@@ -96,6 +96,13 @@ static void addr_key(const struct sockaddr_storage *ss, unsigned char key[17])
     }
 }
 
+const char *jg_server_sid_secret(const struct jg_server *srv)
+{
+    if (srv->cfg->cluster_secret)
+        return srv->cfg->cluster_secret;
+    return srv->shared_secret[0] ? srv->shared_secret : NULL;
+}
+
 struct jg_addr_count *jg_server_addr_take(struct jg_server *srv, const struct sockaddr_storage *ss)
 {
     unsigned char key[17];

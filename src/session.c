@@ -185,7 +185,7 @@ static struct jg_session *session_new(struct jg_server *srv, const char *sid)
         snprintf(s->sid, sizeof s->sid, "%s", sid);
     } else {
         do {
-            jg_sid_new(srv->cfg->cluster_secret, ev_now(srv->loop), s->sid);
+            jg_sid_new(jg_server_sid_secret(srv), ev_now(srv->loop), s->sid);
         } while (jg_session_find(srv, s->sid));
     }
     HASH_ADD_STR(t->by_sid, sid, s);
@@ -200,10 +200,12 @@ static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 struct jg_session *jg_session_create(struct jg_server *srv)
 {
     struct jg_session *s = session_new(srv, NULL);
-    /* With a cluster-secret the record waits for the first transport request (a flood of
-     * handshakes costs Redis nothing; another instance adopts the signed sid without a
-     * lookup). Without one, another instance can only find the session by its record. */
-    if (srv->cluster && !srv->cfg->cluster_secret)
+    /* A signed sid (a cluster-secret, or the secret the instances share through Redis):
+     * the record waits for the first transport request (a flood of handshakes costs Redis
+     * nothing; another instance adopts the signed sid without a lookup). A plain sid (only
+     * before this instance has read the shared secret): another instance can only find the
+     * session by its record. */
+    if (srv->cluster && !jg_server_sid_secret(srv))
         jg_cluster_session_opened(s, false);
     return s;
 }
@@ -255,16 +257,18 @@ struct jg_session *jg_session_claimed(struct jg_server *srv, const char *sid, bo
 bool jg_session_adoptable(struct jg_server *srv, const char *sid)
 {
     /* ev_now is close to wall time: libev's loop clock is the realtime clock */
-    return srv->cfg->cluster_secret && !jg_session_find(srv, sid) &&
-           jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry) &&
+    const char *secret = jg_server_sid_secret(srv);
+    return secret && !jg_session_find(srv, sid) &&
+           jg_sid_verify(secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry) &&
            !is_spent(srv, sid);
 }
 
 struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
 {
-    if (!srv->cfg->cluster_secret || jg_session_find(srv, sid))
+    const char *secret = jg_server_sid_secret(srv);
+    if (!secret || jg_session_find(srv, sid))
         return NULL;
-    if (!jg_sid_verify(srv->cfg->cluster_secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry))
+    if (!jg_sid_verify(secret, sid, ev_now(srv->loop), srv->cfg->handshake_expiry))
         return NULL;
     if (is_spent(srv, sid)) {
         srv->stats.sids_replayed++;
@@ -676,7 +680,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     free(s->queue_seq);
     jg_list_remove(&s->end_node);
     unused_release(s);
-    if (srv->cfg->cluster_secret && !s->moved)
+    if (jg_server_sid_secret(srv) && !s->moved)
         remember_spent(srv, s->sid);   /* a signed sid: never adopted again */
     HASH_DEL(srv->sessions->by_sid, s);
     srv->sessions->count--;
