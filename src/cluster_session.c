@@ -266,6 +266,8 @@ struct claim_ctx {
     struct jg_conn *conn;           /* NULL once the connection closed (conn->waiter) or the
                                        request went on without the claim */
     char sid[JG_SID_MAX + 1];
+    char t[24];                     /* the poll's t key, "" for none */
+    bool connects, polling, create; /* jg_claim's flags, kept to ask again */
     ev_timer patience;              /* Redis slower than a poll may take */
     struct jg_server *srv;
 };
@@ -298,11 +300,35 @@ static void claim_patience_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+static void claim_reply(struct jg_server *srv, redisReply *r, void *priv);
+
+/* HAVE: a copy of the session is here, so a short reply will do if we own it */
+static void send_claim(struct jg_cluster *c, struct claim_ctx *cl, bool have)
+{
+    tombstone_get(c, cl->sid, true)->claims++;
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
+    const char *args[] = { cl->sid, c->id, cl->t, ttl, cl->connects ? "1" : "0", cl->polling ? "1" : "0",
+                           cl->create ? "1" : "0", have ? "1" : "0" };
+    c->srv->stats.claims++;
+    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 8, args, NULL);
+}
+
 static void claim_reply(struct jg_server *srv, redisReply *r, void *priv)
 {
     struct claim_ctx *cl = priv;
     struct jg_conn *conn = cl->conn;
     struct jg_cluster *c = srv->cluster;
+    if (c && r && r->type == REDIS_REPLY_ARRAY && field_u64(r, "short") == 1 && !jg_session_find(srv, cl->sid)) {
+        /* a short record (we owned it and had a copy), but the copy ended while the claim
+         * was on its way: another instance took the session over after our claim, and its
+         * notice came first. Ask again for the whole record: this request is the newest. */
+        struct tombstone *t = tombstone_get(c, cl->sid, false);
+        if (t && t->claims)
+            t->claims--;
+        send_claim(c, cl, false);
+        return;
+    }
     ev_timer_stop(srv->loop, &cl->patience);
     if (conn)
         conn->waiter = NULL;
@@ -365,14 +391,11 @@ void jg_cluster_claim(struct jg_conn *conn, const char *sid, const char *t, bool
     cl->patience.data = cl;
     ev_timer_start(conn->srv->loop, &cl->patience);
     jg_http_hold(conn);
-    tombstone_get(c, sid, true)->claims++;
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", record_ttl_ms(cfg_of(c)));
-    bool have = jg_session_find(conn->srv, sid) != NULL;   /* then a short reply will do */
-    const char *args[] = { sid, c->id, t ? t : "", ttl, connects ? "1" : "0", polling ? "1" : "0",
-                           create ? "1" : "0", have ? "1" : "0" };
-    c->srv->stats.claims++;
-    jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 8, args, NULL);
+    snprintf(cl->t, sizeof cl->t, "%s", t ? t : "");
+    cl->connects = connects;
+    cl->polling = polling;
+    cl->create = create;
+    send_claim(c, cl, jg_session_find(conn->srv, sid) != NULL);
 }
 
 /* ---- subscriptions ---- */

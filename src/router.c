@@ -253,7 +253,9 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     c->sid_spent = false;
     if (spent && !s)
         srv->stats.sids_replayed++;
-    if (!s && !srv->draining && well_formed && !spent)
+    /* in cluster mode the claim adopts (its record created in Redis); adopting here too
+     * would open a second, empty copy of a session whose claim found nothing to take */
+    if (!s && !srv->cluster && !srv->draining && well_formed && !spent)
         s = jg_session_adopt(srv, sid);
     if (s && srv->cluster && req->method == HTTP_GET) {
         size_t tlen = 0;

@@ -277,10 +277,7 @@ struct jg_session *jg_session_adopt(struct jg_server *srv, const char *sid)
     }
     jg_debug("session %s: adopted (issued by another instance)", sid);
     srv->stats.sessions_adopted++;
-    struct jg_session *s = session_new(srv, sid);
-    if (srv->cluster)
-        jg_cluster_session_opened(s, true);
-    return s;
+    return session_new(srv, sid);   /* cluster mode adopts by its claim instead (router.c) */
 }
 
 struct jg_session *jg_session_find(struct jg_server *srv, const char *sid)
