@@ -61,6 +61,8 @@ struct jg_session {
     uint64_t poll_t;                     /* "t" of the held GET (jg_session_poll_key): tells a
                                             retry from a new poll */
     bool answering;                      /* a polling answer is being recorded in Redis */
+    const char *end_when_answered;       /* moved away while answering: ends (this reason) once
+                                            the recorded answer went out (jg_cluster_end_moved) */
     bool moved;                          /* another instance took it over: end without events */
     uint64_t claim_gen;                  /* generation of the claim that brought it here */
     ev_timer timer;                      /* the one deadline a session has at a time: while

@@ -111,6 +111,13 @@ void jg_cluster_session_touch(struct jg_session *s)
  * there), and the copy here goes without events. */
 void jg_cluster_end_moved(struct jg_session *s, const char *why)
 {
+    if (s->answering && s->transport && !s->ops->streaming) {
+        /* Redis is recording this GET's answer (jg_pend): the client's next request will
+         * confirm it, so the answer must carry those messages, not 8::. The copy goes once
+         * the record's reply came and the answer went out (pend_reply). */
+        s->end_when_answered = why;
+        return;
+    }
     if (s->transport && !s->ops->streaming) {
         struct jg_buf *noop = s->srv->consts.pkt_noop;
         s->ops->deliver(s->transport, &noop, 1, NULL);
@@ -143,8 +150,10 @@ static void pend_reply(struct jg_server *srv, redisReply *r, void *priv)
         jg_session_poll_recorded(s, ok, a->to);
         if (rc == -1)
             reregister(srv->cluster, a->sid);
-        else if (r && r->type == REDIS_REPLY_INTEGER && rc == 0)
+        if (r && r->type == REDIS_REPLY_INTEGER && rc == 0)
             jg_cluster_end_moved(s, "taken over by another instance");
+        else if (s->end_when_answered)
+            jg_cluster_end_moved(s, s->end_when_answered);
     }
     free(a);
 }

@@ -198,11 +198,31 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
     // latency (publish -> receipt) of the clients that never went quiet: messages published
     // during a leader change arrive late, but within leader-lease + 1 s
     const lat = [];
+    const late = [];   // for the post-mortem: which session waited, for which message, when
     for (const c of clients.filter((x) => !quiet.includes(x))) {
       const ci = CHANNELS.indexOf(c.channel);
-      for (const r of c.recv) if (pubAt[ci][r.n]) lat.push(r.at - pubAt[ci][r.n]);
+      for (const r of c.recv) {
+        if (!pubAt[ci][r.n]) continue;
+        lat.push(r.at - pubAt[ci][r.n]);
+        if (r.at - pubAt[ci][r.n] > LATE_BOUND_MS && !late.some((x) => x.c === c))
+          late.push({ c, n: r.n, ms: r.at - pubAt[ci][r.n], pub: pubAt[ci][r.n] });
+      }
     }
     lat.sort((x, y) => x - y);
+    for (const c of clients) {
+      const r = checkChannel(c, c.channel, c.firstN, published[CHANNELS.indexOf(c.channel)]);
+      if (r.missing.length && !late.some((x) => x.c === c)) late.push({ c, n: r.missing[0], ms: -1, pub: pubAt[CHANNELS.indexOf(c.channel)][r.missing[0]] || note.t0 });
+    }
+    for (const { c, n, ms, pub } of late) {
+      t.diagnostic(`late: ${c.name} ${c.sid} n ${n} arrived after ${ms} ms (published at +${((pub - note.t0) / 1000).toFixed(1)}s)`);
+      for (const i of inst) {
+        i.incarnations.forEach((inc, k) => {
+          const near = (x) => { const m = /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})/.exec(x); return m && Math.abs(Date.parse(`${m[1].replace(' ', 'T')}Z`) - pub) < 1500; };
+          for (const l of inc.daemon.logs().split('\n').filter((x) => near(x) && (x.includes(c.sid.slice(0, 8)) || /leader|lease|catch|sequenc|young|step/i.test(x))).slice(0, 60))
+            t.diagnostic(`    ${i.name}#${k + 1}: ${l}`);
+        });
+      }
+    }
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))];
     t.diagnostic(`latency over ${lat.length} deliveries: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${lat[lat.length - 1]} ms (bound ${LATE_BOUND_MS} ms)`);
     if (failures.length) {

@@ -498,7 +498,7 @@ async function startShippedCluster(redisUrl, n, tag = 'jg-cluster-') {
   for (let k = 0; k < n; k++) {
     inst.push(new Instance(`j${k + 1}`, {
       redisUrl, port: await h.freePort(), adminPort: await h.freePort(), agentPort: await h.freePort(),
-      config: { cluster: 'yes' },
+      config: Object.assign({ cluster: 'yes' }, process.env.JG_TEST_LOG_LEVEL ? { 'log-level': process.env.JG_TEST_LOG_LEVEL } : {}),
     }));
   }
   await Promise.all(inst.map((i) => i.start()));
