@@ -148,7 +148,6 @@ declare namespace Juggernaut {
 
   interface MessageConstructor {
     new <T = any>(hash?: { [key: string]: any }): Message<T>;
-    (hash?: { [key: string]: any }): void;
     fromJSON(json: string): Message;
     prototype: Message;
   }

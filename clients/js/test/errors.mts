@@ -33,3 +33,7 @@ jug.sessionID = "x";
 // @ts-expect-error there is no connect() method
 jug.connect();
 console.log(s);
+// @ts-expect-error Message is a constructor: it needs new
+Juggernaut.Message({ type: "event" });
+// @ts-expect-error a data handler's message is a Message, whose seq is a number
+jug.on("chat:data", (data, message) => { const seq: string | undefined = message.seq; console.log(data, seq); });
