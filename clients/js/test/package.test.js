@@ -3,7 +3,8 @@
 // public/application.js, the tarball holds exactly the intended files, its package.json
 // points at files it holds and carries the repository's VERSION, TypeScript compiles the
 // usage files against the packed declarations (and rejects every wrong use in
-// errors.mts), and Node loads both builds by the package's name.
+// errors.mts), the declarations name every public method of application.js (and no
+// other), and Node loads both builds by the package's name.
 // Run by `make test-js-client` (part of `make test`).
 
 const { test, before } = require('node:test');
@@ -183,4 +184,28 @@ test('tsc rejects each wrong use in errors.mts, and nothing else there', () => {
     .map((m) => Number(m[1])))].sort((a, b) => a - b);
   assert.deepEqual(errorLines, expected, bare.stdout);
   assert.doesNotMatch(bare.stdout, /^(?!errors_bare\.mts)\S+\(\d+,\d+\): error/m, 'no error in the declarations');
+});
+
+// The methods application.js uses only itself (its handlers of the socket's events, the
+// subscribe/meta plumbing): not part of the declared API.
+const INTERNAL = ['sendSubscribe', 'subscribeRequest', 'loadStream', 'saveStream', 'forgetStream',
+  'sendMeta', 'onconnect', 'ondisconnect', 'onmessage', 'onpresence', 'ongap', 'onlost'];
+
+test('index.d.ts declares every public method and static of the client, and nothing it lacks', () => {
+  const ts = require(path.join(REPO, 'node_modules', 'typescript'));
+  const file = path.join(installed, 'index.d.ts');
+  const sf = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2020, true);
+  const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name.text === 'Juggernaut');
+  assert.ok(cls, 'index.d.ts declares class Juggernaut');
+  const isStatic = (m) => (ts.getModifiers(m) || []).some((k) => k.kind === ts.SyntaxKind.StaticKeyword);
+  const named = (m) => m.name && m.name.text;
+  const declaredMethods = [...new Set(cls.members.filter((m) => ts.isMethodDeclaration(m) && !isStatic(m))
+    .map(named))].sort();
+  const declaredStatics = cls.members.filter(isStatic).map(named).sort();
+
+  const Juggernaut = require(path.join(installed, 'dist', 'juggernaut.js'));
+  const runtime = Object.keys(Juggernaut.prototype).filter((k) => typeof Juggernaut.prototype[k] === 'function');
+  for (const k of INTERNAL) assert.ok(runtime.includes(k), `${k} is still in application.js (update INTERNAL)`);
+  assert.deepEqual(declaredMethods, runtime.filter((k) => !INTERNAL.includes(k)).sort());
+  assert.deepEqual(declaredStatics, Object.keys(Juggernaut).sort());
 });
