@@ -2,8 +2,9 @@
 // The ES module build of the npm package juggernautd-client (clients/js/dist/juggernaut.mjs,
 // generated from public/application.js) in headless Chromium: a page served by juggernautd
 // (the shipped default, cluster mode) loads it with <script type="module"> and `import`,
-// connects over WebSocket and over xhr-polling, subscribes, and receives a message
-// published through Redis (PUBLISH juggernaut), with its seq.
+// connects over WebSocket, xhr-polling and jsonp-polling (whose callbacks are globals),
+// subscribes, and receives a message published through Redis (PUBLISH juggernaut), with
+// its seq.
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -70,7 +71,7 @@ test('juggernautd serves the ES module build as text/javascript', { skip: SKIP }
   assert.ok(r.body.equals(fs.readFileSync(path.join(pkgBuild.PKG_DIR, 'dist', 'juggernaut.mjs'))));
 });
 
-for (const transport of ['websocket', 'xhr-polling']) {
+for (const transport of ['websocket', 'xhr-polling', 'jsonp-polling']) {
   test(`<script type="module"> imports the client, subscribes over ${transport}, gets a message published through Redis`,
     { skip: SKIP }, async () => {
       const channel = harness.uid('esm');
