@@ -8,6 +8,8 @@
 #   make example    start the Rails chat example (examples/rails-chat) and print its URL
 #   make test-example  that example end to end in Chromium (two users, a SIGTERM'd instance)
 #   make test-ruby  the Ruby client's minitest suite (clients/ruby)
+#   make js-client  the npm package juggernautd-client in clients/js (dist/ from public/application.js)
+#   make test-js-client  that package: npm pack contents, tsc on its declarations, import()
 #   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
 #   make check      black-box + browser suites against build/release
 #   make check-asan black-box suite against the ASan build
@@ -121,6 +123,7 @@ test: install-test-deps
 	@$(MAKE) --no-print-directory check-asan
 	@node scripts/run-tests.js --only browser
 	@$(MAKE) --no-print-directory test-ruby
+	@$(MAKE) --no-print-directory test-js-client
 
 # the example chat (examples/rails-chat): Rails, Redis, two juggernautd, HAProxy
 example: all
@@ -139,6 +142,15 @@ test-example: all
 # the Ruby client (clients/ruby): minitest against a real juggernautd and a real Redis
 test-ruby: all
 	@ruby -Iclients/ruby/lib -e 'Dir["clients/ruby/test/*_test.rb"].each { |f| require "./" + f }'
+
+# the npm package juggernautd-client (clients/js): its dist/ is generated from
+# public/application.js, the file the server serves, which stays the one source
+js-client:
+	@node clients/js/build.js
+
+test-js-client: js-client
+	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
+	@node --test --test-reporter=spec clients/js/test/package.test.js
 
 # black-box suite only (needs `make` first); JUGGERNAUTD_BIN picks the binary
 check: all
@@ -200,7 +212,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check
+.PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check js-client test-js-client
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress and make fuzz-smoke (both in make test)
 -include tests/fuzz/fuzz.mk

@@ -42,6 +42,7 @@ static const char *content_type_for(const char *name)
 {
     static const struct { const char *ext, *type; } types[] = {
         { ".html", "text/html" }, { ".htm", "text/html" }, { ".js", "text/javascript" },
+        { ".mjs", "text/javascript" }, /* <script type="module"> refuses any other type */
         { ".css", "text/css" }, { ".json", "application/json" }, { ".txt", "text/plain" },
         { ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".gif", "image/gif" },
         { ".svg", "image/svg+xml" }, { ".ico", "image/x-icon" }, { ".swf", "application/x-shockwave-flash" },
