@@ -156,6 +156,8 @@ void jg_session_end_later(struct jg_session *s, const char *reason);
 void jg_session_reap(struct jg_server *srv);
 /* Ends every session (shutdown), publishing their unsubscribe events. */
 void jg_session_end_all(struct jg_server *srv, const char *reason);
+/* Calls FN for every session (FN must not end any). */
+void jg_session_each(struct jg_server *srv, void (*fn)(struct jg_session *s, void *arg), void *arg);
 /* Ends up to N sessions (drain). */
 void jg_session_end_some(struct jg_server *srv, size_t n, const char *reason);
 

@@ -532,6 +532,11 @@ static void catchup_done(struct jg_cluster *c)
     }
 }
 
+static void replay_claimed_early(struct jg_session *s, void *arg)
+{
+    jg_cluster_replay_session(arg, s);
+}
+
 static void catchup_reply(struct jg_server *srv, redisReply *r, void *priv)
 {
     struct jg_cluster *c = srv->cluster;
@@ -558,6 +563,12 @@ static void catchup_reply(struct jg_server *srv, redisReply *r, void *priv)
         c->catching_up = false;
         catchup(c);
         return;
+    }
+    if (tail) {
+        /* sessions claimed before this instance knew where the stream stood (it just
+         * started) were replayed from an empty ring: now that the ring holds the log's
+         * tail, they get what they missed, before anything held is delivered */
+        jg_session_each(srv, replay_claimed_early, c);
     }
     catchup_done(c);
 }

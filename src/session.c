@@ -705,6 +705,14 @@ void jg_session_reap(struct jg_server *srv)
     }
 }
 
+void jg_session_each(struct jg_server *srv, void (*fn)(struct jg_session *s, void *arg), void *arg)
+{
+    struct jg_session *s, *tmp;
+    HASH_ITER(hh, srv->sessions->by_sid, s, tmp) {
+        fn(s, arg);
+    }
+}
+
 void jg_session_end_some(struct jg_server *srv, size_t n, const char *reason)
 {
     struct jg_session *s, *tmp;

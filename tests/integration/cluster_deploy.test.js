@@ -20,6 +20,8 @@
 
 const { before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const h = require('./lib/harness');
 const ops = require('./lib/ops');
 const cl = require('./lib/cluster');
@@ -225,6 +227,14 @@ test('rolling SIGTERM of the leader and of a non-leader, SIGKILL of a quiet sess
     }
     const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))];
     t.diagnostic(`latency over ${lat.length} deliveries: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${lat[lat.length - 1]} ms (bound ${LATE_BOUND_MS} ms)`);
+    if (failures.length || late.length) {
+      // every instance's whole log, for the post-mortem (build/chaos/deploy-<pid>/)
+      const dir = path.join(h.REPO, 'build', 'chaos', `deploy-${process.pid}`);
+      fs.mkdirSync(dir, { recursive: true });
+      for (const i of inst) i.incarnations.forEach((inc, k) => fs.writeFileSync(path.join(dir, `${i.name}-${k + 1}.log`), inc.daemon.logs()));
+      for (const c of clients) fs.writeFileSync(path.join(dir, `${c.name}.recv`), c.recv.map((r) => `${r.n} ${r.seq} ${r.at}`).join('\n'));
+      t.diagnostic(`logs: ${dir}`);
+    }
     if (failures.length) {
       // what the instances said about leadership and sequencing, for the post-mortem
       for (const i of inst) {
