@@ -14,8 +14,10 @@
 
 #include "../../src/cluster_int.h"
 #include "broker.h"
+#include "channel.h"
 #include "cluster.h"
 #include "server.h"
+#include "session.h"
 #include "server_fixture.h"
 
 /* ---- the fake bus ---- */
@@ -251,6 +253,62 @@ static void test_young_instance_says_since_when_it_listens(void **state)
     assert_non_null(strstr(cmds[lease].text, since));
 }
 
+/* A log entry as XRANGE/XREVRANGE answers it: ["<seq>-0", ["k", "D", "m", TEXT]]. */
+struct log_entry {
+    char id[32];
+    redisReply id_r, k_r, kv_r, m_r, mv_r, fields_r, entry_r;
+    redisReply *fields[4], *entry[2];
+};
+
+static void log_entry_init(struct log_entry *e, uint64_t seq, const char *text)
+{
+    snprintf(e->id, sizeof e->id, "%llu-0", (unsigned long long)seq);
+    e->id_r = (redisReply){ .type = REDIS_REPLY_STRING, .str = e->id, .len = strlen(e->id) };
+    e->k_r = (redisReply){ .type = REDIS_REPLY_STRING, .str = "k", .len = 1 };
+    e->kv_r = (redisReply){ .type = REDIS_REPLY_STRING, .str = "D", .len = 1 };
+    e->m_r = (redisReply){ .type = REDIS_REPLY_STRING, .str = "m", .len = 1 };
+    e->mv_r = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)text, .len = strlen(text) };
+    e->fields[0] = &e->k_r, e->fields[1] = &e->kv_r, e->fields[2] = &e->m_r, e->fields[3] = &e->mv_r;
+    e->fields_r = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 4, .element = e->fields };
+    e->entry[0] = &e->id_r, e->entry[1] = &e->fields_r;
+    e->entry_r = (redisReply){ .type = REDIS_REPLY_ARRAY, .elements = 2, .element = e->entry };
+}
+
+/* A fresh instance (it just started) takes a session over before it has read the log's
+ * tail: the replay then finds an empty ring. Once the tail is read, the session gets what
+ * came after its cursor (here 101 and 102), not only what is published from then on. */
+static void test_fresh_instance_replays_sessions_claimed_before_its_catchup(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    assert_int_equal(c->last_seq, 0);
+    struct jg_session *s = jg_session_claimed(&f->srv, "AAAAAAAAAAAAAAAAAAAAAA", false);
+    jg_channel_subscribe(f->srv.channels, "x", s, false);
+    struct jg_sub *sub = jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s);
+    assert_non_null(sub);
+    sub->seq_hi = 100;                       /* its cursor, from the record */
+    jg_cluster_replay_session(c, s);         /* as the claim does: nothing yet */
+    assert_int_equal(s->queue_len, 0);
+
+    size_t mark = ncmds;
+    jg_cluster_subscriber_ready(c);
+    int tail = find_cmd("XREVRANGE jg:log", mark);
+    assert_true(tail >= 0);
+    static const char *text = "{\"channels\":[\"x\"],\"data\":1}";
+    struct log_entry e[4];
+    redisReply *el[4];
+    for (int i = 0; i < 4; i++) {            /* newest first: 102, 101, 100, 99 */
+        log_entry_init(&e[i], 102 - (uint64_t)i, text);
+        el[i] = &e[i].entry_r;
+    }
+    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 4, .element = el };
+    answer(tail, &r);
+    assert_int_equal(c->last_seq, 102);
+    assert_int_equal(s->queue_len, 2);
+    assert_int_equal(s->queue_seq[0], 101);
+    assert_int_equal(s->queue_seq[1], 102);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +316,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draining_releases_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_young_instance_says_since_when_it_listens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_instance_replays_sessions_claimed_before_its_catchup, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
