@@ -2,12 +2,16 @@
  * The broker is replaced at link time (-Wl,--wrap, see the Makefile): every command the
  * daemon sends is recorded with its callback and answered by the test (a fake bus), so the
  * state machine (follower -> aligning -> leader -> released) runs on scripted replies. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
@@ -16,6 +20,7 @@
 #include "broker.h"
 #include "channel.h"
 #include "cluster.h"
+#include "conn.h"
 #include "server.h"
 #include "session.h"
 #include "server_fixture.h"
@@ -309,6 +314,93 @@ static void test_fresh_instance_replays_sessions_claimed_before_its_catchup(void
     assert_int_equal(s->queue_seq[1], 102);
 }
 
+static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* Runs the loop for a few milliseconds: the connection's bytes are read and written. */
+static void pump(struct fx *f)
+{
+    ev_timer t;
+    ev_timer_init(&t, break_cb, 0.02, 0);
+    ev_timer_start(f->loop, &t);
+    ev_run(f->loop, 0);
+    ev_timer_stop(f->loop, &t);
+}
+
+/* What the server wrote on FD so far (up to LEN - 1 bytes). */
+static size_t read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return got;
+}
+
+/* A session moves away (here: its instance drains) while the answer to its held GET is
+ * being recorded in Redis (jg_pend, carrying message 101). The client's next request
+ * will confirm that answer, so the GET must get message 101, not 8::, and the copy goes
+ * only then. */
+static void test_moved_while_answering_sends_the_recorded_answer(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    const char *sid = "BBBBBBBBBBBBBBBBBBBBBB";
+    struct jg_session *s = jg_session_claimed(&f->srv, sid, true);
+    jg_channel_subscribe(f->srv.channels, "x", s, false);
+    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s)->seq_hi = 100;
+    c->last_seq = 100;
+
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
+    assert_non_null(jg_conn_new(&f->srv, sv[0], "test"));
+    char req[160];
+    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=5 HTTP/1.1\r\nHost: x\r\n\r\n", sid);
+    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+    size_t mark = ncmds;
+    pump(f);
+    int claim = find_cmd("FCALL jg_claim 0", mark);
+    assert_true(claim >= 0);
+    redisReply k[10], *el[10];
+    const char *kv[10] = { "cursor", "100", "gen", "1", "connected", "1", "old_owner", c->id, "short", "1" };
+    for (int i = 0; i < 10; i++) {
+        k[i] = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)kv[i], .len = strlen(kv[i]) };
+        el[i] = &k[i];
+    }
+    redisReply rec = { .type = REDIS_REPLY_ARRAY, .elements = 10, .element = el };
+    answer(claim, &rec);                     /* ours: the GET is held */
+    pump(f);
+    char out[4096];
+    assert_int_equal(read_all(sv[1], out, sizeof out), 0);
+
+    mark = ncmds;
+    const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
+    jg_cluster_sequenced_message(c, msg, strlen(msg));
+    int pend = find_cmd("FCALL jg_pend 0", mark);
+    assert_true(pend >= 0);                  /* the answer is being recorded */
+    jg_cluster_hand_off(s);                  /* the drain hands the session off meanwhile */
+    pump(f);
+    assert_int_equal(read_all(sv[1], out, sizeof out), 0);   /* no 8:: in its place */
+    assert_non_null(jg_session_find(&f->srv, sid));
+
+    answer_int(pend, 1);                     /* recorded: the answer goes out */
+    pump(f);
+    read_all(sv[1], out, sizeof out);
+    assert_non_null(strstr(out, "hello"));
+    assert_null(strstr(out, "8::"));
+    assert_null(jg_session_find(&f->srv, sid));   /* and the copy is gone */
+    close(sv[1]);
+    pump(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -318,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_young_instance_says_since_when_it_listens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_instance_replays_sessions_claimed_before_its_catchup, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_moved_while_answering_sends_the_recorded_answer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
