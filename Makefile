@@ -42,7 +42,7 @@ UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/te
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
                      libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev redis-server
-DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
+DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev prometheus \
                      man-db groff-base ruby ruby-redis ruby-minitest
 # the example chat (examples/rails-chat): Rails 6.1 and SQLite from Debian, no gem downloads
 DEBIAN_EXAMPLE_DEPS := ruby ruby-redis ruby-rails ruby-sqlite3 puma sqlite3 redis-server haproxy \
