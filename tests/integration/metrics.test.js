@@ -7,6 +7,8 @@
 
 const { before, after, describe, test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const h = require('./lib/harness');
 const ops = require('./lib/ops');
@@ -38,6 +40,36 @@ function parseMetrics(text) {
   }
   return out;
 }
+
+const DASHBOARD = path.join(__dirname, '..', '..', 'conf', 'grafana-juggernautd.json');
+
+/* Every PromQL expression of the dashboard's panels. */
+function dashboardExprs() {
+  const d = JSON.parse(fs.readFileSync(DASHBOARD, 'utf8'));
+  const exprs = [];
+  for (const p of d.panels) for (const t of p.targets || []) exprs.push(t.expr);
+  return exprs;
+}
+
+function dashboardMetrics() {
+  const names = new Set();
+  for (const e of dashboardExprs()) for (const m of e.matchAll(/\bjuggernautd_\w+/g)) names.add(m[0]);
+  return names;
+}
+
+test('the Grafana dashboard\'s expressions are valid PromQL (promtool check rules)', () => {
+  // Grafana's variables replaced by what Prometheus would get
+  const exprs = dashboardExprs().map((e) => e.replaceAll('$__rate_interval', '1m').replaceAll('$instance', '.*'));
+  assert.ok(exprs.length >= 15);
+  const rules = { groups: [{ name: 'dashboard', rules: exprs.map((e, i) => ({ record: `dashboard:expr${i}`, expr: e })) }] };
+  const dir = h.tempDir('jg-metrics-');
+  const file = path.join(dir, 'rules.yml');
+  fs.writeFileSync(file, JSON.stringify(rules)); // JSON is YAML
+  const r = spawnSync('promtool', ['check', 'rules', file], { encoding: 'utf8', timeout: 20000 });
+  if (r.error) throw r.error;
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`SUCCESS: ${exprs.length} rules found`));
+});
 
 for (const cluster of ['yes', 'no']) {
   describe(`cluster ${cluster}`, () => {
@@ -77,6 +109,11 @@ for (const cluster of ['yes', 'no']) {
         assert.equal(m.juggernautd_cluster_leader.value, cluster === 'yes' ? 1 : 0);
         assert.ok(m.juggernautd_loop_lag_seconds.value < 1);
       }
+      // the Grafana dashboard reads only metrics this daemon exports
+      const live = parseMetrics((await ops.httpGet(admin, '/metrics')).body);
+      const used = dashboardMetrics();
+      assert.ok(used.size >= 20, `the dashboard uses ${used.size} metrics`);
+      for (const name of used) assert.ok(name in live, `${name} (conf/grafana-juggernautd.json) in /metrics`);
       // /stats keeps its names (milliseconds, no _total)
       const st = await ops.getStats(admin);
       assert.equal(typeof st.loop_lag_ms, 'number');

@@ -101,7 +101,8 @@ describe('the Debian package', () => {
     assert.match(rotate, /^\/var\/log\/juggernautd\/\*\.log \{/m);
     assert.match(rotate, /--signal=USR1 juggernautd\.service/);
     for (const f of ['/usr/share/juggernautd/public/application.js', '/usr/share/juggernautd/public/index.html',
-      '/usr/share/doc/juggernautd/examples/haproxy.cfg', '/usr/lib/juggernautd/bench/loadgen',
+      '/usr/share/doc/juggernautd/examples/haproxy.cfg', '/usr/share/doc/juggernautd/examples/grafana-juggernautd.json',
+      '/usr/lib/juggernautd/bench/loadgen',
       '/usr/lib/juggernautd/bench/ceiling']) {
       assert.ok(exists(f), f);
     }
