@@ -36,7 +36,8 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
 
 SRCS      := $(wildcard src/*.c)
-OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o \
+             $(BUILD)/console_html.o
 LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
@@ -78,6 +79,15 @@ $(BUILD)/usage.c: doc/usage.txt scripts/embed.sh
 	$(Q)sh scripts/embed.sh jg_usage $< > $@
 
 $(BUILD)/usage.o: $(BUILD)/usage.c
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# the admin console's page (admin/console.html, GET /console on the admin port)
+$(BUILD)/console_html.c: admin/console.html scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_console_html $< > $@
+
+$(BUILD)/console_html.o: $(BUILD)/console_html.c
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
