@@ -197,7 +197,7 @@ install: all man
 	install -m 644 build/man/juggernautd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 755 $(BUILD)/juggernautd $(DESTDIR)$(PREFIX)/bin/juggernautd
 	install -m 644 public/* $(DESTDIR)$(PREFIX)/share/juggernautd/public/
-	install -m 644 README.md conf/haproxy.cfg $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
+	install -m 644 README.md conf/haproxy.cfg conf/grafana-juggernautd.json $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
 	sed 's|/usr/local|$(PREFIX)|g' conf/juggernautd.service > $(DESTDIR)/lib/systemd/system/juggernautd.service
 	test -e $(DESTDIR)/etc/juggernautd/juggernautd.conf || \
 	  sed 's|^public-dir .*|public-dir $(PREFIX)/share/juggernautd/public|' conf/juggernautd.conf \
