@@ -224,6 +224,11 @@ static void publish(struct jg_conn *c)
         respond_error(c, 400, "the body must be a Juggernaut publish: {\"channels\":[...],\"data\":...}");
         return;
     }
+    if (!jg_broker_ready(c->srv->broker)) {
+        /* not queued: a test message that goes out minutes later would only confuse */
+        respond_error(c, 503, "redis unavailable");
+        return;
+    }
     const char *argv[] = { "PUBLISH", "juggernaut", req->body.data };
     size_t lens[] = { 7, 10, req->body.len };
     jg_info("c#%llu %s: the console published %zu bytes", (unsigned long long)c->id, c->peer, req->body.len);

@@ -133,3 +133,26 @@ for (const cluster of ['no', 'yes']) {
     });
   });
 }
+
+test('Redis away: /console/state still answers (members unknown), /console/publish is 503 at once', { timeout: 30000 }, async () => {
+  const r2 = await h.startRedis();
+  const admin = await h.freePort();
+  const d = await h.startDaemon({ redisUrl: r2.url, config: { cluster: 'yes', 'admin-port': admin, 'publish-token': TOKEN, 'drain-period': 0 } });
+  try {
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    await r2.stop();
+    await ops.waitFor(async () => (await ops.getStats(admin)).redis_connected === false, 5000, 'Redis seen down');
+    const st = await request(admin, 'GET', '/console/state', auth);
+    assert.equal(st.status, 200);
+    const j = JSON.parse(st.body);
+    assert.equal(j.members, null);
+    assert.equal(j.redis_error, true);
+    assert.equal(j.stats.redis_connected, false);
+    const p = await request(admin, 'POST', '/console/publish', Object.assign({ 'Content-Type': 'application/json' }, auth),
+      JSON.stringify({ channels: ['x'], data: 1 }));
+    assert.equal(p.status, 503);
+    assert.deepEqual(JSON.parse(p.body), { error: 'redis unavailable' });
+  } finally {
+    await d.stop();
+  }
+});
