@@ -3,6 +3,7 @@
  * polls, all behind the admin API's credential, the publish-token. Loop thread only. */
 #ifndef JG_CONSOLE_H
 #define JG_CONSOLE_H
+#include <stdbool.h>
 
 struct jg_conn;
 
@@ -15,5 +16,9 @@ struct jg_conn;
  * The credential: "Authorization: Basic" (any user name, the token as password: what the
  * browser asks for) or "Bearer <token>". Without publish-token the console is off (404). */
 void jg_console_request(struct jg_conn *c, const char *rest);
+/* True when AUTHORIZATION (an Authorization header, may be NULL) carries TOKEN: "Bearer
+ * TOKEN", or "Basic" with any user name and TOKEN as the password. False when TOKEN is NULL
+ * or empty. */
+bool jg_console_credential_ok(const char *token, const char *authorization);
 
 #endif /* JG_CONSOLE_H */

@@ -47,34 +47,32 @@ static const char MEMBERS_SCRIPT[] =
     "end\n"
     "return out\n";
 
-static bool token_equal(const struct jg_config *cfg, const char *s, size_t len)
+static bool token_equal(const char *token, const char *s, size_t len)
 {
-    size_t tlen = strlen(cfg->publish_token);
-    return len == tlen && CRYPTO_memcmp(s, cfg->publish_token, tlen) == 0;
+    size_t tlen = strlen(token);
+    return len == tlen && CRYPTO_memcmp(s, token, tlen) == 0;
 }
 
-/* True when C's request carries the publish-token, as Bearer or as a Basic password. */
-static bool authorized(const struct jg_conn *c)
+bool jg_console_credential_ok(const char *token, const char *authorization)
 {
-    const struct jg_config *cfg = c->srv->cfg;
-    const char *auth = c->req->authorization;
-    if (!auth)
+    if (!token || !*token || !authorization)
         return false;
-    if (!strncmp(auth, "Bearer ", 7))
-        return token_equal(cfg, auth + 7, strlen(auth + 7));
-    if (strncmp(auth, "Basic ", 6) != 0)
+    if (!strncmp(authorization, "Bearer ", 7))
+        return token_equal(token, authorization + 7, strlen(authorization + 7));
+    if (strncmp(authorization, "Basic ", 6) != 0)
         return false;
     unsigned char cred[MAX_CREDENTIAL];
     size_t len = 0;
-    const char *b64 = auth + 6;
+    const char *b64 = authorization + 6;
     if (sodium_base642bin(cred, sizeof cred, b64, strlen(b64), NULL, &len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0)
         return false;
+    /* "user:password": the user name is free, the password is the token */
     const unsigned char *colon = memchr(cred, ':', len);
     if (!colon)
         return false;
     size_t off = (size_t)(colon + 1 - cred);
-    return token_equal(cfg, (const char *)cred + off, len - off);
+    return token_equal(token, (const char *)cred + off, len - off);
 }
 
 static void respond_json(struct jg_conn *c, int status, const struct jg_sb *sb)
@@ -260,7 +258,7 @@ void jg_console_request(struct jg_conn *c, const char *rest)
         jg_http_respond(c, 404, "text/plain", NULL, TEXT("the console is off: set publish-token\n"));
         return;
     }
-    if (!authorized(c)) {
+    if (!jg_console_credential_ok(srv->cfg->publish_token, c->req->authorization)) {
         srv->stats.auth_refused++;
         jg_info("c#%llu %s: console refused: wrong or missing credential", (unsigned long long)c->id, c->peer);
         jg_http_respond(c, 401, "text/plain", "WWW-Authenticate: Basic realm=\"juggernautd admin\", charset=\"UTF-8\"\r\n",
