@@ -36,13 +36,14 @@ VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
 
 SRCS      := $(wildcard src/*.c)
-OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o
+OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o \
+             $(BUILD)/console_html.o
 LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
                      libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev redis-server
-DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev \
+DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev prometheus \
                      man-db groff-base ruby ruby-redis ruby-minitest
 # the example chat (examples/rails-chat): Rails 6.1 and SQLite from Debian, no gem downloads
 DEBIAN_EXAMPLE_DEPS := ruby ruby-redis ruby-rails ruby-sqlite3 puma sqlite3 redis-server haproxy \
@@ -78,6 +79,15 @@ $(BUILD)/usage.c: doc/usage.txt scripts/embed.sh
 	$(Q)sh scripts/embed.sh jg_usage $< > $@
 
 $(BUILD)/usage.o: $(BUILD)/usage.c
+	@echo "  CC   $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# the admin console's page (admin/console.html, GET /console on the admin port)
+$(BUILD)/console_html.c: admin/console.html scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_console_html $< > $@
+
+$(BUILD)/console_html.o: $(BUILD)/console_html.c
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -187,7 +197,7 @@ install: all man
 	install -m 644 build/man/juggernautd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 755 $(BUILD)/juggernautd $(DESTDIR)$(PREFIX)/bin/juggernautd
 	install -m 644 public/* $(DESTDIR)$(PREFIX)/share/juggernautd/public/
-	install -m 644 README.md conf/haproxy.cfg $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
+	install -m 644 README.md conf/haproxy.cfg conf/grafana-juggernautd.json $(DESTDIR)$(PREFIX)/share/doc/juggernautd/
 	sed 's|/usr/local|$(PREFIX)|g' conf/juggernautd.service > $(DESTDIR)/lib/systemd/system/juggernautd.service
 	test -e $(DESTDIR)/etc/juggernautd/juggernautd.conf || \
 	  sed 's|^public-dir .*|public-dir $(PREFIX)/share/juggernautd/public|' conf/juggernautd.conf \

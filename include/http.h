@@ -22,6 +22,7 @@ struct jg_http_req {
     char *ws_version;            /* owned; Sec-WebSocket-Version or NULL */
     char *if_none_match;         /* owned; If-None-Match or NULL */
     char *authorization;         /* owned; Authorization or NULL (admin POST /publish) */
+    char *content_type;          /* owned; Content-Type or NULL (the console's POST) */
     struct jg_sb body;           /* request body (bounded by max-post-body) */
     /* parser bookkeeping */
     struct jg_sb field;          /* header name being read */

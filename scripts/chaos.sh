@@ -13,7 +13,7 @@ k=1
 while [ "$k" -le "$runs" ]; do
     log=build/chaos/run-$k.log
     start=$(date +%s)
-    if node --test tests/integration/cluster.test.js tests/integration/cluster_deploy.test.js >"$log" 2>&1; then
+    if node --test tests/integration/cluster.test.js tests/chaos/cluster_deploy.test.js >"$log" 2>&1; then
         passed=$((passed + 1))
         echo "chaos run $k/$runs: passed ($(( $(date +%s) - start )) s)"
         rm -f "$log"

@@ -33,6 +33,7 @@ void jg_http_req_free(struct jg_http_req *req)
     free(req->ws_version);
     free(req->if_none_match);
     free(req->authorization);
+    free(req->content_type);
     free(req);
 }
 
@@ -96,6 +97,8 @@ static void commit_header(struct jg_http_req *req)
         slot = &req->if_none_match;
     else if (!strcasecmp(name, "Authorization"))
         slot = &req->authorization;
+    else if (!strcasecmp(name, "Content-Type"))
+        slot = &req->content_type;
     else if (!strcasecmp(name, "Upgrade"))
         req->upgrade_websocket = strcasestr(value, "websocket") != NULL;
     if (slot) {
@@ -230,10 +233,12 @@ const char *jg_http_status_text(int status)
     case 204: return "No Content";
     case 304: return "Not Modified";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";

@@ -12,6 +12,7 @@
 #include "channel.h"
 #include "cluster.h"
 #include "conn.h"
+#include "console.h"
 #include "http.h"
 #include "log.h"
 #include "poll.h"
@@ -438,6 +439,8 @@ static void admin_request(struct jg_conn *c, const char *path)
         jg_cluster_http_publish(c);
     else if (c->srv->cluster && get && !strncmp(path, "/presence/", 10) && path[10])
         presence(c, path + 10);
+    else if (!strncmp(path, "/console", 8) && (path[8] == '\0' || path[8] == '/'))
+        jg_console_request(c, path + 8);
     else
         jg_http_respond(c, 404, "text/plain", NULL, "not found\n", 10);
 }

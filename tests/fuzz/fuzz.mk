@@ -20,7 +20,7 @@ FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish fu
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS    := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS))) \
-                  $(FUZZ_BUILD)/obj/lua_library.o
+                  $(FUZZ_BUILD)/obj/lua_library.o $(FUZZ_BUILD)/obj/console_html.o
 FUZZ_BINS      := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_ALL))
 
 $(FUZZ_BUILD)/obj/%.o: src/%.c
@@ -33,6 +33,14 @@ $(FUZZ_BUILD)/lua_library.c: redis/juggernaut.lua scripts/embed.sh
 	$(Q)sh scripts/embed.sh jg_lua_library $< > $@
 
 $(FUZZ_BUILD)/obj/lua_library.o: $(FUZZ_BUILD)/lua_library.c
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/console_html.c: admin/console.html scripts/embed.sh
+	@mkdir -p $(@D)
+	$(Q)sh scripts/embed.sh jg_console_html $< > $@
+
+$(FUZZ_BUILD)/obj/console_html.o: $(FUZZ_BUILD)/console_html.c
 	@mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 

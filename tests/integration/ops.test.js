@@ -442,11 +442,12 @@ describe('health, stats, metrics; admin and agent ports', () => {
         samples[m[1]] = Number(m[2]);
       }
       for (const name of Object.keys(samples)) assert.ok(types[name], `${name} has a TYPE line`);
-      for (const name of ['connections', 'sessions', 'channels', 'subscriptions', 'messages_in', 'deliveries',
-        'bytes_out', 'slow_consumers', 'redis_connected', 'redis_reconnects', 'loop_lag_ms', 'handshakes']) {
+      for (const name of ['connections', 'sessions', 'channels', 'subscriptions', 'messages_in_total', 'deliveries_total',
+        'sent_bytes_total', 'slow_consumers_total', 'redis_connected', 'redis_reconnects_total', 'loop_lag_seconds',
+        'handshakes_total']) {
         assert.ok(`juggernautd_${name}` in samples, `juggernautd_${name} in /metrics`);
       }
-      assert.equal(types.juggernautd_deliveries, 'counter');
+      assert.equal(types.juggernautd_deliveries_total, 'counter');
       assert.equal(types.juggernautd_sessions, 'gauge');
       assert.equal(samples.juggernautd_redis_connected, 1);
       assert.ok(samples.juggernautd_subscriptions >= 1);

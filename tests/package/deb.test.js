@@ -101,7 +101,8 @@ describe('the Debian package', () => {
     assert.match(rotate, /^\/var\/log\/juggernautd\/\*\.log \{/m);
     assert.match(rotate, /--signal=USR1 juggernautd\.service/);
     for (const f of ['/usr/share/juggernautd/public/application.js', '/usr/share/juggernautd/public/index.html',
-      '/usr/share/doc/juggernautd/examples/haproxy.cfg', '/usr/lib/juggernautd/bench/loadgen',
+      '/usr/share/doc/juggernautd/examples/haproxy.cfg', '/usr/share/doc/juggernautd/examples/grafana-juggernautd.json',
+      '/usr/lib/juggernautd/bench/loadgen',
       '/usr/lib/juggernautd/bench/ceiling']) {
       assert.ok(exists(f), f);
     }
@@ -136,6 +137,12 @@ describe('the Debian package', () => {
       const metrics = await ops.httpGet(ADMIN_PORT, '/metrics');
       assert.equal(metrics.status, 200);
       assert.match(metrics.body, /^# (HELP|TYPE) /m);
+      const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
+      assert.equal(`${lint.stdout}${lint.stderr}`, '', 'promtool check metrics on the installed daemon');
+      // the console is there, off until publish-token is set (its credential)
+      const consolePage = await ops.httpGet(ADMIN_PORT, '/console');
+      assert.equal(consolePage.status, 404);
+      assert.match(consolePage.body, /set publish-token/);
 
       // a real client, a real publish through Redis (cluster mode: the shipped default)
       const client = await h.sioConnect(`http://127.0.0.1:${port}`);

@@ -22,10 +22,10 @@ const { before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const h = require('./lib/harness');
-const ops = require('./lib/ops');
-const cl = require('./lib/cluster');
-const { Poller, checkChannel, sleep } = require('./lib/poller');
+const h = require('../integration/lib/harness');
+const ops = require('../integration/lib/ops');
+const cl = require('../integration/lib/cluster');
+const { Poller, checkChannel, sleep } = require('../integration/lib/poller');
 
 const CHANNELS = [h.uid('deploy-a'), h.uid('deploy-b')];
 const RATE_MS = 10;                 // one message every 10 ms, alternating channels
