@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xalloc.h"
@@ -206,6 +209,41 @@ static void set_string(char **field, const char *v)
 }
 
 /* redis://[user][:password@]host[:port][/db] (also the original's REDISTOGO_URL form). */
+/* publish-token-file PATH: publish-token is the file's content (one line; trailing
+ * whitespace dropped), so a package can keep a generated token out of the conffile. Only a
+ * regular file is read (never a FIFO or a device that would block). */
+static int parse_publish_token_file(struct jg_config *cfg, const char *path, char *err, size_t errlen)
+{
+    if (!*path)
+        return 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "cannot read %s: %s", path, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char buf[257];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    buf[n] = '\0';
+    size_t len = strcspn(buf, "\r\n");
+    while (len && isspace((unsigned char)buf[len - 1]))
+        len--;
+    buf[len] = '\0';
+    if (len < 16 || len == sizeof buf - 2) {
+        snprintf(err, errlen, "%s: expected a token of 16 to 255 characters on its first line", path);
+        return -1;
+    }
+    set_string(&cfg->publish_token, buf);
+    return 0;
+}
+
 static int parse_redis_url(struct jg_config *cfg, const char *url, char *err, size_t errlen)
 {
     const char *p = url;
@@ -428,6 +466,7 @@ static const struct key keys[] = {
     { "history", K_CUSTOM, 0, 0, NULL, parse_history },
     { "presence-max-members", K_SIZE, F(presence_max_members), 1, NULL, NULL },
     { "publish-token", K_SECRET, F(publish_token), 0, "the token publishers send to POST /publish", NULL },
+    { "publish-token-file", K_CUSTOM, 0, 0, NULL, parse_publish_token_file },
     { "log-level", K_CUSTOM, 0, 0, NULL, parse_log_level },
     { "log-file", K_STRING, F(log_file), 0, NULL, NULL },
     { "access-log", K_BOOL, F(access_log), 0, NULL, NULL },

@@ -10,6 +10,7 @@
 const { describe, before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
 const h = require('../integration/lib/harness');
@@ -139,10 +140,24 @@ describe('the Debian package', () => {
       assert.match(metrics.body, /^# (HELP|TYPE) /m);
       const lint = spawnSync('promtool', ['check', 'metrics'], { input: metrics.body, encoding: 'utf8' });
       assert.equal(`${lint.stdout}${lint.stderr}`, '', 'promtool check metrics on the installed daemon');
-      // the console is there, off until publish-token is set (its credential)
-      const consolePage = await ops.httpGet(ADMIN_PORT, '/console');
-      assert.equal(consolePage.status, 404);
-      assert.match(consolePage.body, /set publish-token/);
+      // the console works right after install: its credential is the token postinst made
+      const tokenFile = '/etc/juggernautd/publish-token';
+      const tst = fs.statSync(tokenFile);
+      assert.equal(tst.mode & 0o777, 0o640, 'the token file is not world-readable');
+      assert.equal(tst.gid, Number(must('id', ['-g', USER]).trim()), 'the daemon\'s group reads the token');
+      const token = fs.readFileSync(tokenFile, 'utf8').trim();
+      assert.match(token, /^[0-9a-f]{48}$/);
+      assert.equal((await ops.httpGet(ADMIN_PORT, '/console')).status, 401, 'the console asks for the token');
+      const consolePage = await new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: ADMIN_PORT, path: '/console', agent: false,
+          headers: { Authorization: `Basic ${Buffer.from(`admin:${token}`).toString('base64')}` } }, (res) => {
+          let body = '';
+          res.on('data', (d) => { body += d; });
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        }).on('error', reject);
+      });
+      assert.equal(consolePage.status, 200, 'the console with the generated token');
+      assert.match(consolePage.body, /<canvas/);
 
       // a real client, a real publish through Redis (cluster mode: the shipped default)
       const client = await h.sioConnect(`http://127.0.0.1:${port}`);

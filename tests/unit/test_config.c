@@ -714,6 +714,29 @@ static void test_cluster_keys(void **state)
     set_bad(cfg, "cluster-ring-size", "10", "");
 }
 
+/* publish-token-file: the token is the file's first line; a missing file, a short token
+ * and anything but a regular file are refused with the reason. */
+static void test_publish_token_file(void **state)
+{
+    struct jg_config *cfg = *state;
+    char tok[64], conf[160], err[512] = "";
+    write_temp(tok, "0123456789abcdef0123\n");
+    snprintf(conf, sizeof conf, "publish-token-file %s\n", tok);
+    assert_int_equal(load_text(cfg, conf, err, sizeof err), 0);
+    assert_string_equal(cfg->publish_token, "0123456789abcdef0123");
+    unlink(tok);
+    assert_int_equal(load_text(cfg, conf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "No such file or directory"));
+    write_temp(tok, "short\n");
+    snprintf(conf, sizeof conf, "publish-token-file %s\n", tok);
+    assert_int_equal(load_text(cfg, conf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "expected a token of 16 to 255 characters"));
+    unlink(tok);
+    assert_int_equal(load_text(cfg, "publish-token-file /tmp\n", err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_int_equal(load_text(cfg, "publish-token-file \"\"\n", err, sizeof err), 0);
+}
+
 int main(void)
 {
     jg_log_threshold = JG_LOG_ERROR;   /* the heartbeat warning of test_check */
@@ -738,6 +761,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_origins, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_check, setup_cfg, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_cluster_keys, setup_cfg, teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_publish_token_file, setup_cfg, teardown_cfg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
