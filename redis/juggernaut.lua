@@ -450,7 +450,7 @@ local function jg_touch(keys, args)
   return 1
 end
 
--- FCALL jg_subscribe 0 <sid> <me> <channel> <chjson> <presence 0|1>: records the subscription, publishes
+-- FCALL jg_subscribe 0 <sid> <me> <channel> <chjson> <presence 0|1> [<from>]: records the subscription, publishes
 -- juggernaut:subscribe and joins presence. Returns {sub-seq, new (0|1)}. If another
 -- instance owns the session now, it is told to subscribe its copy.
 local function jg_subscribe(keys, args)
@@ -463,6 +463,13 @@ local function jg_subscribe(keys, args)
   local cur = redis.call('GET', 'jg:seq') or '0'
   if r[3] then
     return { cur, 0 }
+  end
+  -- FROM: where the instance's copy began delivering (its last applied seq when the client
+  -- subscribed). Messages after it reach the copy live, so the record must start there
+  -- too, or a copy that moves before delivering them would leave them to nobody.
+  local from = tonumber(args[6]) or 0
+  if from > 0 and from < (tonumber(cur) or 0) then
+    cur = args[6]
   end
   redis.call('HSET', key, 'sub:' .. channel, cur .. ' ' .. presence .. ' ' .. chjson)
   redis.call('PUBLISH', 'juggernaut:subscribe', channel_event(chjson, r[2], sid))

@@ -584,8 +584,10 @@ void jg_cluster_subscribed(struct jg_session *s, struct jg_sub *sub, bool has_si
     const char *channel = sub->channel->name;
     struct jg_sb chjson = JG_SB_INIT;
     jg_sio_js_string_append(&chjson, channel, strlen(channel), false);
-    const char *args[] = { s->sid, c->id, channel, chjson.data, presence ? "1" : "0" };
-    jg_cluster_fcall(c, subscribe_reply, NULL, true, "jg_subscribe", 5, args, NULL);
+    char from[24];   /* where this copy began delivering it (see jg_subscribe) */
+    snprintf(from, sizeof from, "%llu", (unsigned long long)sub->seq_hi);
+    const char *args[] = { s->sid, c->id, channel, chjson.data, presence ? "1" : "0", from };
+    jg_cluster_fcall(c, subscribe_reply, NULL, true, "jg_subscribe", 6, args, NULL);
     jg_sb_free(&chjson);
     if (!has_since && history <= 0 && !presence)
         return;
