@@ -61,6 +61,8 @@ struct jg_session {
     uint64_t poll_t;                     /* "t" of the held GET (jg_session_poll_key): tells a
                                             retry from a new poll */
     bool answering;                      /* a polling answer is being recorded in Redis */
+    uint64_t serial;                     /* unique per copy: a reply meant for an ended copy
+                                            never reaches a newer one with the same sid */
     const char *end_when_answered;       /* moved away while answering: ends (this reason) once
                                             the recorded answer went out (jg_cluster_end_moved) */
     bool moved;                          /* another instance took it over: end without events */

@@ -109,9 +109,9 @@ void jg_cluster_session_touch(struct jg_session *s)
 
 /* Another instance owns S now: a held GET is answered 8:: (the client polls again, maybe
  * there), and the copy here goes without events. */
-void jg_cluster_end_moved(struct jg_session *s, const char *why)
+static void end_moved(struct jg_session *s, const char *why, bool now)
 {
-    if (s->answering && s->transport && !s->ops->streaming) {
+    if (!now && s->answering && s->transport && !s->ops->streaming) {
         /* Redis is recording this GET's answer (jg_pend): the client's next request will
          * confirm it, so the answer must carry those messages, not 8::. The copy goes once
          * the record's reply came and the answer went out (pend_reply). */
@@ -127,6 +127,11 @@ void jg_cluster_end_moved(struct jg_session *s, const char *why)
     jg_session_end(s, why, false);
 }
 
+void jg_cluster_end_moved(struct jg_session *s, const char *why)
+{
+    end_moved(s, why, false);
+}
+
 static void reregister(struct jg_cluster *c, const char *sid);
 static void apply_notice(struct jg_cluster *c, const char *text, size_t len, bool keep);
 
@@ -137,6 +142,7 @@ void jg_cluster_hand_off(struct jg_session *s)
 
 struct answer_ctx {
     char sid[JG_SID_MAX + 1];
+    uint64_t serial;                /* the copy that answered */
     uint64_t to;
 };
 
@@ -144,7 +150,7 @@ static void pend_reply(struct jg_server *srv, redisReply *r, void *priv)
 {
     struct answer_ctx *a = priv;
     struct jg_session *s = srv->cluster ? jg_session_find(srv, a->sid) : NULL;
-    if (s) {
+    if (s && s->serial == a->serial) {   /* not a newer copy of the session (that one has no answer pending) */
         long long rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
         bool ok = rc == 1 || rc == -1;   /* -1: no record to protect; it is registered again */
         jg_session_poll_recorded(s, ok, a->to);
@@ -168,6 +174,7 @@ void jg_cluster_record_answer(struct jg_session *s, uint64_t to)
     }
     struct answer_ctx *a = jg_xcalloc(1, sizeof *a);
     snprintf(a->sid, sizeof a->sid, "%s", s->sid);
+    a->serial = s->serial;
     a->to = to;
     char tos[24];
     snprintf(tos, sizeof tos, "%llu", (unsigned long long)to);
@@ -220,9 +227,12 @@ static struct jg_session *adopt_record(struct jg_cluster *c, const char *sid, co
     struct jg_session *s = jg_session_find(srv, sid);
     if (!s && field_u64(r, "short") == 1)
         return NULL;   /* ended here while the claim was on its way (a short record: no subs) */
-    if (s && !was_ours)
-        jg_cluster_end_moved(s, "stale copy replaced");   /* it moved away and back: rebuild */
-    else if (s) {
+    if (s && !was_ours) {
+        /* it moved away and back: rebuild. At once, even while an answer is being
+         * recorded: the new copy takes its sid now, and two copies must never share it. */
+        end_moved(s, "stale copy replaced", true);
+    } else if (s) {
+        s->end_when_answered = NULL;   /* ours after all: it stays */
         s->claim_gen = gen;
         jg_session_confirm(s, cursor);
         return s;

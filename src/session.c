@@ -177,8 +177,10 @@ static void unused_release(struct jg_session *s)
 static struct jg_session *session_new(struct jg_server *srv, const char *sid)
 {
     struct jg_session_table *t = srv->sessions;
+    static uint64_t serial;
     struct jg_session *s = jg_xcalloc(1, sizeof *s);
     s->srv = srv;
+    s->serial = ++serial;
     jg_list_init(&s->subs);
     jg_list_init(&s->end_node);
     if (sid) {

@@ -343,6 +343,77 @@ static size_t read_all(int fd, char *buf, size_t len)
     return got;
 }
 
+/* A claim's reply: the record of a session (cursor 100, generation GEN) owned until now by OWNER. */
+static void answer_record(int i, const char *owner, const char *gen, bool is_short)
+{
+    redisReply k[10], *el[10];
+    const char *kv[10] = { "cursor", "100", "gen", gen, "connected", "1", "old_owner", owner, "short", "1" };
+    size_t n = is_short ? 10 : 8;
+    for (size_t j = 0; j < n; j++) {
+        k[j] = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)kv[j], .len = strlen(kv[j]) };
+        el[j] = &k[j];
+    }
+    redisReply rec = { .type = REDIS_REPLY_ARRAY, .elements = n, .element = el };
+    answer(i, &rec);
+}
+
+/* A client connection on a socketpair, its GET for SID written: returns our end. */
+static int poll_get(struct fx *f, const char *sid, int t)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
+    assert_non_null(jg_conn_new(&f->srv, sv[0], "test"));
+    char req[160];
+    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=%d HTTP/1.1\r\nHost: x\r\n\r\n", sid, t);
+    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+    return sv[1];
+}
+
+/* While the copy here waits for its answer to be recorded, another instance took the
+ * session (a drop notice: the copy ends once answered), and then the client's next GET
+ * comes back here: the claim replaces the copy at once. Never two copies with one sid
+ * (they corrupted the session table: polls answered 7:::1+0 while orphans filled up). */
+static void test_a_copy_replaced_while_answering_goes_at_once(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    const char *sid = "CCCCCCCCCCCCCCCCCCCCCC";
+    struct jg_session *s = jg_session_claimed(&f->srv, sid, true);
+    jg_channel_subscribe(f->srv.channels, "x", s, false);
+    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s)->seq_hi = 100;
+    c->last_seq = 100;
+    int fd1 = poll_get(f, sid, 5);
+    size_t mark = ncmds;
+    pump(f);
+    answer_record(find_cmd("FCALL jg_claim 0", mark), c->id, "1", true);
+    pump(f);
+    mark = ncmds;
+    const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
+    jg_cluster_sequenced_message(c, msg, strlen(msg));
+    int pend = find_cmd("FCALL jg_pend 0", mark);
+    assert_true(pend >= 0);
+    const char *drop = "drop CCCCCCCCCCCCCCCCCCCCCC 2";
+    jg_cluster_notice(c, drop, strlen(drop));   /* taken: ends once answered */
+    assert_non_null(jg_session_find(&f->srv, sid));
+
+    int fd2 = poll_get(f, sid, 6);              /* the client is back here */
+    mark = ncmds;
+    pump(f);
+    answer_record(find_cmd("FCALL jg_claim 0", mark), "other-instance", "3", false);
+    assert_int_equal(jg_session_count(f->srv.sessions), 1);
+    struct jg_session *now = jg_session_find(&f->srv, sid);
+    assert_non_null(now);
+    answer_int(pend, 0);                        /* the old answer's record: not ours any more */
+    pump(f);
+    assert_int_equal(jg_session_count(f->srv.sessions), 1);
+    assert_ptr_equal(jg_session_find(&f->srv, sid), now);
+    close(fd1);
+    close(fd2);
+    pump(f);
+}
+
 /* A session moves away (here: its instance drains) while the answer to its held GET is
  * being recorded in Redis (jg_pend, carrying message 101). The client's next request
  * will confirm that answer, so the GET must get message 101, not 8::, and the copy goes
@@ -411,6 +482,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fresh_instance_replays_sessions_claimed_before_its_catchup, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_moved_while_answering_sends_the_recorded_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_copy_replaced_while_answering_goes_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
