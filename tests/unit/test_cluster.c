@@ -371,6 +371,31 @@ static int poll_get(struct fx *f, const char *sid, int t)
     return sv[1];
 }
 
+/* A session held here, subscribed to "x" (cursor 100), with a GET held (t=5) on a
+ * socketpair; then message 101 arrives and the GET's answer is being recorded: returns our
+ * end of the connection, the session in *S and the jg_pend command's index in *PEND. */
+static int held_get_answering(struct fx *f, const char *sid, struct jg_session **s, int *pend)
+{
+    struct jg_cluster *c = f->srv.cluster;
+    *s = jg_session_claimed(&f->srv, sid, true);
+    jg_channel_subscribe(f->srv.channels, "x", *s, false);
+    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), *s)->seq_hi = 100;
+    c->last_seq = 100;
+    int fd = poll_get(f, sid, 5);
+    size_t mark = ncmds;
+    pump(f);
+    answer_record(find_cmd("FCALL jg_claim 0", mark), c->id, "1", true);   /* ours: the GET is held */
+    pump(f);
+    char out[64];
+    assert_int_equal(read_all(fd, out, sizeof out), 0);
+    mark = ncmds;
+    const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
+    jg_cluster_sequenced_message(c, msg, strlen(msg));
+    *pend = find_cmd("FCALL jg_pend 0", mark);
+    assert_true(*pend >= 0);
+    return fd;
+}
+
 /* While the copy here waits for its answer to be recorded, another instance took the
  * session (a drop notice: the copy ends once answered), and then the client's next GET
  * comes back here: the claim replaces the copy at once. Never two copies with one sid
@@ -378,28 +403,17 @@ static int poll_get(struct fx *f, const char *sid, int t)
 static void test_a_copy_replaced_while_answering_goes_at_once(void **state)
 {
     struct fx *f = *state;
-    struct jg_cluster *c = f->srv.cluster;
     const char *sid = "CCCCCCCCCCCCCCCCCCCCCC";
-    struct jg_session *s = jg_session_claimed(&f->srv, sid, true);
-    jg_channel_subscribe(f->srv.channels, "x", s, false);
-    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s)->seq_hi = 100;
-    c->last_seq = 100;
-    int fd1 = poll_get(f, sid, 5);
-    size_t mark = ncmds;
-    pump(f);
-    answer_record(find_cmd("FCALL jg_claim 0", mark), c->id, "1", true);
-    pump(f);
-    mark = ncmds;
-    const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
-    jg_cluster_sequenced_message(c, msg, strlen(msg));
-    int pend = find_cmd("FCALL jg_pend 0", mark);
-    assert_true(pend >= 0);
+    struct jg_session *s;
+    int pend;
+    int fd1 = held_get_answering(f, sid, &s, &pend);
+    struct jg_cluster *c = f->srv.cluster;
     const char *drop = "drop CCCCCCCCCCCCCCCCCCCCCC 2";
     jg_cluster_notice(c, drop, strlen(drop));   /* taken: ends once answered */
     assert_non_null(jg_session_find(&f->srv, sid));
 
     int fd2 = poll_get(f, sid, 6);              /* the client is back here */
-    mark = ncmds;
+    size_t mark = ncmds;
     pump(f);
     answer_record(find_cmd("FCALL jg_claim 0", mark), "other-instance", "3", false);
     assert_int_equal(jg_session_count(f->srv.sessions), 1);
@@ -421,54 +435,23 @@ static void test_a_copy_replaced_while_answering_goes_at_once(void **state)
 static void test_moved_while_answering_sends_the_recorded_answer(void **state)
 {
     struct fx *f = *state;
-    struct jg_cluster *c = f->srv.cluster;
     const char *sid = "BBBBBBBBBBBBBBBBBBBBBB";
-    struct jg_session *s = jg_session_claimed(&f->srv, sid, true);
-    jg_channel_subscribe(f->srv.channels, "x", s, false);
-    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s)->seq_hi = 100;
-    c->last_seq = 100;
-
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
-    assert_non_null(jg_conn_new(&f->srv, sv[0], "test"));
-    char req[160];
-    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=5 HTTP/1.1\r\nHost: x\r\n\r\n", sid);
-    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
-    size_t mark = ncmds;
-    pump(f);
-    int claim = find_cmd("FCALL jg_claim 0", mark);
-    assert_true(claim >= 0);
-    redisReply k[10], *el[10];
-    const char *kv[10] = { "cursor", "100", "gen", "1", "connected", "1", "old_owner", c->id, "short", "1" };
-    for (int i = 0; i < 10; i++) {
-        k[i] = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)kv[i], .len = strlen(kv[i]) };
-        el[i] = &k[i];
-    }
-    redisReply rec = { .type = REDIS_REPLY_ARRAY, .elements = 10, .element = el };
-    answer(claim, &rec);                     /* ours: the GET is held */
-    pump(f);
+    struct jg_session *s;
+    int pend;
+    int fd = held_get_answering(f, sid, &s, &pend);
     char out[4096];
-    assert_int_equal(read_all(sv[1], out, sizeof out), 0);
-
-    mark = ncmds;
-    const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
-    jg_cluster_sequenced_message(c, msg, strlen(msg));
-    int pend = find_cmd("FCALL jg_pend 0", mark);
-    assert_true(pend >= 0);                  /* the answer is being recorded */
     jg_cluster_hand_off(s);                  /* the drain hands the session off meanwhile */
     pump(f);
-    assert_int_equal(read_all(sv[1], out, sizeof out), 0);   /* no 8:: in its place */
+    assert_int_equal(read_all(fd, out, sizeof out), 0);   /* no 8:: in its place */
     assert_non_null(jg_session_find(&f->srv, sid));
 
     answer_int(pend, 1);                     /* recorded: the answer goes out */
     pump(f);
-    read_all(sv[1], out, sizeof out);
+    read_all(fd, out, sizeof out);
     assert_non_null(strstr(out, "hello"));
     assert_null(strstr(out, "8::"));
     assert_null(jg_session_find(&f->srv, sid));   /* and the copy is gone */
-    close(sv[1]);
+    close(fd);
     pump(f);
 }
 
