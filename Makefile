@@ -27,7 +27,7 @@ LIBS_NOPC := -lev -lwslay -lhttp_parser -lm
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wno-unused-parameter
 CFLAGS    ?= -O2 -g
-CPPFLAGS  += -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CPPFLAGS  += -Isrc -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) $(LIBS_NOPC)
 CMOCKA    := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 BUILD     ?= build/release
@@ -35,10 +35,10 @@ PREFIX    ?= /usr/local
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CPPFLAGS  += -DJG_VERSION='"$(VERSION)"'
 
-SRCS      := $(wildcard src/*.c)
+SRCS      := $(wildcard src/*/*.c)
 OBJS      := $(patsubst src/%.c,$(BUILD)/%.o,$(SRCS)) $(BUILD)/lua_library.o $(BUILD)/usage.o \
              $(BUILD)/console_html.o
-LIBOBJS   := $(filter-out $(BUILD)/main.o,$(OBJS))
+LIBOBJS   := $(filter-out $(BUILD)/app/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
@@ -184,8 +184,12 @@ asan:
 	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	  all unit
 
+# the one-way architecture (docs/ARCHITECTURE.md): includes only downward, no circle, small files
+check-deps:
+	@sh scripts/check-deps.sh
+
 headers:
-	@set -e; for h in include/*.h; do echo "#include \"$$(basename $$h)\"" | \
+	@set -e; for h in src/*/*.h; do echo "#include \"$${h#src/}\"" | \
 	  $(CC) $(CPPFLAGS) $(WARN) -std=c11 -fsyntax-only -x c -; done
 
 # The installed config points public-dir at the shared files; an existing config is kept.
@@ -222,7 +226,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check js-client test-js-client
+.PHONY: check-deps chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check js-client test-js-client
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress and make fuzz-smoke (both in make test)
 -include tests/fuzz/fuzz.mk

@@ -8,7 +8,7 @@
 #                        "# ---- name ----" lines are sections, and each comment block
 #                        documents the "key value" lines under it ("#key value", no space
 #                        after "#", documents a key that is not set by default).
-# tests/integration/manpages.test.js fails when a key parsed by src/config.c is missing from
+# tests/integration/manpages.test.js fails when a key parsed by src/base/config.c is missing from
 # either, and when man(1) warns. The date is $SOURCE_DATE_EPOCH's (reproducible builds),
 # else the last commit's, else today.
 set -eu

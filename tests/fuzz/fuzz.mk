@@ -19,7 +19,7 @@ FUZZ_HARNESSES ?= fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish fu
 FUZZ_ALL       := fuzz_http fuzz_sio fuzz_ws fuzz_jug_client fuzz_jug_publish fuzz_cluster fuzz_config
 FUZZ_SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS    := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
-FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS))) \
+FUZZ_LIBOBJS   := $(patsubst src/%.c,$(FUZZ_BUILD)/obj/%.o,$(filter-out src/app/main.c,$(SRCS))) \
                   $(FUZZ_BUILD)/obj/lua_library.o $(FUZZ_BUILD)/obj/console_html.o
 FUZZ_BINS      := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_ALL))
 

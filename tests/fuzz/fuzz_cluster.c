@@ -33,14 +33,14 @@
 
 #include <hiredis/hiredis.h>
 
-#include "../../src/cluster_int.h"
-#include "broker.h"
-#include "cluster.h"
-#include "conn.h"
-#include "http.h"
-#include "pubsub.h"
-#include "server.h"
-#include "session.h"
+#include "cluster/cluster_int.h"
+#include "cluster/broker.h"
+#include "cluster/cluster.h"
+#include "transport/conn.h"
+#include "transport/http.h"
+#include "core/pubsub.h"
+#include "app/server.h"
+#include "core/session.h"
 
 #include "fuzz_common.h"
 

@@ -12,13 +12,13 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "channel.h"
-#include "config.h"
-#include "conn.h"
-#include "list.h"
-#include "log.h"
-#include "server.h"
-#include "session.h"
+#include "core/channel.h"
+#include "base/config.h"
+#include "transport/conn.h"
+#include "base/list.h"
+#include "base/log.h"
+#include "app/server.h"
+#include "core/session.h"
 
 #define MAX_SIDS 64
 

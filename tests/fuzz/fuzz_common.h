@@ -16,7 +16,7 @@
 
 #include <ev.h>
 
-#include "sid.h"
+#include "proto/sid.h"
 
 struct jg_conn;
 struct jg_server;

@@ -10,10 +10,10 @@
 
 #include <jansson.h>
 
-#include "juggernaut.h"
-#include "pubsub.h"
-#include "server.h"
-#include "session.h"
+#include "proto/juggernaut.h"
+#include "core/pubsub.h"
+#include "app/server.h"
+#include "core/session.h"
 
 #include "fuzz_common.h"
 #include "fuzz_jsoncheck.h"

@@ -15,12 +15,12 @@
 
 #include <jansson.h>
 
-#include "conn.h"
-#include "http.h"
-#include "juggernaut.h"
-#include "pubsub.h"
-#include "server.h"
-#include "session.h"
+#include "transport/conn.h"
+#include "transport/http.h"
+#include "proto/juggernaut.h"
+#include "core/pubsub.h"
+#include "app/server.h"
+#include "core/session.h"
 
 #include "fuzz_common.h"
 #include "fuzz_jsoncheck.h"

@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
-#include "sb.h"
-#include "sio.h"
+#include "base/sb.h"
+#include "proto/sio.h"
 
 #include "fuzz_common.h"
 

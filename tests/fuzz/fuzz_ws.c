@@ -22,12 +22,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "conn.h"
-#include "http.h"
-#include "pubsub.h"
-#include "server.h"
-#include "session.h"
-#include "ws.h"
+#include "transport/conn.h"
+#include "transport/http.h"
+#include "core/pubsub.h"
+#include "app/server.h"
+#include "core/session.h"
+#include "transport/ws.h"
 
 #include "fuzz_common.h"
 

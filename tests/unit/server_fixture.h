@@ -14,8 +14,8 @@
 
 #include <ev.h>
 
-#include "config.h"
-#include "server.h"
+#include "base/config.h"
+#include "app/server.h"
 
 /* A TCP port nobody listens on (bound then released), so the broker's connects fail fast. */
 static inline int fixture_closed_port(void)

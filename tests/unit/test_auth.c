@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "auth.h"
+#include "proto/auth.h"
 
 static const char secret[] = "a-secret-of-16-chars+";
 /* printf 'sid123:private-chat' | openssl dgst -sha256 -hmac 'a-secret-of-16-chars+' */

@@ -20,14 +20,14 @@
 #include <ev.h>
 
 #include "server_fixture.h"
-#include "buf.h"
-#include "channel.h"
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "server.h"
-#include "session.h"
-#include "stats.h"
+#include "base/buf.h"
+#include "core/channel.h"
+#include "base/config.h"
+#include "transport/conn.h"
+#include "base/log.h"
+#include "app/server.h"
+#include "core/session.h"
+#include "base/stats.h"
 
 /* ---- fixture: a server with a temporary public dir ---- */
 

@@ -16,13 +16,13 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
-#include "../../src/cluster_int.h"
-#include "broker.h"
-#include "channel.h"
-#include "cluster.h"
-#include "conn.h"
-#include "server.h"
-#include "session.h"
+#include "cluster/cluster_int.h"
+#include "cluster/broker.h"
+#include "core/channel.h"
+#include "cluster/cluster.h"
+#include "transport/conn.h"
+#include "app/server.h"
+#include "core/session.h"
 #include "server_fixture.h"
 
 /* ---- the fake bus ---- */

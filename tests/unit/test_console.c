@@ -9,7 +9,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "console.h"
+#include "app/console.h"
 
 static const char token[] = "console-unit-token-0123456789";
 

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "hash.h"
+#include "base/hash.h"
 
 #define KEY_BYTES 16
 

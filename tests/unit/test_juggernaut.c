@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "juggernaut.h"
+#include "proto/juggernaut.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

@@ -23,14 +23,14 @@
 #include <ev.h>
 
 #include "server_fixture.h"
-#include "buf.h"
-#include "channel.h"
-#include "config.h"
-#include "conn.h"
-#include "log.h"
-#include "sb.h"
-#include "server.h"
-#include "session.h"
+#include "base/buf.h"
+#include "core/channel.h"
+#include "base/config.h"
+#include "transport/conn.h"
+#include "base/log.h"
+#include "base/sb.h"
+#include "app/server.h"
+#include "core/session.h"
 
 #define FFFD "\xef\xbf\xbd"
 #define MAX_PEERS 8

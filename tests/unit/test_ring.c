@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "ring.h"
+#include "cluster/ring.h"
 
 static void push(struct jg_ring *r, uint64_t seq, size_t bytes)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "sid.h"
+#include "proto/sid.h"
 
 static const char secret[] = "0123456789abcdef-shared-by-instances";
 

@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "sb.h"
-#include "sio.h"
-#include "xalloc.h"
+#include "base/sb.h"
+#include "proto/sio.h"
+#include "base/xalloc.h"
 
 #define FFFD "\xef\xbf\xbd"
 

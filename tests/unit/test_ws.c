@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "buf.h"
-#include "ws.h"
-#include "xalloc.h"
+#include "base/buf.h"
+#include "transport/ws.h"
+#include "base/xalloc.h"
 
 /* ---- accept key ---- */
 

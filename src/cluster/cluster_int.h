@@ -1,0 +1,126 @@
+/* cluster_int.h: what the three parts of cluster mode share: cluster.c (the sequence, the
+ * leader, the ring of recent messages), cluster_session.c (session records, claims and
+ * notices: sessions that move between instances) and cluster_http.c (admin endpoints).
+ * Internal to them; the rest of the daemon uses cluster.h. */
+#ifndef JG_CLUSTER_INT_H
+#define JG_CLUSTER_INT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include "base/hash.h"
+
+#include "cluster/broker.h"
+#include "cluster/cluster.h"
+#include "proto/juggernaut.h"
+#include "base/list.h"
+#include "cluster/ring.h"
+#include "base/sb.h"
+#include "app/server.h"
+#include "proto/sid.h"
+
+struct jg_session;
+struct jg_sub;
+typedef struct redisReply redisReply;
+
+enum role { FOLLOWER, ALIGNING, LEADER };
+
+struct legacy {
+    struct jg_list node;
+    char *text;
+    size_t len;
+    uint64_t hash;                  /* of the text */
+    double at;                      /* ev_now when heard */
+    bool sent;                      /* handed to jg_sequence by this instance as leader */
+};
+
+struct text_count {
+    uint64_t hash;
+    size_t n;
+    UT_hash_handle hh;
+};
+
+struct held_seq {                   /* a sequenced message waiting for a catch-up to finish */
+    struct held_seq *next;
+    uint64_t seq;
+    char kind;
+    char *text;
+    size_t len;
+};
+
+/* Notices about a session this instance does not hold (yet) while its own claim may still
+ * be on the way (replies and notices come on different links): a "drop" says the claim is
+ * already superseded; "sub"/"unsub"/"meta" changes made after the claim's snapshot are
+ * applied once it arrives. Kept a few seconds. */
+struct tombstone {
+    char sid[JG_SID_MAX + 1];
+    uint64_t gen;                   /* highest drop generation noticed */
+    struct jg_sb notices;           /* NUL-separated notice texts to apply after the claim */
+    unsigned claims;                /* claims of this sid in flight here */
+    double at;
+    UT_hash_handle hh;
+};
+
+struct jg_cluster {
+    struct jg_server *srv;          /* borrowed */
+    char id[48];
+    enum role role;
+    uint64_t last_seq;              /* highest seq applied, in order */
+    bool catching_up;
+    bool catchup_again;
+    struct held_seq *held_head, *held_tail;
+    struct jg_list legacy;          /* struct legacy, oldest first */
+    size_t nlegacy;
+    struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
+    struct jg_ring ring;            /* recent sequenced messages */
+    ev_timer beat;
+    struct tombstone *tombstones;   /* uthash by sid */
+    bool released;                  /* the lease was given up (draining) */
+    double subscribed_since;        /* ev_now when the subscriber link last came up */
+    char secret_candidate[65];      /* offered as jg:secret at connect (no cluster-secret) */
+    struct jg_list backfills;       /* backfills waiting for the stream to catch up */
+};
+
+static inline struct jg_config *cfg_of(struct jg_cluster *c)
+{
+    return c->srv->cfg;
+}
+
+static inline long long record_ttl_ms(const struct jg_config *cfg)
+{
+    /* a session with no request for this long is gone anyway */
+    return (long long)((cfg->close_timeout + cfg->polling_duration + cfg->heartbeat_interval +
+                        cfg->heartbeat_timeout) * 1000) + 5000;
+}
+
+static inline uint64_t parse_u64(const char *s, size_t len)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    return v;
+}
+
+/* FCALL NAME 0 ARGS... on the publisher link (jg_broker_command's CB/PRIV/REQUEUE). */
+void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
+                      int nargs, const char *const *args, const size_t *lens);
+/* Message E on CHANNEL to one subscription, unless it had it already. */
+void jg_cluster_deliver_to_sub(const struct jg_ring_entry *e, const char *channel, struct jg_sub *sub);
+/* The ring's messages on SUB's channel it has not had (presence ones only after P_AFTER). */
+void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after);
+/* An XRANGE entry of jg:log: its seq, kind and message text (pointing into E). */
+bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len);
+/* The ring's messages S has not had on any of its channels, in sequence order (what is
+ * older than the ring is read from the Redis log first). */
+void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s);
+/* Forgets the notices about sessions not held here that are older than OLDER_THAN. */
+void jg_cluster_forget_drops(struct jg_cluster *c, double older_than);
+/* The stream reached the point of backfills that were waiting for it: they finish. */
+void jg_cluster_backfills_ready(struct jg_cluster *c);
+void jg_cluster_backfills_free(struct jg_cluster *c);
+/* Another instance owns S now: a held GET is answered 8:: and the copy here goes, without
+ * events. */
+void jg_cluster_end_moved(struct jg_session *s, const char *why);
+
+#endif /* JG_CLUSTER_INT_H */

@@ -1,0 +1,225 @@
+/* channel.c: the channel registry (uthash) and the fan-out loop. The loop does no
+ * encoding of its own: one packet, one shared frame, a reference per subscriber. */
+#include "core/channel.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "core/session.h"
+#include "proto/sio.h"
+#include "base/stats.h"
+#include "base/xalloc.h"
+
+struct jg_channel_registry {
+    struct jg_channel *by_name;   /* uthash head */
+    size_t count;
+    struct jg_stats *stats;       /* borrowed, may be NULL */
+};
+
+struct jg_channel_registry *jg_channel_registry_new(struct jg_stats *stats)
+{
+    struct jg_channel_registry *reg = jg_xcalloc(1, sizeof *reg);
+    reg->stats = stats;
+    return reg;
+}
+
+void jg_channel_registry_free(struct jg_channel_registry *reg)
+{
+    if (!reg)
+        return;
+    struct jg_channel *ch, *tmp;
+    HASH_ITER(hh, reg->by_name, ch, tmp) {
+        struct jg_list *pos, *n;
+        jg_list_each_safe(pos, n, &ch->subs) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+            jg_list_remove(&sub->session_node);
+            free(sub);
+        }
+        HASH_DEL(reg->by_name, ch);
+        free(ch->name);
+        free(ch);
+    }
+    free(reg);
+}
+
+struct jg_channel *jg_channel_find(struct jg_channel_registry *reg, const char *name)
+{
+    struct jg_channel *ch = NULL;
+    HASH_FIND_STR(reg->by_name, name, ch);
+    return ch;
+}
+
+size_t jg_channel_count(const struct jg_channel_registry *reg)
+{
+    return reg->count;
+}
+
+void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb *out)
+{
+    /* a small insertion-sorted selection: N is tiny, the registry may be large */
+    struct jg_channel **top = jg_xcalloc(n ? n : 1, sizeof *top);
+    size_t have = 0;
+    struct jg_channel *ch, *tmp;
+    HASH_ITER(hh, reg->by_name, ch, tmp) {
+        size_t i = have < n ? have++ : n;
+        if (i == n && (n == 0 || top[n - 1]->nsubs >= ch->nsubs))
+            continue;
+        if (i == n)
+            i = n - 1;
+        while (i > 0 && top[i - 1]->nsubs < ch->nsubs) {
+            top[i] = top[i - 1];
+            i--;
+        }
+        top[i] = ch;
+    }
+    jg_sb_appendc(out, '[');
+    for (size_t i = 0; i < have; i++) {
+        jg_sb_appends(out, i ? ",{\"channel\":" : "{\"channel\":");
+        jg_sio_js_string_append(out, top[i]->name, strlen(top[i]->name), false);
+        jg_sb_appendf(out, ",\"subscribers\":%zu}", top[i]->nsubs);
+    }
+    jg_sb_appendc(out, ']');
+    free(top);
+}
+
+static struct jg_sub *find_sub(struct jg_channel *ch, const struct jg_session *s)
+{
+    /* Walk the shorter list: a session has few channels, a channel may have thousands. */
+    struct jg_list *pos;
+    if (s->nsubs <= ch->nsubs) {
+        for (pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+            if (sub->channel == ch)
+                return sub;
+        }
+    } else {
+        for (pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+            if (sub->session == s)
+                return sub;
+        }
+    }
+    return NULL;
+}
+
+int jg_channel_subscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s,
+                         bool allow_duplicate)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    if (!ch) {
+        ch = jg_xcalloc(1, sizeof *ch);
+        ch->name = jg_xstrdup(name);
+        jg_list_init(&ch->subs);
+        HASH_ADD_KEYPTR(hh, reg->by_name, ch->name, strlen(ch->name), ch);
+        reg->count++;
+        if (reg->stats)
+            reg->stats->channels++;
+    } else if (!allow_duplicate && find_sub(ch, s)) {
+        return 0;
+    }
+    struct jg_sub *sub = jg_xcalloc(1, sizeof *sub);
+    sub->channel = ch;
+    sub->session = s;
+    jg_list_add_tail(&ch->subs, &sub->channel_node);
+    jg_list_add_tail(&s->subs, &sub->session_node);
+    ch->nsubs++;
+    s->nsubs++;
+    if (reg->stats)
+        reg->stats->subscriptions++;
+    return 1;
+}
+
+void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
+{
+    struct jg_channel *ch = sub->channel;
+    jg_list_remove(&sub->channel_node);
+    jg_list_remove(&sub->session_node);
+    ch->nsubs--;
+    sub->session->nsubs--;
+    free(sub);
+    if (reg->stats)
+        reg->stats->subscriptions--;
+    if (ch->nsubs == 0) {
+        HASH_DEL(reg->by_name, ch);
+        reg->count--;
+        if (reg->stats)
+            reg->stats->channels--;
+        free(ch->name);
+        free(ch);
+    }
+}
+
+size_t jg_channel_unsubscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    size_t removed = 0;
+    struct jg_sub *sub;
+    /* A channel survives while it has other subscribers, so CH stays valid until the
+     * removal that empties it, which is necessarily the last one. */
+    while (ch && (sub = find_sub(ch, s)) != NULL) {
+        bool last = ch->nsubs == 1;
+        jg_channel_remove_sub(reg, sub);
+        removed++;
+        if (last)
+            break;
+    }
+    return removed;
+}
+
+static bool excepted(const struct jg_session *s, char *const *except, size_t nexcept)
+{
+    for (size_t i = 0; i < nexcept; i++)
+        if (strcmp(except[i], s->sid) == 0)
+            return true;
+    return false;
+}
+
+size_t jg_channel_publish(struct jg_channel_registry *reg, const char *name, struct jg_buf *pkt,
+                          char *const *except, size_t nexcept)
+{
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    return ch ? jg_channel_publish_to(ch, pkt, except, nexcept) : 0;
+}
+
+size_t jg_channel_publish_seq(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept,
+                              uint64_t seq, bool presence_only)
+{
+    struct jg_buf *frame = NULL;
+    size_t sent = 0;
+    for (struct jg_list *pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+        if (sub->seq_hi >= seq || sub->backfilling || (presence_only && !sub->presence))
+            continue;
+        sub->seq_hi = seq;
+        if (nexcept && excepted(sub->session, except, nexcept))
+            continue;
+        jg_session_send_seq(sub->session, pkt, &frame, seq);
+        sent++;
+    }
+    jg_buf_unref(frame);
+    return sent;
+}
+
+struct jg_sub *jg_channel_find_sub(struct jg_channel *ch, const struct jg_session *s)
+{
+    return find_sub(ch, (struct jg_session *)s);
+}
+
+size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept)
+{
+    struct jg_buf *frame = NULL;   /* shared transport encoding, built by the first user */
+    size_t sent = 0;
+    struct jg_list *pos;
+    /* jg_session_send never unsubscribes or ends a session synchronously, so the list
+     * cannot change under this loop. */
+    for (pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
+        if (nexcept && excepted(sub->session, except, nexcept))
+            continue;
+        jg_session_send(sub->session, pkt, &frame);
+        sent++;
+    }
+    jg_buf_unref(frame);
+    return sent;
+}

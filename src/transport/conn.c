@@ -1,0 +1,402 @@
+/* conn.c: client connections. Reads are handed to HTTP or WebSocket code; output is a ring
+ * of shared buffer references written with writev from the loop's prepare phase, so a burst
+ * of publishes costs one syscall per client (style.md §3). Closed connections are freed
+ * from the check phase, never under a callback that may still hold them. */
+#include "transport/conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "transport/http.h"
+#include "base/log.h"
+#include "app/server.h"
+#include "core/session.h"
+#include "transport/ws.h"
+#include "base/xalloc.h"
+
+#define READ_CHUNK 65536          /* bytes per read(2) */
+#define IOV_BATCH 64              /* buffers per writev(2) */
+#define FLUSH_CAP (4 << 20)       /* bytes written per connection per flush: fairness */
+#define LINGER_TIMEOUT 2.0        /* s to wait for the peer's EOF after our last byte */
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
+void jg_conn_set_deadline(struct jg_conn *c, double seconds)
+{
+    ev_timer_stop(c->srv->loop, &c->timer);
+    if (seconds > 0 && !c->closing && c->mode != JG_CONN_LINGER) {
+        ev_timer_set(&c->timer, seconds, 0);
+        ev_timer_start(c->srv->loop, &c->timer);
+    }
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer)
+{
+    struct jg_conn *c = jg_xcalloc(1, sizeof *c);
+    c->fd = fd;
+    c->srv = srv;
+    c->id = ++srv->next_conn_id;
+    snprintf(c->peer, sizeof c->peer, "%s", peer);
+    jg_list_init(&c->pending_node);
+    jg_list_init(&c->resume_node);
+    jg_list_add_tail(&srv->conns, &c->all_node);
+    ev_io_init(&c->read_watcher, read_cb, fd, EV_READ);
+    c->read_watcher.data = c;
+    ev_io_init(&c->write_watcher, write_cb, fd, EV_WRITE);
+    c->write_watcher.data = c;
+    ev_timer_init(&c->timer, timer_cb, 0, 0);
+    c->timer.data = c;
+    jg_http_conn_init(c);
+    ev_io_start(srv->loop, &c->read_watcher);
+    jg_conn_set_deadline(c, srv->cfg->header_timeout);
+    srv->stats.connections++;
+    srv->stats.connections_total++;
+    return c;
+}
+
+static void mark_pending(struct jg_conn *c)
+{
+    if (!jg_list_linked(&c->pending_node) && !c->closing)
+        jg_list_add_tail(&c->srv->pending_write, &c->pending_node);
+}
+
+void jg_conn_send_owned(struct jg_conn *c, struct jg_buf *b)
+{
+    if (c->closing || c->mode == JG_CONN_LINGER) {
+        jg_buf_unref(b);
+        return;
+    }
+    if (c->out_count == c->out_cap) {
+        unsigned cap = c->out_cap ? c->out_cap * 2 : 4;
+        struct jg_buf **ring = jg_xmalloc(cap * sizeof *ring);
+        for (unsigned i = 0; i < c->out_count; i++)
+            ring[i] = c->out[(c->out_head + i) & (c->out_cap - 1)];
+        free(c->out);
+        c->out = ring;
+        c->out_head = 0;
+        c->out_cap = cap;
+    }
+    c->out[(c->out_head + c->out_count) & (c->out_cap - 1)] = b;
+    c->out_count++;
+    c->out_bytes += b->len;
+    c->srv->out_bytes += b->len;
+    if (c->out_bytes > c->srv->cfg->max_output_buffer)
+        c->overflowed = true;   /* acted on at flush time, outside any fan-out loop */
+    mark_pending(c);
+}
+
+void jg_conn_send(struct jg_conn *c, struct jg_buf *b)
+{
+    jg_conn_send_owned(c, jg_buf_ref(b));
+}
+
+void jg_conn_send_copy(struct jg_conn *c, const void *p, size_t len)
+{
+    jg_conn_send_owned(c, jg_buf_new(p, len));
+}
+
+static void out_clear(struct jg_conn *c)
+{
+    for (unsigned i = 0; i < c->out_count; i++)
+        jg_buf_unref(c->out[(c->out_head + i) & (c->out_cap - 1)]);
+    free(c->out);
+    c->out = NULL;
+    c->out_count = c->out_cap = c->out_head = 0;
+    c->head_off = 0;
+    c->srv->out_bytes -= c->out_bytes;
+    c->out_bytes = 0;
+}
+
+void jg_conn_close(struct jg_conn *c, const char *reason)
+{
+    if (c->closing)
+        return;
+    struct jg_server *srv = c->srv;
+    c->closing = true;
+    jg_debug("c#%llu %s closed: %s", (unsigned long long)c->id, c->peer, reason);
+    ev_io_stop(srv->loop, &c->read_watcher);
+    ev_io_stop(srv->loop, &c->write_watcher);
+    ev_timer_stop(srv->loop, &c->timer);
+    jg_list_remove(&c->resume_node);
+    jg_list_remove(&c->all_node);
+    jg_list_remove(&c->pending_node);
+    jg_list_add_tail(&srv->closing, &c->pending_node);
+    out_clear(c);   /* nothing more goes out; the bytes leave the output budget now */
+    if (c->waiter) {
+        *c->waiter = NULL;
+        c->waiter = NULL;
+    }
+    if (c->session) {
+        struct jg_session *s = c->session;
+        c->session = NULL;
+        if (s->transport == c)
+            jg_session_transport_lost(s, c);
+    }
+}
+
+static void conn_free(struct jg_conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    if (c->addr)
+        jg_server_addr_release(c->srv, c->addr);
+    out_clear(c);
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    jg_http_req_free(c->req);
+    jg_sb_free(&c->held_input);
+    c->srv->stats.connections--;
+    free(c);
+}
+
+void jg_conn_reap(struct jg_server *srv)
+{
+    while (!jg_list_empty(&srv->closing)) {
+        struct jg_conn *c = jg_container_of(srv->closing.next, struct jg_conn, pending_node);
+        jg_list_remove(&c->pending_node);
+        conn_free(c);
+    }
+}
+
+/* Everything written and the connection should end: shut the write side, then wait
+ * (briefly) for the peer's EOF so unread input does not turn our close into a RST that
+ * destroys the answer in flight. */
+static void start_linger(struct jg_conn *c)
+{
+    c->mode = JG_CONN_LINGER;
+    shutdown(c->fd, SHUT_WR);
+    ev_timer_stop(c->srv->loop, &c->timer);
+    ev_timer_set(&c->timer, LINGER_TIMEOUT, 0);
+    ev_timer_start(c->srv->loop, &c->timer);
+    if (!ev_is_active(&c->read_watcher))
+        ev_io_start(c->srv->loop, &c->read_watcher);
+}
+
+void jg_conn_close_after_flush(struct jg_conn *c)
+{
+    if (c->closing)
+        return;
+    c->close_after_flush = true;
+    if (c->out_count == 0)
+        start_linger(c);
+    else
+        mark_pending(c);
+}
+
+/* Closes C at once with a reset: the kernel would otherwise keep the megabytes already in
+ * the socket's send buffer until the stalled peer reads them (or forever). */
+static void close_reset(struct jg_conn *c, const char *reason)
+{
+    struct linger lg = { 1, 0 };
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    jg_conn_close(c, reason);
+}
+
+/* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
+static int flush(struct jg_conn *c)
+{
+    struct jg_server *srv = c->srv;
+    size_t written_now = 0;
+    if (c->overflowed) {
+        srv->stats.slow_consumers++;
+        jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
+                (unsigned long long)c->id, c->peer, c->out_bytes, srv->cfg->max_output_buffer);
+        close_reset(c, "slow consumer");
+        return -1;
+    }
+    while (c->out_count) {
+        struct iovec iov[IOV_BATCH];
+        int n = 0;
+        for (unsigned i = 0; i < c->out_count && n < IOV_BATCH; i++) {
+            struct jg_buf *b = c->out[(c->out_head + i) & (c->out_cap - 1)];
+            size_t off = i == 0 ? c->head_off : 0;
+            iov[n].iov_base = b->data + off;
+            iov[n].iov_len = b->len - off;
+            n++;
+        }
+        ssize_t w = writev(c->fd, iov, n);
+        srv->stats.writev_calls++;
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                ev_io_start(srv->loop, &c->write_watcher);
+                return 0;
+            }
+            jg_conn_close(c, strerror(errno));
+            return -1;
+        }
+        srv->stats.bytes_out += w;
+        c->out_bytes -= (size_t)w;
+        srv->out_bytes -= (size_t)w;
+        written_now += (size_t)w;
+        size_t left = (size_t)w;
+        while (left) {
+            struct jg_buf *b = c->out[c->out_head];
+            size_t rest = b->len - c->head_off;
+            if (left < rest) {
+                c->head_off += left;
+                break;
+            }
+            left -= rest;
+            jg_buf_unref(b);
+            c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+            c->out_count--;
+            c->head_off = 0;
+        }
+        if (written_now >= FLUSH_CAP && c->out_count) {
+            /* let others write; continue when the socket is writable again */
+            ev_io_start(srv->loop, &c->write_watcher);
+            return 0;
+        }
+    }
+    ev_io_stop(srv->loop, &c->write_watcher);
+    if (c->out_cap > 16) {
+        /* idle connections keep no big rings */
+        free(c->out);
+        c->out = NULL;
+        c->out_cap = c->out_head = 0;
+    }
+    if (c->close_after_flush && c->mode != JG_CONN_LINGER)
+        start_linger(c);
+    return 0;
+}
+
+static int by_out_bytes_desc(const void *a, const void *b)
+{
+    size_t x = (*(struct jg_conn *const *)a)->out_bytes, y = (*(struct jg_conn *const *)b)->out_bytes;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* All unsent output passed max-output-total: the connections holding the most go first,
+ * until the total is under 90 % of the budget. Runs only under pressure (it looks at every
+ * connection with something unsent). */
+static void enforce_output_budget(struct jg_server *srv)
+{
+    size_t budget = srv->cfg->max_output_total;
+    if (srv->out_bytes <= budget)
+        return;
+    size_t n = 0, cap = 64;
+    struct jg_conn **v = jg_xmalloc(cap * sizeof *v);
+    for (struct jg_list *pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
+        struct jg_conn *c = jg_container_of(pos, struct jg_conn, all_node);
+        if (!c->out_bytes || c->closing)
+            continue;
+        if (n == cap)
+            v = jg_xrealloc(v, (cap *= 2) * sizeof *v);
+        v[n++] = c;
+    }
+    qsort(v, n, sizeof *v, by_out_bytes_desc);
+    size_t before = srv->out_bytes, target = budget / 10 * 9, cut = 0, largest = n ? v[0]->out_bytes : 0;
+    for (size_t i = 0; i < n && srv->out_bytes > target; i++, cut++) {
+        srv->stats.output_budget_cuts++;
+        close_reset(v[i], "output budget");   /* its queue is freed now (out_clear) */
+    }
+    jg_warn("output budget: %zu bytes unsent over all connections, more than max-output-total %zu; closed the %zu "
+            "connections with the most unsent (largest %zu bytes)", before, budget, cut, largest);
+    free(v);
+}
+
+void jg_conn_flush_all(struct jg_server *srv)
+{
+    while (!jg_list_empty(&srv->pending_write)) {
+        struct jg_conn *c = jg_container_of(srv->pending_write.next, struct jg_conn, pending_node);
+        jg_list_remove(&c->pending_node);
+        /* an overflowed connection is closed even while it waits for POLLOUT */
+        if (c->overflowed || !ev_is_active(&c->write_watcher))
+            flush(c);
+    }
+    enforce_output_budget(srv);
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct jg_conn *c = w->data;
+    jg_list_remove(&c->pending_node);
+    flush(c);
+}
+
+void jg_conn_resume(struct jg_conn *c)
+{
+    if (c->closing || jg_list_linked(&c->resume_node))
+        return;
+    jg_list_add_tail(&c->srv->resume, &c->resume_node);
+}
+
+void jg_conn_process_resumed(struct jg_server *srv)
+{
+    while (!jg_list_empty(&srv->resume)) {
+        struct jg_conn *c = jg_container_of(srv->resume.next, struct jg_conn, resume_node);
+        jg_list_remove(&c->resume_node);
+        if (c->closing || c->held || c->mode != JG_CONN_HTTP || !c->held_input.len)
+            continue;
+        /* take the bytes out first: feeding may hold again and store a new rest */
+        struct jg_sb in = c->held_input;
+        memset(&c->held_input, 0, sizeof c->held_input);
+        jg_http_feed(c, in.data, in.len);
+        jg_sb_free(&in);
+    }
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct jg_conn *c = w->data;
+    static char chunk[READ_CHUNK];   /* loop thread only; consumed before returning */
+    for (int rounds = 0; rounds < 4 && !c->closing; rounds++) {
+        ssize_t n = read(c->fd, chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                jg_conn_close(c, strerror(errno));
+            return;
+        }
+        if (n == 0) {
+            jg_conn_close(c, "peer closed");
+            return;
+        }
+        switch (c->mode) {
+        case JG_CONN_LINGER:
+            break;   /* discarded: we are only waiting for EOF */
+        case JG_CONN_WS:
+            jg_ws_feed(c, (const unsigned char *)chunk, (size_t)n);
+            break;
+        case JG_CONN_HTTP:
+            if (c->held || c->held_input.len) {
+                /* a request is being held: pipelined input waits, bounded */
+                if (c->held_input.len + (size_t)n > c->srv->cfg->max_header_size + c->srv->cfg->max_post_body) {
+                    jg_info("c#%llu %s: too much pipelined input behind a held request; closing",
+                            (unsigned long long)c->id, c->peer);
+                    jg_conn_close(c, "pipelined input limit");
+                    return;
+                }
+                jg_sb_append(&c->held_input, chunk, (size_t)n);
+            } else {
+                jg_http_feed(c, chunk, (size_t)n);
+            }
+            break;
+        }
+        if ((size_t)n < sizeof chunk)
+            return;
+    }
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct jg_conn *c = w->data;
+    if (c->mode == JG_CONN_LINGER) {
+        jg_conn_close(c, "linger done");
+        return;
+    }
+    if (c->req && !c->req->complete)
+        jg_info("c#%llu %s: request not complete within header-timeout (%g s); closing",
+                (unsigned long long)c->id, c->peer, c->srv->cfg->header_timeout);
+    jg_conn_close(c, "idle timeout");
+}

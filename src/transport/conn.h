@@ -1,0 +1,106 @@
+/* conn.h: one client TCP connection: its watchers, the HTTP parser state, a bounded output
+ * queue of shared buffers flushed with writev before the loop sleeps, and deferred freeing.
+ * What the bytes mean is decided elsewhere (http.c, ws.c, poll.c). Loop thread only. */
+#ifndef JG_CONN_H
+#define JG_CONN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <http_parser.h>
+#include <wslay/wslay.h>
+
+#include "base/config.h"
+#include "base/list.h"
+#include "base/sb.h"
+
+struct jg_buf;
+struct jg_http_req;
+struct jg_server;
+struct jg_session;
+
+enum jg_conn_mode {
+    JG_CONN_HTTP = 0,     /* parsing requests */
+    JG_CONN_WS,           /* upgraded: bytes are WebSocket frames */
+    JG_CONN_LINGER,       /* output done and write side shut: discarding input until EOF */
+};
+
+struct jg_conn {
+    int fd;                              /* owned; -1 once closed */
+    uint64_t id;                         /* for log lines: c#<id> */
+    struct jg_server *srv;               /* borrowed */
+    struct jg_addr_count *addr;          /* its address's count (max-connections-per-ip), or NULL */
+    ev_io read_watcher;
+    ev_io write_watcher;                 /* started only after EAGAIN */
+    ev_timer timer;                      /* header/idle timeout, or linger deadline */
+    enum jg_conn_mode mode;
+    http_parser parser;
+    struct jg_http_req *req;             /* owned: request being parsed or being answered */
+    struct jg_sb held_input;             /* bytes that arrived while a request was held */
+    /* output queue: ring of buf refs; the head buf is written from head_off */
+    struct jg_buf **out;                 /* owned array of owned refs */
+    unsigned out_head;                   /* index of the oldest entry */
+    unsigned out_count;                  /* entries queued */
+    unsigned out_cap;                    /* slots allocated (power of two) */
+    size_t head_off;                     /* bytes of out[out_head] already written */
+    size_t out_bytes;                    /* unsent bytes in the queue */
+    /* transport role */
+    struct jg_session *session;          /* borrowed: the session this conn carries, or NULL */
+    enum jg_transport_kind kind;         /* which transport, when session != NULL */
+    wslay_event_context_ptr ws;          /* owned, JG_CONN_WS only, and only while a frame or
+                                            fragmented message is in progress (ws.c) */
+    const unsigned char *ws_in;          /* borrowed: unread input handed to wslay */
+    size_t ws_in_len;
+    uint64_t ws_unparsed;                /* bytes given to wslay not yet part of a whole frame */
+    uint64_t ws_frame_len;               /* bytes (header + payload) of the frame being read */
+    bool ws_msg_open;                    /* a fragmented message awaits its last frame */
+    struct jg_list pending_node;         /* in srv->pending_write or srv->closing */
+    struct jg_list resume_node;          /* in srv->resume while held_input waits */
+    struct jg_list all_node;             /* in srv->conns until closed */
+    bool held;                           /* a request is held open (long-poll, stream) */
+    bool claimed;                        /* cluster: c->req's session claim is done */
+    bool sid_spent;                      /* cluster: the claim found c->req's session ended */
+    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
+                                            of an asynchronous answer waiting for it */
+    bool closing;                        /* jg_conn_close ran; freed from srv->closing */
+    bool close_after_flush;              /* close once the queue is empty */
+    bool overflowed;                     /* passed max-output-buffer: close on next flush */
+    bool admin;                          /* accepted on the admin port: health/stats only */
+    char peer[64];                       /* "ip:port" for log lines */
+};
+
+/* Accepted socket FD (non-blocking) becomes a connection reading HTTP. */
+struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer);
+
+/* Queues a reference to B (takes a new ref; the caller keeps its own). Never writes now:
+ * the flush happens before the loop sleeps. Passing max-output-buffer marks the
+ * connection for closing as a slow consumer (done at flush, never inside a fan-out). */
+void jg_conn_send(struct jg_conn *c, struct jg_buf *b);
+/* Same, but takes over the caller's reference. */
+void jg_conn_send_owned(struct jg_conn *c, struct jg_buf *b);
+/* Copies LEN bytes into a new buf and queues it. */
+void jg_conn_send_copy(struct jg_conn *c, const void *p, size_t len);
+
+/* Closes the connection once everything queued has been written (and the peer had a
+ * chance to read it: write side shut down, input drained briefly). */
+void jg_conn_close_after_flush(struct jg_conn *c);
+/* Closes now: stops watchers, detaches the session (which may end it), and parks the
+ * struct for freeing after the current callback. Safe to call twice. REASON is logged
+ * at debug level. */
+void jg_conn_close(struct jg_conn *c, const char *reason);
+
+/* The held request was answered: parse input that waited behind it (deferred to the
+ * next loop iteration, so it never runs inside a fan-out). */
+void jg_conn_resume(struct jg_conn *c);
+
+/* (Re)arms the connection's deadline: after SECONDS it is closed ("idle timeout").
+ * 0 stops it. */
+void jg_conn_set_deadline(struct jg_conn *c, double seconds);
+
+/* Loop hooks, called by server.c. */
+void jg_conn_flush_all(struct jg_server *srv);
+void jg_conn_reap(struct jg_server *srv);
+void jg_conn_process_resumed(struct jg_server *srv);
+
+#endif /* JG_CONN_H */
