@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "app/admin.h"
 #include "cluster/broker.h"
 #include "core/channel.h"
 #include "cluster/cluster.h"
@@ -90,30 +91,12 @@ static void respond_error(struct jg_conn *c, int status, const char *message)
     jg_sb_free(&sb);
 }
 
-/* ---- an answer that waits for Redis (the connection may close meanwhile) ---- */
-
-struct wait {
-    struct jg_conn *conn;        /* NULL once the connection closed */
-};
-
-static struct wait *wait_for_redis(struct jg_conn *c)
+/* The held request Redis answered for (W), or NULL if its connection closed meanwhile. */
+static struct jg_conn *wait_done(struct jg_http_wait *w)
 {
-    struct wait *w = jg_xcalloc(1, sizeof *w);
-    w->conn = c;
-    c->waiter = &w->conn;
-    jg_http_hold(c);
-    return w;
-}
-
-/* The connection to answer, or NULL; frees W. */
-static struct jg_conn *wait_done(struct wait *w)
-{
-    struct jg_conn *c = w->conn;
-    free(w);
-    if (!c)
-        return NULL;
-    c->waiter = NULL;
-    return c->closing ? NULL : c;
+    struct jg_conn *c = jg_http_wait_end(w);
+    jg_http_wait_free(w);
+    return c;
 }
 
 /* ---- /console/state ---- */
@@ -126,7 +109,7 @@ static void state_head(struct jg_server *srv, struct jg_sb *sb)
     jg_stats_json(&srv->stats, sb);
     sb->len--;   /* reopen the stats object */
     jg_sb_appends(sb, ",\"top_channels\":");
-    jg_channel_top_json(srv->channels, TOP_CHANNELS, sb);
+    jg_channel_top_json(srv->core.channels, TOP_CHANNELS, sb);
     jg_sb_appendf(sb, "},\"cluster\":%s,\"instance\":", srv->cluster ? "true" : "false");
     if (srv->cluster) {
         const char *id = jg_cluster_id(srv->cluster);
@@ -136,11 +119,12 @@ static void state_head(struct jg_server *srv, struct jg_sb *sb)
     }
 }
 
-static void members_reply(struct jg_server *srv, redisReply *r, void *priv)
+static void members_reply(void *user, redisReply *r, void *priv)
 {
     struct jg_conn *c = wait_done(priv);
     if (!c)
         return;
+    struct jg_server *srv = jg_server_of(c->net);
     struct jg_sb sb = JG_SB_INIT;
     state_head(srv, &sb);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
@@ -174,10 +158,10 @@ static void members_reply(struct jg_server *srv, redisReply *r, void *priv)
 
 static void state(struct jg_conn *c)
 {
-    struct jg_server *srv = c->srv;
+    struct jg_server *srv = jg_server_of(c->net);
     if (srv->cluster && jg_broker_ready(srv->broker)) {
         const char *argv[] = { "EVAL_RO", MEMBERS_SCRIPT, "0" };
-        jg_broker_command(srv->broker, members_reply, wait_for_redis(c), false, 3, argv, NULL);
+        jg_broker_command(srv->broker, members_reply, jg_http_wait_begin(c, 0), false, 3, argv, NULL);
         return;
     }
     struct jg_sb sb = JG_SB_INIT;
@@ -189,7 +173,7 @@ static void state(struct jg_conn *c)
 
 /* ---- /console/publish ---- */
 
-static void publish_reply(struct jg_server *srv, redisReply *r, void *priv)
+static void publish_reply(void *user, redisReply *r, void *priv)
 {
     struct jg_conn *c = wait_done(priv);
     if (!c)
@@ -222,7 +206,7 @@ static void publish(struct jg_conn *c)
         respond_error(c, 400, "the body must be a Juggernaut publish: {\"channels\":[...],\"data\":...}");
         return;
     }
-    if (!jg_broker_ready(c->srv->broker)) {
+    if (!jg_broker_ready(jg_server_of(c->net)->broker)) {
         /* not queued: a test message that goes out minutes later would only confuse */
         respond_error(c, 503, "redis unavailable");
         return;
@@ -230,14 +214,14 @@ static void publish(struct jg_conn *c)
     const char *argv[] = { "PUBLISH", "juggernaut", req->body.data };
     size_t lens[] = { 7, 10, req->body.len };
     jg_info("c#%llu %s: the console published %zu bytes", (unsigned long long)c->id, c->peer, req->body.len);
-    jg_broker_command(c->srv->broker, publish_reply, wait_for_redis(c), false, 3, argv, lens);
+    jg_broker_command(jg_server_of(c->net)->broker, publish_reply, jg_http_wait_begin(c, 0), false, 3, argv, lens);
 }
 
 /* ---- routing ---- */
 
 static void presence(struct jg_conn *c, const char *encoded)
 {
-    if (!c->srv->cluster) {
+    if (!jg_server_of(c->net)->cluster) {
         respond_error(c, 404, "presence is tracked in cluster mode only");
         return;
     }
@@ -246,13 +230,13 @@ static void presence(struct jg_conn *c, const char *encoded)
     if (!channel.data || !channel.len || memchr(channel.data, '\0', channel.len))
         respond_error(c, 400, "bad channel name");
     else
-        jg_cluster_http_presence(c, channel.data);
+        jg_admin_presence(c, channel.data);
     jg_sb_free(&channel);
 }
 
 void jg_console_request(struct jg_conn *c, const char *rest)
 {
-    struct jg_server *srv = c->srv;
+    struct jg_server *srv = jg_server_of(c->net);
     bool get = c->req->method == HTTP_GET || c->req->method == HTTP_HEAD;
     if (!srv->cfg->publish_token) {
         jg_http_respond(c, 404, "text/plain", NULL, TEXT("the console is off: set publish-token\n"));

@@ -14,6 +14,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "base/notify.h"
+#include "app/router.h"
 #include "app/server.h"
 #include "core/session.h"
 #include "transport/static.h"
@@ -273,6 +274,7 @@ int main(int argc, char **argv)
         jg_config_deinit(&app.cfg);
         return 1;
     }
+    app.srv.net.dispatch = jg_router_dispatch;   /* the daemon's HTTP paths */
     if (jg_server_listen(&app.srv, err, sizeof err) < 0) {
         jg_error("%s", err);
         jg_server_deinit(&app.srv);
@@ -300,7 +302,7 @@ int main(int argc, char **argv)
     ev_signal_start(app.loop, &app.sighup);
     ev_signal_start(app.loop, &app.sigusr1);
     jg_info("juggernautd %s listening on %s:%d (redis %s:%d, transports %s)", JG_VERSION, app.cfg.bind,
-            app.cfg.port, app.cfg.redis_host, app.cfg.redis_port, app.srv.transports_list);
+            app.cfg.port, app.cfg.redis_host, app.cfg.redis_port, app.srv.net.transports_list);
     if (ready_fd >= 0) {
         detach_stdio();
         ssize_t n = write(ready_fd, "r", 1);

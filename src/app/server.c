@@ -12,17 +12,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "base/hash.h"
-
+#include "base/log.h"
 #include "cluster/broker.h"
 #include "cluster/cluster.h"
-#include "base/buf.h"
-#include "core/channel.h"
-#include "transport/conn.h"
-#include "base/log.h"
+#include "cluster/single.h"
+#include "core/core.h"
 #include "core/session.h"
+#include "transport/conn.h"
+#include "transport/endpoint.h"
 #include "transport/static.h"
-#include "base/xalloc.h"
 
 #define ACCEPT_BATCH 64          /* connections accepted per readiness event */
 #define ACCEPT_PAUSE 0.1         /* s to wait after EMFILE/ENFILE */
@@ -30,16 +28,16 @@
 static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     struct jg_server *srv = w->data;
-    jg_conn_process_resumed(srv);
-    jg_session_reap(srv);
-    jg_conn_flush_all(srv);
+    jg_conn_process_resumed(&srv->net);
+    jg_session_reap(&srv->core);
+    jg_conn_flush_all(&srv->net);
 }
 
 static void reap_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
     struct jg_server *srv = w->data;
-    jg_session_reap(srv);
-    jg_conn_reap(srv);
+    jg_session_reap(&srv->core);
+    jg_conn_reap(&srv->net);
 }
 
 static void refuse(struct jg_server *srv, int fd)
@@ -54,7 +52,7 @@ static void refuse(struct jg_server *srv, int fd)
 /* HAProxy agent-check (agent-port): one line, then close. */
 static void answer_agent(struct jg_server *srv, int fd)
 {
-    const char *line = srv->draining ? "drain\n" : "up ready 100%\n";
+    const char *line = srv->core.draining ? "drain\n" : "up ready 100%\n";
     ssize_t w = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
     close(fd);
@@ -73,58 +71,6 @@ static void format_peer(const struct sockaddr_storage *ss, char *peer, size_t le
         snprintf(peer, len, "[%s]:%d", host, ntohs(sin6->sin6_port));
     } else {
         snprintf(peer, len, "?");
-    }
-}
-
-/* ---- connections per client address (max-connections-per-ip) ---- */
-
-struct jg_addr_count {
-    unsigned char key[17];          /* family (4 or 6), then the address */
-    size_t n;
-    UT_hash_handle hh;
-};
-
-static void addr_key(const struct sockaddr_storage *ss, unsigned char key[17])
-{
-    memset(key, 0, 17);
-    if (ss->ss_family == AF_INET) {
-        key[0] = 4;
-        memcpy(key + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        key[0] = 6;
-        memcpy(key + 1, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-    }
-}
-
-const char *jg_server_sid_secret(const struct jg_server *srv)
-{
-    if (srv->cfg->cluster_secret)
-        return srv->cfg->cluster_secret;
-    return srv->shared_secret[0] ? srv->shared_secret : NULL;
-}
-
-struct jg_addr_count *jg_server_addr_take(struct jg_server *srv, const struct sockaddr_storage *ss)
-{
-    unsigned char key[17];
-    addr_key(ss, key);
-    struct jg_addr_count *a = NULL;
-    HASH_FIND(hh, srv->by_addr, key, sizeof key, a);
-    if (a && a->n >= srv->cfg->max_connections_per_ip)
-        return NULL;
-    if (!a) {
-        a = jg_xcalloc(1, sizeof *a);
-        memcpy(a->key, key, sizeof key);
-        HASH_ADD(hh, srv->by_addr, key, sizeof a->key, a);
-    }
-    a->n++;
-    return a;
-}
-
-void jg_server_addr_release(struct jg_server *srv, struct jg_addr_count *a)
-{
-    if (--a->n == 0) {
-        HASH_DEL(srv->by_addr, a);
-        free(a);
     }
 }
 
@@ -170,7 +116,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         format_peer(&ss, peer, sizeof peer);
         struct jg_addr_count *addr = NULL;
         if (l->role == JG_LISTEN_MAIN && srv->cfg->max_connections_per_ip &&
-            !(addr = jg_server_addr_take(srv, &ss))) {
+            !(addr = jg_net_addr_take(&srv->net, &ss))) {
             srv->stats.connections_rejected_per_ip++;
             if (srv->stats.connections_rejected_per_ip % 1000 == 1)
                 jg_warn("%s: more than max-connections-per-ip (%zu) connections from one address; refused "
@@ -181,7 +127,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        struct jg_conn *c = jg_conn_new(srv, fd, peer);
+        struct jg_conn *c = jg_endpoint_accept(&srv->net, fd, peer);
         c->addr = addr;
         c->admin = l->role == JG_LISTEN_ADMIN;
     }
@@ -205,11 +151,6 @@ static void lag_cb(struct ev_loop *loop, ev_timer *w, int revents)
     srv->lag_expected = now + w->repeat;
 }
 
-static struct jg_buf *const_buf(const char *s)
-{
-    return jg_buf_new(s, strlen(s));
-}
-
 int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config *cfg)
 {
     memset(srv, 0, sizeof *srv);
@@ -220,24 +161,15 @@ int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config
         srv->listeners[i].role = (enum jg_listener_role)i;
         srv->listeners[i].fd = -1;
     }
-    jg_server_config_changed(srv);
-    jg_list_init(&srv->pending_write);
-    jg_list_init(&srv->closing);
-    jg_list_init(&srv->resume);
-    jg_list_init(&srv->conns);
-    srv->consts.pkt_connect = const_buf("1::");
-    srv->consts.pkt_heartbeat = const_buf("2::");
-    srv->consts.pkt_disconnect = const_buf("0::");
-    srv->consts.pkt_noop = const_buf("8::");
-    srv->consts.pkt_unknown_sid = const_buf("7:::1+0");
     char err[512];
     srv->files = jg_static_load(cfg->public_dir, err, sizeof err);
     if (!srv->files) {
         jg_error("%s", err);
         return -1;
     }
-    srv->channels = jg_channel_registry_new(&srv->stats);
-    srv->sessions = jg_session_table_new();
+    jg_core_init(&srv->core, loop, cfg, &srv->stats);
+    jg_net_init(&srv->net, loop, cfg, &srv->stats, &srv->core);
+    jg_endpoint_init(&srv->net);
     ev_prepare_init(&srv->flush_watcher, flush_cb);
     srv->flush_watcher.data = srv;
     ev_prepare_start(loop, &srv->flush_watcher);
@@ -252,15 +184,18 @@ int jg_server_init(struct jg_server *srv, struct ev_loop *loop, struct jg_config
     srv->lag_expected = ev_time() + 1.0;
     ev_timer_start(loop, &srv->lag_timer);
     ev_unref(loop);   /* the lag probe alone does not keep the loop alive */
+    /* the backplane plugs itself into the core and starts the broker's links */
+    srv->broker = jg_broker_new(loop, cfg, &srv->stats);
     if (cfg->cluster)
-        srv->cluster = jg_cluster_new(srv);   /* before the broker: its links subscribe for it */
-    srv->broker = jg_broker_new(srv);
+        srv->cluster = jg_cluster_new(&srv->core, srv->broker);
+    else
+        srv->single = jg_single_new(&srv->core, srv->broker);
     return 0;
 }
 
 void jg_server_config_changed(struct jg_server *srv)
 {
-    jg_config_transports_list(srv->cfg, srv->transports_list, sizeof srv->transports_list);
+    jg_endpoint_init(&srv->net);   /* the handshake's transports list */
 }
 
 static int listen_on(struct jg_listener *l, const char *addr, int port, bool reuseport, char *err, size_t errlen)
@@ -349,7 +284,7 @@ void jg_server_stop_listening(struct jg_server *srv)
 static void drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct jg_server *srv = w->data;
-    size_t left = jg_session_count(srv->sessions);
+    size_t left = jg_session_count(&srv->core);
     if (left == 0) {
         ev_timer_stop(loop, w);
         /* nothing left to serve: the main port may go now (the admin/agent ports keep
@@ -369,18 +304,18 @@ static void drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
     size_t batch = target_done > done ? target_done - done : 0;
     if (batch == 0 && elapsed >= period)
         batch = left;
-    jg_session_end_some(srv, batch, "draining");
+    jg_session_end_some(&srv->core, batch, "draining");
 }
 
 void jg_server_begin_drain(struct jg_server *srv, void (*drained)(struct jg_server *srv))
 {
-    if (srv->draining)
+    if (srv->core.draining)
         return;
-    srv->draining = true;
+    srv->core.draining = true;
     srv->stats.draining = 1;
     srv->drained = drained;
     srv->drain_started = ev_now(srv->loop);
-    srv->drain_total = jg_session_count(srv->sessions);
+    srv->drain_total = jg_session_count(&srv->core);
     jg_info("draining %zu sessions over %g s", srv->drain_total, srv->cfg->drain_period);
     if (srv->cluster)
         jg_cluster_draining(srv->cluster);
@@ -395,34 +330,20 @@ void jg_server_deinit(struct jg_server *srv)
     ev_timer_stop(srv->loop, &srv->drain_timer);
     ev_ref(srv->loop);
     ev_timer_stop(srv->loop, &srv->lag_timer);
-    if (srv->sessions)
-        jg_session_end_all(srv, "shutdown");
-    jg_session_table_free(srv->sessions);
-    srv->sessions = NULL;
-    jg_channel_registry_free(srv->channels);
-    srv->channels = NULL;
-    /* commands still queued get their callbacks now: with srv->cluster NULL they only
+    if (srv->core.sessions)
+        jg_core_deinit(&srv->core);   /* ends every session: their events are queued */
+    /* commands still queued get their callbacks now, with no backplane to serve: they only
      * free what they carry */
-    struct jg_cluster *cluster = srv->cluster;
-    srv->cluster = NULL;
     jg_broker_free(srv->broker);
     srv->broker = NULL;
-    jg_cluster_free(cluster);
+    jg_cluster_free(srv->cluster);
+    srv->cluster = NULL;
+    jg_single_free(srv->single);
+    srv->single = NULL;
     jg_static_free(srv->files);
     srv->files = NULL;
-    jg_conn_flush_all(srv);
-    while (!jg_list_empty(&srv->conns))
-        jg_conn_close(jg_container_of(srv->conns.next, struct jg_conn, all_node), "shutdown");
-    jg_conn_reap(srv);
+    if (srv->net.loop)
+        jg_conn_close_all(&srv->net);
     ev_prepare_stop(srv->loop, &srv->flush_watcher);
     ev_check_stop(srv->loop, &srv->reap_watcher);
-    struct jg_buf **bufs[] = {
-        &srv->consts.pkt_connect, &srv->consts.pkt_heartbeat, &srv->consts.pkt_disconnect,
-        &srv->consts.pkt_noop, &srv->consts.pkt_unknown_sid, &srv->consts.frame_connect,
-        &srv->consts.frame_heartbeat, &srv->consts.frame_disconnect,
-    };
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-        jg_buf_unref(*bufs[i]);
-        *bufs[i] = NULL;
-    }
 }

@@ -14,10 +14,9 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
-#include "cluster/cluster.h"
+#include "base/config.h"
 #include "base/log.h"
-#include "core/pubsub.h"
-#include "app/server.h"
+#include "base/stats.h"
 #include "base/xalloc.h"
 
 #define BACKOFF_MIN 0.1      /* s */
@@ -50,7 +49,12 @@ struct link {
 };
 
 struct jg_broker {
-    struct jg_server *srv;       /* borrowed */
+    struct ev_loop *loop;        /* borrowed */
+    const struct jg_config *cfg; /* borrowed */
+    struct jg_stats *stats;      /* borrowed */
+    struct jg_broker_hooks hooks;    /* what the links' events go to */
+    char **channels;             /* owned: what the subscriber link subscribes to */
+    size_t nchannels;
     struct link sub;
     struct link pub;
     struct event *head, *tail;   /* events waiting for the publisher link */
@@ -67,11 +71,11 @@ static void link_connect(struct link *l);
 static void update_connected(struct jg_broker *b)
 {
     bool up = b->sub.ready && b->pub.ready;
-    b->srv->stats.redis_connected = up;
+    b->stats->redis_connected = up;
     if (up)
         b->down_since = 0;
     else if (b->down_since == 0)
-        b->down_since = ev_now(b->srv->loop);
+        b->down_since = ev_now(b->loop);
 }
 
 static void schedule_reconnect(struct link *l)
@@ -79,9 +83,9 @@ static void schedule_reconnect(struct link *l)
     struct jg_broker *b = l->broker;
     if (b->closing)
         return;
-    ev_timer_stop(b->srv->loop, &l->timer);
+    ev_timer_stop(b->loop, &l->timer);
     ev_timer_set(&l->timer, l->backoff, 0);
-    ev_timer_start(b->srv->loop, &l->timer);
+    ev_timer_start(b->loop, &l->timer);
     l->backoff = l->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : l->backoff * 2;
 }
 
@@ -92,11 +96,11 @@ static void link_down(struct link *l, const char *why)
     if (l->was_ready || !l->ready) {
         if (l->was_ready)
             jg_warn("redis %s link to %s:%d lost: %s; reconnecting", l->name,
-                    b->srv->cfg->redis_host, b->srv->cfg->redis_port, why);
+                    b->cfg->redis_host, b->cfg->redis_port, why);
     }
     if (!l->was_ready && l->backoff == BACKOFF_MIN)
         jg_warn("redis %s link to %s:%d: %s; retrying with backoff", l->name,
-                b->srv->cfg->redis_host, b->srv->cfg->redis_port, why);
+                b->cfg->redis_host, b->cfg->redis_port, why);
     l->ready = false;
     l->was_ready = false;
     update_connected(b);
@@ -106,7 +110,7 @@ static void link_down(struct link *l, const char *why)
 static void event_free(struct jg_broker *b, struct event *e)
 {
     b->bytes -= e->bytes;
-    b->srv->stats.redis_queue_bytes = (int64_t)b->bytes;
+    b->stats->redis_queue_bytes = (int64_t)b->bytes;
     for (int i = 0; i < e->argc; i++)
         free(e->argv[i]);
     free(e->argv);
@@ -118,7 +122,7 @@ static void event_free(struct jg_broker *b, struct event *e)
 static void event_drop(struct jg_broker *b, struct event *e)
 {
     if (e->cb)
-        e->cb(b->srv, NULL, e->priv);
+        e->cb(b->closing ? NULL : b->hooks.user, NULL, e->priv);
     event_free(b, e);
 }
 
@@ -136,11 +140,11 @@ static struct event *queue_pop(struct jg_broker *b)
 
 static void queue_push(struct jg_broker *b, struct event *e)
 {
-    if (b->queued >= b->srv->cfg->redis_queue_limit) {
-        b->srv->stats.events_dropped++;
-        if (b->srv->stats.events_dropped == 1 || b->srv->stats.events_dropped % 1000 == 0)
+    if (b->queued >= b->cfg->redis_queue_limit) {
+        b->stats->events_dropped++;
+        if (b->stats->events_dropped == 1 || b->stats->events_dropped % 1000 == 0)
             jg_warn("redis away: event queue full (redis-queue-limit %zu); dropping events (%lld so far)",
-                    b->srv->cfg->redis_queue_limit, (long long)b->srv->stats.events_dropped);
+                    b->cfg->redis_queue_limit, (long long)b->stats->events_dropped);
         event_drop(b, e);
         return;
     }
@@ -170,11 +174,11 @@ static void publish_reply(redisAsyncContext *ac, void *reply, void *privdata)
         return;
     }
     if (e->cb) {
-        e->cb(b->srv, r, e->priv);
+        e->cb(b->closing ? NULL : b->hooks.user, r, e->priv);
     } else if (r->type == REDIS_REPLY_ERROR) {
         jg_warn("redis %s %s failed: %s", e->argv[0], e->argc > 1 ? e->argv[1] : "", r->str);
     } else {
-        b->srv->stats.events_published++;
+        b->stats->events_published++;
     }
     event_free(b, e);
 }
@@ -203,22 +207,22 @@ void jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, 
     size_t bytes = sizeof(struct event) + 16 * (size_t)argc;
     for (int i = 0; i < argc; i++)
         bytes += lens ? lens[i] : strlen(argv[i]);
-    if (b->bytes + bytes > b->srv->cfg->redis_queue_bytes) {
-        struct jg_stats *st = &b->srv->stats;
+    if (b->bytes + bytes > b->cfg->redis_queue_bytes) {
+        struct jg_stats *st = b->stats;
         st->redis_commands_dropped_bytes++;
         st->events_dropped++;
         if (st->redis_commands_dropped_bytes % 1000 == 1)
             jg_warn("redis: %zu bytes of commands waiting (redis-queue-bytes %zu); dropping %s (%lld so far)",
-                    b->bytes, b->srv->cfg->redis_queue_bytes, argc > 1 ? argv[1] : argv[0],
+                    b->bytes, b->cfg->redis_queue_bytes, argc > 1 ? argv[1] : argv[0],
                     (long long)st->redis_commands_dropped_bytes);
         if (cb)
-            cb(b->srv, NULL, priv);
+            cb(b->closing ? NULL : b->hooks.user, NULL, priv);
         return;
     }
     struct event *e = jg_xcalloc(1, sizeof *e);
     e->bytes = bytes;
     b->bytes += bytes;
-    b->srv->stats.redis_queue_bytes = (int64_t)b->bytes;
+    b->stats->redis_queue_bytes = (int64_t)b->bytes;
     e->argc = argc;
     e->argv = jg_xcalloc((size_t)argc, sizeof *e->argv);
     e->lens = jg_xcalloc((size_t)argc, sizeof *e->lens);
@@ -255,20 +259,20 @@ bool jg_broker_subscribed(const struct jg_broker *b)
 static void set_ready(struct link *l)
 {
     struct jg_broker *b = l->broker;
-    ev_timer_stop(b->srv->loop, &l->timer);   /* connect timeout no longer applies */
+    ev_timer_stop(b->loop, &l->timer);   /* connect timeout no longer applies */
     l->ready = true;
     l->was_ready = true;
     l->last_error[0] = '\0';
     l->backoff = BACKOFF_MIN;
-    b->srv->stats.redis_reconnects++;
-    jg_info("redis %s link up (%s:%d)", l->name, b->srv->cfg->redis_host, b->srv->cfg->redis_port);
+    b->stats->redis_reconnects++;
+    jg_info("redis %s link up (%s:%d)", l->name, b->cfg->redis_host, b->cfg->redis_port);
     update_connected(b);
     if (l == &b->pub) {
-        if (b->srv->cluster)
-            jg_cluster_publisher_ready(b->srv->cluster, l->ac);   /* loads the library first */
+        if (b->hooks.publisher_ready)
+            b->hooks.publisher_ready(b->hooks.user, l->ac);   /* ahead of anything queued */
         flush_queue(b);
-    } else if (b->srv->cluster) {
-        jg_cluster_subscriber_ready(b->srv->cluster);
+    } else if (b->hooks.subscriber_ready) {
+        b->hooks.subscriber_ready(b->hooks.user);
     }
 }
 
@@ -289,7 +293,7 @@ static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const char *kind = r->element[0]->str;
     if (!strcmp(kind, "subscribe")) {
         /* ready once every channel is subscribed: the count is the third element */
-        long long want = b->srv->cluster ? 3 : 1;
+        long long want = (long long)b->nchannels;
         if (r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer >= want)
             set_ready(&b->sub);
     } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING &&
@@ -298,20 +302,13 @@ static void subscribe_reply(redisAsyncContext *ac, void *reply, void *privdata)
         const char *text = r->element[2]->str;
         size_t len = r->element[2]->len;
         bool legacy = !strcmp(channel, "juggernaut");
-        if (legacy && len > b->srv->cfg->max_publish_size) {
-            b->srv->stats.messages_oversized++;
+        if (legacy && len > b->cfg->max_publish_size) {
+            b->stats->messages_oversized++;
             jg_warn("redis: dropped a %zu-byte message on \"juggernaut\" (max-publish-size %zu)", len,
-                    b->srv->cfg->max_publish_size);
+                    b->cfg->max_publish_size);
             return;
         }
-        if (!b->srv->cluster)
-            jg_pubsub_redis_message(b->srv, text, len);
-        else if (legacy)
-            jg_cluster_legacy_message(b->srv->cluster, text, len);
-        else if (!strcmp(channel, JG_CLUSTER_SEQUENCED))
-            jg_cluster_sequenced_message(b->srv->cluster, text, len);
-        else
-            jg_cluster_notice(b->srv->cluster, text, len);
+        b->hooks.message(b->hooks.user, channel, text, len);
     }
 }
 
@@ -327,11 +324,14 @@ static void first_ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void after_auth(struct link *l)
 {
     struct jg_broker *b = l->broker;
-    if (l == &b->sub && b->srv->cluster)
-        redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut %s juggernaut:instance:%s",
-                          JG_CLUSTER_SEQUENCED, jg_cluster_id(b->srv->cluster));
-    else if (l == &b->sub)
-        redisAsyncCommand(l->ac, subscribe_reply, NULL, "SUBSCRIBE juggernaut");
+    if (l == &b->sub) {
+        const char **argv = jg_xcalloc(b->nchannels + 1, sizeof *argv);
+        argv[0] = "SUBSCRIBE";
+        for (size_t i = 0; i < b->nchannels; i++)
+            argv[1 + i] = b->channels[i];
+        redisAsyncCommandArgv(l->ac, subscribe_reply, NULL, (int)b->nchannels + 1, argv, NULL);
+        free(argv);
+    }
     else
         redisAsyncCommand(l->ac, first_ping_reply, NULL, "PING");
 }
@@ -366,7 +366,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
         link_down(l, ac->errstr[0] ? ac->errstr : "connect failed");
         return;   /* hiredis frees the context */
     }
-    const struct jg_config *cfg = b->srv->cfg;
+    const struct jg_config *cfg = b->cfg;
     redisEnableKeepAlive(&ac->c);   /* a vanished host is noticed even when idle */
     if (cfg->redis_password)
         redisAsyncCommand(ac, auth_reply, l, "AUTH %s", cfg->redis_password);
@@ -411,7 +411,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void link_connect(struct link *l)
 {
     struct jg_broker *b = l->broker;
-    const struct jg_config *cfg = b->srv->cfg;
+    const struct jg_config *cfg = b->cfg;
     redisAsyncContext *ac = redisAsyncConnect(cfg->redis_host, cfg->redis_port);
     if (!ac || ac->err) {
         const char *why = ac ? ac->errstr : "out of memory";
@@ -426,12 +426,12 @@ static void link_connect(struct link *l)
     ac->data = l;
     l->ac = ac;
     l->ping_sent = 0;
-    redisLibevAttach(b->srv->loop, ac);
+    redisLibevAttach(b->loop, ac);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    ev_timer_stop(b->srv->loop, &l->timer);
+    ev_timer_stop(b->loop, &l->timer);
     ev_timer_set(&l->timer, CONNECT_TIMEOUT, 0);
-    ev_timer_start(b->srv->loop, &l->timer);
+    ev_timer_start(b->loop, &l->timer);
 }
 
 static void ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -451,9 +451,9 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!l->ac || !l->ready)
         return;
     double now = ev_now(loop);
-    if (l->ping_sent && now - l->ping_sent > b->srv->cfg->redis_timeout) {
+    if (l->ping_sent && now - l->ping_sent > b->cfg->redis_timeout) {
         char why[96];
-        snprintf(why, sizeof why, "no answer to PING within %g s (redis-timeout)", b->srv->cfg->redis_timeout);
+        snprintf(why, sizeof why, "no answer to PING within %g s (redis-timeout)", b->cfg->redis_timeout);
         link_kill(&b->pub, why);
         link_kill(&b->sub, why);
         return;
@@ -471,19 +471,31 @@ static void link_init(struct jg_broker *b, struct link *l, const char *name)
     l->timer.data = l;
 }
 
-struct jg_broker *jg_broker_new(struct jg_server *srv)
+struct jg_broker *jg_broker_new(struct ev_loop *loop, const struct jg_config *cfg, struct jg_stats *stats)
 {
     struct jg_broker *b = jg_xcalloc(1, sizeof *b);
-    b->srv = srv;
-    b->down_since = ev_now(srv->loop);
+    b->loop = loop;
+    b->cfg = cfg;
+    b->stats = stats;
+    b->down_since = ev_now(loop);
     link_init(b, &b->sub, "subscriber");
     link_init(b, &b->pub, "publisher");
+    return b;
+}
+
+void jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *hooks, const char *const *channels,
+                     size_t nchannels)
+{
+    b->hooks = *hooks;
+    b->channels = jg_xcalloc(nchannels, sizeof *b->channels);
+    b->nchannels = nchannels;
+    for (size_t i = 0; i < nchannels; i++)
+        b->channels[i] = jg_xstrdup(channels[i]);
     link_connect(&b->sub);
     link_connect(&b->pub);
     ev_timer_init(&b->watchdog, watchdog_cb, PING_EVERY, PING_EVERY);
     b->watchdog.data = b;
-    ev_timer_start(srv->loop, &b->watchdog);
-    return b;
+    ev_timer_start(b->loop, &b->watchdog);
 }
 
 void jg_broker_free(struct jg_broker *b)
@@ -491,10 +503,10 @@ void jg_broker_free(struct jg_broker *b)
     if (!b)
         return;
     b->closing = true;
-    ev_timer_stop(b->srv->loop, &b->watchdog);
+    ev_timer_stop(b->loop, &b->watchdog);
     struct link *links[2] = { &b->sub, &b->pub };
     for (int i = 0; i < 2; i++) {
-        ev_timer_stop(b->srv->loop, &links[i]->timer);
+        ev_timer_stop(b->loop, &links[i]->timer);
         if (links[i]->ac) {
             redisAsyncContext *ac = links[i]->ac;
             links[i]->ac = NULL;
@@ -503,15 +515,18 @@ void jg_broker_free(struct jg_broker *b)
     }
     struct event *e;
     while ((e = queue_pop(b)) != NULL) {
-        b->srv->stats.events_dropped++;
+        b->stats->events_dropped++;
         event_drop(b, e);
     }
+    for (size_t i = 0; i < b->nchannels; i++)
+        free(b->channels[i]);
+    free(b->channels);
     free(b);
 }
 
 double jg_broker_down_for(const struct jg_broker *b)
 {
-    return b->down_since ? ev_now(b->srv->loop) - b->down_since : 0;
+    return b->down_since ? ev_now(b->loop) - b->down_since : 0;
 }
 
 bool jg_broker_idle(const struct jg_broker *b)

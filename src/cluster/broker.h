@@ -7,15 +7,35 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct jg_server;
-struct jg_broker;
+#include <ev.h>
 
-/* Starts connecting (does not wait). Messages on "juggernaut" go to jg_pubsub_redis_message. */
-struct jg_broker *jg_broker_new(struct jg_server *srv);
+struct jg_broker;
+struct jg_config;
+struct jg_stats;
+struct redisAsyncContext;
 typedef struct redisReply redisReply;
+
+/* Where the links' events go. USER is passed back to each hook and to reply callbacks. */
+struct jg_broker_hooks {
+    void *user;
+    /* the publisher link is (re)connected: AC takes commands that must go first */
+    void (*publisher_ready)(void *user, struct redisAsyncContext *ac);
+    /* the subscriber link is (re)subscribed to every channel */
+    void (*subscriber_ready)(void *user);
+    /* a message on one of the channels ("juggernaut" ones are within max-publish-size) */
+    void (*message)(void *user, const char *channel, const char *text, size_t len);
+};
+
+/* Nothing connects until jg_broker_start. */
+struct jg_broker *jg_broker_new(struct ev_loop *loop, const struct jg_config *cfg, struct jg_stats *stats);
+/* Starts connecting both links (does not wait); the subscriber subscribes to CHANNELS
+ * (copied). HOOKS is copied. */
+void jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *hooks, const char *const *channels,
+                     size_t nchannels);
 /* The answer to a command: REPLY, or NULL when the command was given up (queue full, the
- * link broke and it was not to be sent again, shutdown). */
-typedef void jg_broker_reply_fn(struct jg_server *srv, redisReply *reply, void *priv);
+ * link broke and it was not to be sent again, shutdown). USER is the hooks' user, NULL while
+ * the broker is being freed (the callback then only frees what PRIV holds). */
+typedef void jg_broker_reply_fn(void *user, redisReply *reply, void *priv);
 
 /* Disconnects both connections and frees; queued events are dropped (and counted). */
 void jg_broker_free(struct jg_broker *b);

@@ -1,6 +1,8 @@
-/* cluster_int.h: what the three parts of cluster mode share: cluster.c (the sequence, the
- * leader, the ring of recent messages), cluster_session.c (session records, claims and
- * notices: sessions that move between instances) and cluster_http.c (admin endpoints).
+/* cluster_int.h: what the parts of cluster mode share: cluster.c (lifetime, heartbeat,
+ * lease, reaping, the backplane ops), cluster_seq.c (the sequence and the leader),
+ * cluster_replay.c (the ring of recent messages, replays), cluster_session.c (session
+ * records, claims and notices: sessions that move between instances), cluster_sub.c
+ * (subscriptions, backfills, presence) and cluster_admin.c (POST /publish, GET /presence).
  * Internal to them; the rest of the daemon uses cluster.h. */
 #ifndef JG_CLUSTER_INT_H
 #define JG_CLUSTER_INT_H
@@ -11,13 +13,15 @@
 #include <ev.h>
 #include "base/hash.h"
 
-#include "cluster/broker.h"
-#include "cluster/cluster.h"
-#include "proto/juggernaut.h"
+#include "base/config.h"
 #include "base/list.h"
-#include "cluster/ring.h"
 #include "base/sb.h"
-#include "app/server.h"
+#include "base/stats.h"
+#include "cluster/broker.h"
+#include "cluster/ring.h"
+#include "core/backplane.h"
+#include "core/context.h"
+#include "proto/juggernaut.h"
 #include "proto/sid.h"
 
 struct jg_session;
@@ -63,7 +67,11 @@ struct tombstone {
 };
 
 struct jg_cluster {
-    struct jg_server *srv;          /* borrowed */
+    struct jg_core *core;           /* borrowed */
+    struct jg_broker *broker;       /* borrowed */
+    struct ev_loop *loop;           /* borrowed: the core's */
+    const struct jg_config *cfg;    /* borrowed: the core's */
+    struct jg_stats *stats;         /* borrowed: the core's */
     char id[48];
     enum role role;
     uint64_t last_seq;              /* highest seq applied, in order */
@@ -81,11 +89,6 @@ struct jg_cluster {
     char secret_candidate[65];      /* offered as jg:secret at connect (no cluster-secret) */
     struct jg_list backfills;       /* backfills waiting for the stream to catch up */
 };
-
-static inline struct jg_config *cfg_of(struct jg_cluster *c)
-{
-    return c->srv->cfg;
-}
 
 static inline long long record_ttl_ms(const struct jg_config *cfg)
 {
@@ -120,7 +123,38 @@ void jg_cluster_forget_drops(struct jg_cluster *c, double older_than);
 void jg_cluster_backfills_ready(struct jg_cluster *c);
 void jg_cluster_backfills_free(struct jg_cluster *c);
 /* Another instance owns S now: a held GET is answered 8:: and the copy here goes, without
- * events. */
+ * events (once a polling answer being recorded went out). */
 void jg_cluster_end_moved(struct jg_session *s, const char *why);
+
+/* ---- internal parts of the backplane ops (cluster.c puts them in its table) ---- */
+/* cluster_seq.c */
+void jg_cluster_catchup(struct jg_cluster *c);
+void jg_cluster_catchup_done(struct jg_cluster *c);
+void jg_cluster_step_down(struct jg_cluster *c, const char *why);
+void jg_cluster_seq_free(struct jg_cluster *c);
+/* A message on "juggernaut", JG_CLUSTER_SEQUENCED, or this instance's notice channel. */
+void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t len);
+void jg_cluster_sequenced_message(struct jg_cluster *c, const char *text, size_t len);
+void jg_cluster_notice(struct jg_cluster *c, const char *text, size_t len);
+/* cluster_session.c */
+void jg_cluster_session_created(void *bp, struct jg_session *s);
+void jg_cluster_session_ended(void *bp, struct jg_session *s);
+void jg_cluster_session_opened(struct jg_cluster *c, struct jg_session *s, bool adopted);
+void jg_cluster_touch(void *bp, struct jg_session *s);
+void jg_cluster_record_answer(void *bp, struct jg_session *s, uint64_t to);
+void jg_cluster_hand_off(void *bp, struct jg_session *s);
+bool jg_cluster_claim_pending(void *bp, const char *sid);
+bool jg_cluster_claim_needed(void *bp, const struct jg_claim *cl, struct jg_session *s);
+void jg_cluster_claim(void *bp, const struct jg_claim *cl, struct jg_session *s, jg_claim_done_fn *done, void *arg);
+bool jg_cluster_sid_unknown(void *bp, const struct jg_session *s);
+void jg_cluster_after_record(void *bp, jg_claim_done_fn *done, void *arg);
+/* cluster_sub.c */
+void jg_cluster_subscribed(void *bp, struct jg_session *s, struct jg_sub *sub, const struct jg_subscribe_req *req);
+void jg_cluster_unsubscribed(void *bp, struct jg_session *s, const char *channel);
+void jg_cluster_meta_changed(void *bp, struct jg_session *s);
+uint64_t jg_cluster_answer_cap(void *bp, struct jg_session *s);
+/* Subscribes S here to CHANNEL as recorded or noticed: from SUB_SEQ on, PRESENCE or not. */
+struct jg_sub *jg_cluster_local_subscribe(struct jg_cluster *c, struct jg_session *s, const char *channel,
+                                          uint64_t sub_seq, bool presence);
 
 #endif /* JG_CLUSTER_INT_H */

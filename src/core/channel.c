@@ -6,10 +6,30 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "core/session.h"
-#include "proto/sio.h"
+#include "base/hash.h"
+#include "base/list.h"
 #include "base/stats.h"
 #include "base/xalloc.h"
+#include "core/session.h"
+#include "proto/sio.h"
+
+struct jg_channel {
+    char *name;                  /* owned */
+    UT_hash_handle hh;
+    struct jg_list subs;         /* struct jg_sub.channel_node, in subscription order */
+    size_t nsubs;
+};
+
+struct jg_sub {
+    struct jg_list channel_node; /* in channel->subs */
+    struct jg_list session_node; /* in the session's jg_session_subs */
+    struct jg_channel *channel;  /* borrowed */
+    struct jg_session *session;  /* borrowed */
+    /* shared backplane */
+    uint64_t seq_hi;             /* highest seq delivered on this subscription */
+    bool presence;               /* wants presence snapshot/join/leave */
+    bool backfilling;            /* history/presence fetch in flight: live messages wait */
+};
 
 struct jg_channel_registry {
     struct jg_channel *by_name;   /* uthash head */
@@ -83,12 +103,13 @@ void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb
     free(top);
 }
 
-static struct jg_sub *find_sub(struct jg_channel *ch, const struct jg_session *s)
+static struct jg_sub *find_sub(struct jg_channel *ch, struct jg_session *s)
 {
     /* Walk the shorter list: a session has few channels, a channel may have thousands. */
     struct jg_list *pos;
-    if (s->nsubs <= ch->nsubs) {
-        for (pos = s->subs.next; pos != &s->subs; pos = pos->next) {
+    struct jg_session_subs *ss = jg_session_subs(s);
+    if (ss->n <= ch->nsubs) {
+        for (pos = ss->head.next; pos != &ss->head; pos = pos->next) {
             struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
             if (sub->channel == ch)
                 return sub;
@@ -103,8 +124,8 @@ static struct jg_sub *find_sub(struct jg_channel *ch, const struct jg_session *s
     return NULL;
 }
 
-int jg_channel_subscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s,
-                         bool allow_duplicate)
+struct jg_sub *jg_channel_subscribe(struct jg_channel_registry *reg, const char *name, struct jg_session *s,
+                                    bool allow_duplicate)
 {
     struct jg_channel *ch = jg_channel_find(reg, name);
     if (!ch) {
@@ -116,18 +137,19 @@ int jg_channel_subscribe(struct jg_channel_registry *reg, const char *name, stru
         if (reg->stats)
             reg->stats->channels++;
     } else if (!allow_duplicate && find_sub(ch, s)) {
-        return 0;
+        return NULL;
     }
     struct jg_sub *sub = jg_xcalloc(1, sizeof *sub);
     sub->channel = ch;
     sub->session = s;
     jg_list_add_tail(&ch->subs, &sub->channel_node);
-    jg_list_add_tail(&s->subs, &sub->session_node);
+    struct jg_session_subs *ss = jg_session_subs(s);
+    jg_list_add_tail(&ss->head, &sub->session_node);
     ch->nsubs++;
-    s->nsubs++;
+    ss->n++;
     if (reg->stats)
         reg->stats->subscriptions++;
-    return 1;
+    return sub;
 }
 
 void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
@@ -136,7 +158,7 @@ void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
     jg_list_remove(&sub->channel_node);
     jg_list_remove(&sub->session_node);
     ch->nsubs--;
-    sub->session->nsubs--;
+    jg_session_subs(sub->session)->n--;
     free(sub);
     if (reg->stats)
         reg->stats->subscriptions--;
@@ -169,8 +191,9 @@ size_t jg_channel_unsubscribe(struct jg_channel_registry *reg, const char *name,
 
 static bool excepted(const struct jg_session *s, char *const *except, size_t nexcept)
 {
+    const char *sid = jg_session_sid(s);
     for (size_t i = 0; i < nexcept; i++)
-        if (strcmp(except[i], s->sid) == 0)
+        if (strcmp(except[i], sid) == 0)
             return true;
     return false;
 }
@@ -201,9 +224,10 @@ size_t jg_channel_publish_seq(struct jg_channel *ch, struct jg_buf *pkt, char *c
     return sent;
 }
 
-struct jg_sub *jg_channel_find_sub(struct jg_channel *ch, const struct jg_session *s)
+struct jg_sub *jg_channel_find_sub(struct jg_channel_registry *reg, const char *name, struct jg_session *s)
 {
-    return find_sub(ch, (struct jg_session *)s);
+    struct jg_channel *ch = jg_channel_find(reg, name);
+    return ch ? find_sub(ch, s) : NULL;
 }
 
 size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *const *except, size_t nexcept)
@@ -223,3 +247,25 @@ size_t jg_channel_publish_to(struct jg_channel *ch, struct jg_buf *pkt, char *co
     jg_buf_unref(frame);
     return sent;
 }
+
+const char *jg_channel_name(const struct jg_channel *ch) { return ch->name; }
+size_t jg_channel_subscribers(const struct jg_channel *ch) { return ch->nsubs; }
+
+/* ---- one subscription ---- */
+
+static struct jg_sub *sub_at(struct jg_session *s, struct jg_list *pos)
+{
+    return pos == &jg_session_subs(s)->head ? NULL : jg_container_of(pos, struct jg_sub, session_node);
+}
+
+struct jg_sub *jg_sub_first(struct jg_session *s) { return sub_at(s, jg_session_subs(s)->head.next); }
+struct jg_sub *jg_sub_next(struct jg_session *s, struct jg_sub *sub) { return sub_at(s, sub->session_node.next); }
+struct jg_session *jg_sub_session(const struct jg_sub *sub) { return sub->session; }
+struct jg_channel *jg_sub_channel(const struct jg_sub *sub) { return sub->channel; }
+const char *jg_sub_channel_name(const struct jg_sub *sub) { return sub->channel->name; }
+uint64_t jg_sub_seq_hi(const struct jg_sub *sub) { return sub->seq_hi; }
+void jg_sub_set_seq_hi(struct jg_sub *sub, uint64_t seq) { sub->seq_hi = seq; }
+bool jg_sub_presence(const struct jg_sub *sub) { return sub->presence; }
+void jg_sub_set_presence(struct jg_sub *sub, bool on) { sub->presence = on; }
+bool jg_sub_backfilling(const struct jg_sub *sub) { return sub->backfilling; }
+void jg_sub_set_backfilling(struct jg_sub *sub, bool on) { sub->backfilling = on; }

@@ -5,29 +5,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/auth.h"
-#include "cluster/broker.h"
 #include "base/buf.h"
-#include "core/channel.h"
-#include "cluster/cluster.h"
-#include "proto/juggernaut.h"
 #include "base/log.h"
-#include "app/server.h"
-#include "proto/sid.h"
+#include "core/backplane.h"
+#include "core/channel.h"
 #include "core/session.h"
+#include "proto/auth.h"
+#include "proto/juggernaut.h"
+#include "proto/sid.h"
 #include "proto/sio.h"
 
-static void publish_event(struct jg_server *srv, const char *channel, char *json, size_t len)
+static void publish_event(struct jg_core *core, const char *channel, char *json, size_t len)
 {
-    jg_broker_publish(srv->broker, channel, json, len);
+    core->bp_ops->event(core->bp, channel, json, len);
     free(json);
 }
 
 static void channel_event(struct jg_session *s, const char *redis_channel, const char *channel)
 {
     size_t len;
-    char *json = jg_jug_event_channel(channel, s->meta, s->sid, &len);
-    publish_event(s->srv, redis_channel, json, len);
+    char *json = jg_jug_event_channel(channel, jg_session_meta(s), jg_session_sid(s), &len);
+    publish_event(jg_session_core(s), redis_channel, json, len);
 }
 
 /* Tells the client its request was refused. There is no error message in Juggernaut's
@@ -61,28 +59,28 @@ static bool channel_name_ok(const char *name)
 
 static bool subscribe_allowed(struct jg_session *s, const struct jg_jug_client_msg *m)
 {
-    const struct jg_config *cfg = s->srv->cfg;
+    const struct jg_config *cfg = jg_session_core(s)->cfg;
     if (strlen(m->channel) > cfg->max_channel_length) {
-        jg_info("session " JG_SID_LOG ": subscribe refused: channel name longer than %zu bytes (max-channel-length)", s->sid,
+        jg_info("session " JG_SID_LOG ": subscribe refused: channel name longer than %zu bytes (max-channel-length)", jg_session_sid(s),
                 cfg->max_channel_length);
         refuse(s, "subscribe", NULL, "channel name too long");
         return false;
     }
     if (!channel_name_ok(m->channel)) {
-        jg_info("session " JG_SID_LOG ": subscribe refused: control characters in the channel name", s->sid);
+        jg_info("session " JG_SID_LOG ": subscribe refused: control characters in the channel name", jg_session_sid(s));
         refuse(s, "subscribe", NULL, "invalid channel name");
         return false;
     }
-    if (s->nsubs >= cfg->max_subscriptions) {
-        jg_info("session " JG_SID_LOG ": subscribe to \"%s\" refused: already %zu subscriptions (max-subscriptions)", s->sid,
-                m->channel, s->nsubs);
+    if (jg_session_subs(s)->n >= cfg->max_subscriptions) {
+        jg_info("session " JG_SID_LOG ": subscribe to \"%s\" refused: already %zu subscriptions (max-subscriptions)", jg_session_sid(s),
+                m->channel, jg_session_subs(s)->n);
         refuse(s, "subscribe", m->channel, "too many subscriptions");
         return false;
     }
     if (cfg->auth_secret && !strncmp(m->channel, cfg->private_prefix, strlen(cfg->private_prefix)) &&
-        !jg_auth_check(cfg->auth_secret, s->sid, m->channel, strlen(m->channel), m->auth)) {
-        s->srv->stats.auth_refused++;
-        jg_info("session " JG_SID_LOG ": subscribe to private channel \"%s\" refused: %s auth", s->sid, m->channel,
+        !jg_auth_check(cfg->auth_secret, jg_session_sid(s), m->channel, strlen(m->channel), m->auth)) {
+        jg_session_core(s)->stats->auth_refused++;
+        jg_info("session " JG_SID_LOG ": subscribe to private channel \"%s\" refused: %s auth", jg_session_sid(s), m->channel,
                 m->auth ? "wrong" : "no");
         refuse(s, "subscribe", m->channel, "unauthorized");
         return false;
@@ -94,59 +92,61 @@ static bool subscribe_allowed(struct jg_session *s, const struct jg_jug_client_m
  * require-meta-auth every meta must be. */
 static bool meta_allowed(struct jg_session *s, const struct jg_jug_client_msg *m)
 {
-    const struct jg_config *cfg = s->srv->cfg;
+    const struct jg_config *cfg = jg_session_core(s)->cfg;
     if (!cfg->auth_secret || (!m->auth && !cfg->require_meta_auth))
         return true;
     size_t n = 0;
     char *json = m->data ? jg_jug_json_dump(m->data, &n) : NULL;
-    bool ok = jg_auth_check(cfg->auth_secret, s->sid, json ? json : "", n, m->auth);
+    bool ok = jg_auth_check(cfg->auth_secret, jg_session_sid(s), json ? json : "", n, m->auth);
     free(json);
     if (!ok) {
-        s->srv->stats.auth_refused++;
-        jg_info("session " JG_SID_LOG ": meta refused: %s auth", s->sid, m->auth ? "wrong" : "no");
+        jg_session_core(s)->stats->auth_refused++;
+        jg_info("session " JG_SID_LOG ": meta refused: %s auth", jg_session_sid(s), m->auth ? "wrong" : "no");
         refuse(s, "meta", NULL, "unauthorized");
     }
     return ok;
 }
 
-/* Cluster mode: a subscription is recorded in Redis (which publishes the event and joins
+/* Shared backplane: a subscription is recorded there (which publishes the event and joins
  * presence) and may ask for history ("since": seq, "history": n) and "presence": true. */
-static void cluster_subscribe(struct jg_session *s, const struct jg_jug_client_msg *m)
+static void shared_subscribe(struct jg_session *s, const struct jg_jug_client_msg *m)
 {
-    struct jg_server *srv = s->srv;
-    if (!jg_channel_subscribe(srv->channels, m->channel, s, false))
+    struct jg_core *core = jg_session_core(s);
+    struct jg_sub *sub = jg_channel_subscribe(core->channels, m->channel, s, false);
+    if (!sub)
         return;   /* already subscribed: a no-op, like Fix J1 */
-    struct jg_channel *ch = jg_channel_find(srv->channels, m->channel);
-    struct jg_sub *sub = jg_channel_find_sub(ch, s);
-    sub->seq_hi = jg_cluster_last_seq(srv->cluster);
-    sub->presence = m->presence;
-    jg_cluster_subscribed(s, sub, m->has_since, m->since, m->history, m->presence);
+    jg_sub_set_seq_hi(sub, core->bp_ops->position(core->bp));
+    jg_sub_set_presence(sub, m->presence);
+    struct jg_subscribe_req req = {
+        .has_since = m->has_since, .since = m->since, .history = m->history, .presence = m->presence,
+    };
+    core->bp_ops->subscribed(core->bp, s, sub, &req);
 }
 
 void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len)
 {
-    struct jg_server *srv = s->srv;
+    struct jg_core *core = jg_session_core(s);
     struct jg_jug_client_msg m;
-    srv->stats.client_messages++;
+    core->stats->client_messages++;
     jg_jug_client_parse(text, len, &m);
     switch (m.type) {
     case JG_JUG_SUBSCRIBE:
         if (!subscribe_allowed(s, &m)) {
-            srv->stats.client_messages_invalid++;
+            core->stats->client_messages_invalid++;
             break;
         }
-        if (srv->cluster) {
-            cluster_subscribe(s, &m);
+        if (core->shared) {
+            shared_subscribe(s, &m);
             break;
         }
         /* Fix J1: a second subscribe is a no-op unless duplicate-subscribe is on. */
-        if (jg_channel_subscribe(srv->channels, m.channel, s, srv->cfg->duplicate_subscribe))
+        if (jg_channel_subscribe(core->channels, m.channel, s, core->cfg->duplicate_subscribe))
             channel_event(s, "juggernaut:subscribe", m.channel);
         break;
     case JG_JUG_UNSUBSCRIBE:
-        if (jg_channel_unsubscribe(srv->channels, m.channel, s)) {
-            if (srv->cluster)
-                jg_cluster_unsubscribed(s, m.channel);   /* the event comes from Redis */
+        if (jg_channel_unsubscribe(core->channels, m.channel, s)) {
+            if (core->shared)
+                core->bp_ops->unsubscribed(core->bp, s, m.channel);   /* the event comes from there */
             else
                 channel_event(s, "juggernaut:unsubscribe", m.channel);
         }
@@ -154,61 +154,57 @@ void jg_pubsub_client_message(struct jg_session *s, const char *text, size_t len
     case JG_JUG_META:
         if (!meta_allowed(s, &m))
             break;
-        if (s->meta)
-            json_decref(s->meta);
-        s->meta = m.data ? json_incref(m.data) : NULL;
-        if (srv->cluster)
-            jg_cluster_meta_changed(s);
+        jg_session_set_meta(s, m.data ? json_incref(m.data) : NULL);
+        if (core->shared)
+            core->bp_ops->meta_changed(core->bp, s);
         break;
     case JG_JUG_EVENT: {
         size_t n;
-        char *json = jg_jug_event_custom(s->meta, s->sid, m.data, &n);
-        publish_event(srv, "juggernaut:custom", json, n);
+        char *json = jg_jug_event_custom(jg_session_meta(s), jg_session_sid(s), m.data, &n);
+        publish_event(core, "juggernaut:custom", json, n);
         break;
     }
     case JG_JUG_INVALID:
     default:
-        srv->stats.client_messages_invalid++;
-        jg_debug("session %s: ignored client message: %s", s->sid, m.error ? m.error : "invalid");
+        core->stats->client_messages_invalid++;
+        jg_debug("session %s: ignored client message: %s", jg_session_sid(s), m.error ? m.error : "invalid");
         break;
     }
     jg_jug_client_msg_deinit(&m);
 }
 
-void jg_pubsub_session_ended(struct jg_session *s)
+void jg_pubsub_session_ended(struct jg_session *s, bool moved)
 {
-    struct jg_list *pos, *n;
-    if (s->srv->cluster) {
-        /* the events come from Redis, once, from whichever instance owns the session */
-        if (!s->moved)
-            jg_cluster_session_ended(s);
-        while (!jg_list_empty(&s->subs))
-            jg_channel_remove_sub(s->srv->channels, jg_container_of(s->subs.next, struct jg_sub, session_node));
+    struct jg_core *core = jg_session_core(s);
+    struct jg_sub *sub;
+    if (core->shared) {
+        /* the events come from the backplane, once, from whichever instance holds the session */
+        if (!moved)
+            core->bp_ops->session_ended(core->bp, s);
+        while ((sub = jg_sub_first(s)) != NULL)
+            jg_channel_remove_sub(core->channels, sub);
         return;
     }
     /* Subscription order (protocol.md §12.4 allows it); one event per channel (J7). */
-    jg_list_each_safe(pos, n, &s->subs) {
-        struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+    for (sub = jg_sub_first(s); sub; sub = jg_sub_next(s, sub)) {
         /* Skip duplicates of a channel already reported (duplicate-subscribe mode). */
         bool seen = false;
-        for (struct jg_list *p = s->subs.next; p != pos; p = p->next)
-            if (jg_container_of(p, struct jg_sub, session_node)->channel == sub->channel)
+        for (struct jg_sub *p = jg_sub_first(s); p != sub; p = jg_sub_next(s, p))
+            if (jg_sub_channel(p) == jg_sub_channel(sub))
                 seen = true;
         if (!seen)
-            channel_event(s, "juggernaut:unsubscribe", sub->channel->name);
+            channel_event(s, "juggernaut:unsubscribe", jg_sub_channel_name(sub));
     }
     /* Remove after the events: the names live in the channels being dropped. */
-    while (!jg_list_empty(&s->subs)) {
-        struct jg_sub *sub = jg_container_of(s->subs.next, struct jg_sub, session_node);
-        jg_channel_remove_sub(s->srv->channels, sub);
-    }
+    while ((sub = jg_sub_first(s)) != NULL)
+        jg_channel_remove_sub(core->channels, sub);
 }
 
-void jg_pubsub_deliver(struct jg_server *srv, const struct jg_jug_publish *p, uint64_t seq, bool presence_only)
+void jg_pubsub_deliver(struct jg_core *core, const struct jg_jug_publish *p, uint64_t seq, bool presence_only)
 {
     for (size_t i = 0; i < p->nchannels; i++) {
         /* Encode once per channel, and only if someone listens. */
-        struct jg_channel *ch = jg_channel_find(srv->channels, p->channels[i]);
+        struct jg_channel *ch = jg_channel_find(core->channels, p->channels[i]);
         if (!ch)
             continue;
         size_t n;
@@ -223,16 +219,16 @@ void jg_pubsub_deliver(struct jg_server *srv, const struct jg_jug_publish *p, ui
     }
 }
 
-void jg_pubsub_redis_message(struct jg_server *srv, const char *text, size_t len)
+void jg_pubsub_message(struct jg_core *core, const char *text, size_t len)
 {
     struct jg_jug_publish p;
     const char *error = NULL;
-    srv->stats.messages_in++;
+    core->stats->messages_in++;
     if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
-        srv->stats.messages_invalid++;
+        core->stats->messages_invalid++;
         jg_info("redis: dropped a message on \"juggernaut\": %s (%zu bytes)", error ? error : "invalid", len);
         return;
     }
-    jg_pubsub_deliver(srv, &p, 0, false);
+    jg_pubsub_deliver(core, &p, 0, false);
     jg_jug_publish_deinit(&p);
 }

@@ -1,4 +1,4 @@
-/* conn.c: client connections. Reads are handed to HTTP or WebSocket code; output is a ring
+/* conn.c: client connections. Reads are handed to net->input (HTTP or WebSocket); output is a ring
  * of shared buffer references written with writev from the loop's prepare phase, so a burst
  * of publishes costs one syscall per client (style.md §3). Closed connections are freed
  * from the check phase, never under a callback that may still hold them. */
@@ -12,12 +12,10 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "transport/http.h"
 #include "base/log.h"
-#include "app/server.h"
-#include "core/session.h"
-#include "transport/ws.h"
 #include "base/xalloc.h"
+#include "core/session.h"
+#include "transport/net.h"
 
 #define READ_CHUNK 65536          /* bytes per read(2) */
 #define IOV_BATCH 64              /* buffers per writev(2) */
@@ -25,46 +23,58 @@
 #define LINGER_TIMEOUT 2.0        /* s to wait for the peer's EOF after our last byte */
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* The gauge of open transports of C's kind. */
+static int64_t *transport_gauge(struct jg_conn *c)
+{
+    switch (c->kind) {
+    case JG_TR_WEBSOCKET:
+        return &c->net->stats->ws_connections;
+    case JG_TR_HTMLFILE:
+        return &c->net->stats->htmlfile_streams;
+    default:
+        return &c->net->stats->polls_pending;
+    }
+}
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
 void jg_conn_set_deadline(struct jg_conn *c, double seconds)
 {
-    ev_timer_stop(c->srv->loop, &c->timer);
+    ev_timer_stop(c->net->loop, &c->timer);
     if (seconds > 0 && !c->closing && c->mode != JG_CONN_LINGER) {
         ev_timer_set(&c->timer, seconds, 0);
-        ev_timer_start(c->srv->loop, &c->timer);
+        ev_timer_start(c->net->loop, &c->timer);
     }
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer)
+struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer)
 {
     struct jg_conn *c = jg_xcalloc(1, sizeof *c);
     c->fd = fd;
-    c->srv = srv;
-    c->id = ++srv->next_conn_id;
+    c->net = net;
+    c->id = ++net->next_conn_id;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     jg_list_init(&c->pending_node);
     jg_list_init(&c->resume_node);
-    jg_list_add_tail(&srv->conns, &c->all_node);
+    jg_list_add_tail(&net->conns, &c->all_node);
     ev_io_init(&c->read_watcher, read_cb, fd, EV_READ);
     c->read_watcher.data = c;
     ev_io_init(&c->write_watcher, write_cb, fd, EV_WRITE);
     c->write_watcher.data = c;
     ev_timer_init(&c->timer, timer_cb, 0, 0);
     c->timer.data = c;
-    jg_http_conn_init(c);
-    ev_io_start(srv->loop, &c->read_watcher);
-    jg_conn_set_deadline(c, srv->cfg->header_timeout);
-    srv->stats.connections++;
-    srv->stats.connections_total++;
+    ev_io_start(net->loop, &c->read_watcher);
+    jg_conn_set_deadline(c, net->cfg->header_timeout);
+    net->stats->connections++;
+    net->stats->connections_total++;
     return c;
 }
 
 static void mark_pending(struct jg_conn *c)
 {
     if (!jg_list_linked(&c->pending_node) && !c->closing)
-        jg_list_add_tail(&c->srv->pending_write, &c->pending_node);
+        jg_list_add_tail(&c->net->pending_write, &c->pending_node);
 }
 
 void jg_conn_send_owned(struct jg_conn *c, struct jg_buf *b)
@@ -86,8 +96,8 @@ void jg_conn_send_owned(struct jg_conn *c, struct jg_buf *b)
     c->out[(c->out_head + c->out_count) & (c->out_cap - 1)] = b;
     c->out_count++;
     c->out_bytes += b->len;
-    c->srv->out_bytes += b->len;
-    if (c->out_bytes > c->srv->cfg->max_output_buffer)
+    c->net->out_bytes += b->len;
+    if (c->out_bytes > c->net->cfg->max_output_buffer)
         c->overflowed = true;   /* acted on at flush time, outside any fan-out loop */
     mark_pending(c);
 }
@@ -110,7 +120,7 @@ static void out_clear(struct jg_conn *c)
     c->out = NULL;
     c->out_count = c->out_cap = c->out_head = 0;
     c->head_off = 0;
-    c->srv->out_bytes -= c->out_bytes;
+    c->net->out_bytes -= c->out_bytes;
     c->out_bytes = 0;
 }
 
@@ -118,27 +128,23 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
 {
     if (c->closing)
         return;
-    struct jg_server *srv = c->srv;
+    struct jg_net *net = c->net;
     c->closing = true;
     jg_debug("c#%llu %s closed: %s", (unsigned long long)c->id, c->peer, reason);
-    ev_io_stop(srv->loop, &c->read_watcher);
-    ev_io_stop(srv->loop, &c->write_watcher);
-    ev_timer_stop(srv->loop, &c->timer);
+    ev_io_stop(net->loop, &c->read_watcher);
+    ev_io_stop(net->loop, &c->write_watcher);
+    ev_timer_stop(net->loop, &c->timer);
     jg_list_remove(&c->resume_node);
     jg_list_remove(&c->all_node);
     jg_list_remove(&c->pending_node);
-    jg_list_add_tail(&srv->closing, &c->pending_node);
+    jg_list_add_tail(&net->closing, &c->pending_node);
     out_clear(c);   /* nothing more goes out; the bytes leave the output budget now */
     if (c->waiter) {
         *c->waiter = NULL;
         c->waiter = NULL;
     }
-    if (c->session) {
-        struct jg_session *s = c->session;
-        c->session = NULL;
-        if (s->transport == c)
-            jg_session_transport_lost(s, c);
-    }
+    if (c->session)
+        jg_session_transport_lost(c->session, c);   /* detaches (jg_conn_detached) */
 }
 
 static void conn_free(struct jg_conn *c)
@@ -146,20 +152,18 @@ static void conn_free(struct jg_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     if (c->addr)
-        jg_server_addr_release(c->srv, c->addr);
+        jg_net_addr_release(c->net, c->addr);
     out_clear(c);
-    if (c->ws)
-        wslay_event_context_free(c->ws);
-    jg_http_req_free(c->req);
+    c->net->release(c);   /* the request, the WebSocket parser */
     jg_sb_free(&c->held_input);
-    c->srv->stats.connections--;
+    c->net->stats->connections--;
     free(c);
 }
 
-void jg_conn_reap(struct jg_server *srv)
+void jg_conn_reap(struct jg_net *net)
 {
-    while (!jg_list_empty(&srv->closing)) {
-        struct jg_conn *c = jg_container_of(srv->closing.next, struct jg_conn, pending_node);
+    while (!jg_list_empty(&net->closing)) {
+        struct jg_conn *c = jg_container_of(net->closing.next, struct jg_conn, pending_node);
         jg_list_remove(&c->pending_node);
         conn_free(c);
     }
@@ -172,11 +176,11 @@ static void start_linger(struct jg_conn *c)
 {
     c->mode = JG_CONN_LINGER;
     shutdown(c->fd, SHUT_WR);
-    ev_timer_stop(c->srv->loop, &c->timer);
+    ev_timer_stop(c->net->loop, &c->timer);
     ev_timer_set(&c->timer, LINGER_TIMEOUT, 0);
-    ev_timer_start(c->srv->loop, &c->timer);
+    ev_timer_start(c->net->loop, &c->timer);
     if (!ev_is_active(&c->read_watcher))
-        ev_io_start(c->srv->loop, &c->read_watcher);
+        ev_io_start(c->net->loop, &c->read_watcher);
 }
 
 void jg_conn_close_after_flush(struct jg_conn *c)
@@ -202,12 +206,12 @@ static void close_reset(struct jg_conn *c, const char *reason)
 /* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
 static int flush(struct jg_conn *c)
 {
-    struct jg_server *srv = c->srv;
+    struct jg_net *net = c->net;
     size_t written_now = 0;
     if (c->overflowed) {
-        srv->stats.slow_consumers++;
+        net->stats->slow_consumers++;
         jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
-                (unsigned long long)c->id, c->peer, c->out_bytes, srv->cfg->max_output_buffer);
+                (unsigned long long)c->id, c->peer, c->out_bytes, net->cfg->max_output_buffer);
         close_reset(c, "slow consumer");
         return -1;
     }
@@ -222,20 +226,20 @@ static int flush(struct jg_conn *c)
             n++;
         }
         ssize_t w = writev(c->fd, iov, n);
-        srv->stats.writev_calls++;
+        net->stats->writev_calls++;
         if (w < 0) {
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ev_io_start(srv->loop, &c->write_watcher);
+                ev_io_start(net->loop, &c->write_watcher);
                 return 0;
             }
             jg_conn_close(c, strerror(errno));
             return -1;
         }
-        srv->stats.bytes_out += w;
+        net->stats->bytes_out += w;
         c->out_bytes -= (size_t)w;
-        srv->out_bytes -= (size_t)w;
+        net->out_bytes -= (size_t)w;
         written_now += (size_t)w;
         size_t left = (size_t)w;
         while (left) {
@@ -253,11 +257,11 @@ static int flush(struct jg_conn *c)
         }
         if (written_now >= FLUSH_CAP && c->out_count) {
             /* let others write; continue when the socket is writable again */
-            ev_io_start(srv->loop, &c->write_watcher);
+            ev_io_start(net->loop, &c->write_watcher);
             return 0;
         }
     }
-    ev_io_stop(srv->loop, &c->write_watcher);
+    ev_io_stop(net->loop, &c->write_watcher);
     if (c->out_cap > 16) {
         /* idle connections keep no big rings */
         free(c->out);
@@ -278,14 +282,14 @@ static int by_out_bytes_desc(const void *a, const void *b)
 /* All unsent output passed max-output-total: the connections holding the most go first,
  * until the total is under 90 % of the budget. Runs only under pressure (it looks at every
  * connection with something unsent). */
-static void enforce_output_budget(struct jg_server *srv)
+static void enforce_output_budget(struct jg_net *net)
 {
-    size_t budget = srv->cfg->max_output_total;
-    if (srv->out_bytes <= budget)
+    size_t budget = net->cfg->max_output_total;
+    if (net->out_bytes <= budget)
         return;
     size_t n = 0, cap = 64;
     struct jg_conn **v = jg_xmalloc(cap * sizeof *v);
-    for (struct jg_list *pos = srv->conns.next; pos != &srv->conns; pos = pos->next) {
+    for (struct jg_list *pos = net->conns.next; pos != &net->conns; pos = pos->next) {
         struct jg_conn *c = jg_container_of(pos, struct jg_conn, all_node);
         if (!c->out_bytes || c->closing)
             continue;
@@ -294,9 +298,9 @@ static void enforce_output_budget(struct jg_server *srv)
         v[n++] = c;
     }
     qsort(v, n, sizeof *v, by_out_bytes_desc);
-    size_t before = srv->out_bytes, target = budget / 10 * 9, cut = 0, largest = n ? v[0]->out_bytes : 0;
-    for (size_t i = 0; i < n && srv->out_bytes > target; i++, cut++) {
-        srv->stats.output_budget_cuts++;
+    size_t before = net->out_bytes, target = budget / 10 * 9, cut = 0, largest = n ? v[0]->out_bytes : 0;
+    for (size_t i = 0; i < n && net->out_bytes > target; i++, cut++) {
+        net->stats->output_budget_cuts++;
         close_reset(v[i], "output budget");   /* its queue is freed now (out_clear) */
     }
     jg_warn("output budget: %zu bytes unsent over all connections, more than max-output-total %zu; closed the %zu "
@@ -304,16 +308,16 @@ static void enforce_output_budget(struct jg_server *srv)
     free(v);
 }
 
-void jg_conn_flush_all(struct jg_server *srv)
+void jg_conn_flush_all(struct jg_net *net)
 {
-    while (!jg_list_empty(&srv->pending_write)) {
-        struct jg_conn *c = jg_container_of(srv->pending_write.next, struct jg_conn, pending_node);
+    while (!jg_list_empty(&net->pending_write)) {
+        struct jg_conn *c = jg_container_of(net->pending_write.next, struct jg_conn, pending_node);
         jg_list_remove(&c->pending_node);
         /* an overflowed connection is closed even while it waits for POLLOUT */
         if (c->overflowed || !ev_is_active(&c->write_watcher))
             flush(c);
     }
-    enforce_output_budget(srv);
+    enforce_output_budget(net);
 }
 
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -327,20 +331,20 @@ void jg_conn_resume(struct jg_conn *c)
 {
     if (c->closing || jg_list_linked(&c->resume_node))
         return;
-    jg_list_add_tail(&c->srv->resume, &c->resume_node);
+    jg_list_add_tail(&c->net->resume, &c->resume_node);
 }
 
-void jg_conn_process_resumed(struct jg_server *srv)
+void jg_conn_process_resumed(struct jg_net *net)
 {
-    while (!jg_list_empty(&srv->resume)) {
-        struct jg_conn *c = jg_container_of(srv->resume.next, struct jg_conn, resume_node);
+    while (!jg_list_empty(&net->resume)) {
+        struct jg_conn *c = jg_container_of(net->resume.next, struct jg_conn, resume_node);
         jg_list_remove(&c->resume_node);
         if (c->closing || c->held || c->mode != JG_CONN_HTTP || !c->held_input.len)
             continue;
         /* take the bytes out first: feeding may hold again and store a new rest */
         struct jg_sb in = c->held_input;
         memset(&c->held_input, 0, sizeof c->held_input);
-        jg_http_feed(c, in.data, in.len);
+        net->input(c, in.data, in.len);
         jg_sb_free(&in);
     }
 }
@@ -362,27 +366,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
             jg_conn_close(c, "peer closed");
             return;
         }
-        switch (c->mode) {
-        case JG_CONN_LINGER:
-            break;   /* discarded: we are only waiting for EOF */
-        case JG_CONN_WS:
-            jg_ws_feed(c, (const unsigned char *)chunk, (size_t)n);
-            break;
-        case JG_CONN_HTTP:
-            if (c->held || c->held_input.len) {
-                /* a request is being held: pipelined input waits, bounded */
-                if (c->held_input.len + (size_t)n > c->srv->cfg->max_header_size + c->srv->cfg->max_post_body) {
-                    jg_info("c#%llu %s: too much pipelined input behind a held request; closing",
-                            (unsigned long long)c->id, c->peer);
-                    jg_conn_close(c, "pipelined input limit");
-                    return;
-                }
-                jg_sb_append(&c->held_input, chunk, (size_t)n);
-            } else {
-                jg_http_feed(c, chunk, (size_t)n);
-            }
-            break;
-        }
+        if (c->mode != JG_CONN_LINGER)   /* lingering: discarded, we only wait for EOF */
+            c->net->input(c, chunk, (size_t)n);
         if ((size_t)n < sizeof chunk)
             return;
     }
@@ -395,8 +380,30 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         jg_conn_close(c, "linger done");
         return;
     }
-    if (c->req && !c->req->complete)
+    if (c->req)   /* the deadline is off while a complete request is handled */
         jg_info("c#%llu %s: request not complete within header-timeout (%g s); closing",
-                (unsigned long long)c->id, c->peer, c->srv->cfg->header_timeout);
+                (unsigned long long)c->id, c->peer, c->net->cfg->header_timeout);
     jg_conn_close(c, "idle timeout");
+}
+
+void jg_conn_close_all(struct jg_net *net)
+{
+    jg_conn_flush_all(net);
+    while (!jg_list_empty(&net->conns))
+        jg_conn_close(jg_container_of(net->conns.next, struct jg_conn, all_node), "shutdown");
+    jg_conn_reap(net);
+}
+
+void jg_conn_attached(void *t, struct jg_session *s)
+{
+    struct jg_conn *c = t;
+    c->session = s;
+    *transport_gauge(c) += 1;
+}
+
+void jg_conn_detached(void *t)
+{
+    struct jg_conn *c = t;
+    c->session = NULL;
+    *transport_gauge(c) -= 1;
 }

@@ -1,6 +1,7 @@
 /* conn.h: one client TCP connection: its watchers, the HTTP parser state, a bounded output
  * queue of shared buffers flushed with writev before the loop sleeps, and deferred freeing.
- * What the bytes mean is decided elsewhere (http.c, ws.c, poll.c). Loop thread only. */
+ * What the bytes mean is decided elsewhere (net->input: http.c, ws.c). The struct is the
+ * transport layer's: its modules share it. Loop thread only. */
 #ifndef JG_CONN_H
 #define JG_CONN_H
 #include <stdbool.h>
@@ -14,10 +15,11 @@
 #include "base/config.h"
 #include "base/list.h"
 #include "base/sb.h"
+#include "transport/net.h"
 
+struct jg_addr_count;
 struct jg_buf;
 struct jg_http_req;
-struct jg_server;
 struct jg_session;
 
 enum jg_conn_mode {
@@ -29,7 +31,7 @@ enum jg_conn_mode {
 struct jg_conn {
     int fd;                              /* owned; -1 once closed */
     uint64_t id;                         /* for log lines: c#<id> */
-    struct jg_server *srv;               /* borrowed */
+    struct jg_net *net;                  /* borrowed */
     struct jg_addr_count *addr;          /* its address's count (max-connections-per-ip), or NULL */
     ev_io read_watcher;
     ev_io write_watcher;                 /* started only after EAGAIN */
@@ -55,23 +57,23 @@ struct jg_conn {
     uint64_t ws_unparsed;                /* bytes given to wslay not yet part of a whole frame */
     uint64_t ws_frame_len;               /* bytes (header + payload) of the frame being read */
     bool ws_msg_open;                    /* a fragmented message awaits its last frame */
-    struct jg_list pending_node;         /* in srv->pending_write or srv->closing */
-    struct jg_list resume_node;          /* in srv->resume while held_input waits */
-    struct jg_list all_node;             /* in srv->conns until closed */
+    struct jg_list pending_node;         /* in net->pending_write or net->closing */
+    struct jg_list resume_node;          /* in net->resume while held_input waits */
+    struct jg_list all_node;             /* in net->conns until closed */
     bool held;                           /* a request is held open (long-poll, stream) */
-    bool claimed;                        /* cluster: c->req's session claim is done */
-    bool sid_spent;                      /* cluster: the claim found c->req's session ended */
+    bool claimed;                        /* c->req's session claim is done (backplane.h) */
+    bool sid_spent;                      /* the claim found c->req's session ended */
     struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
                                             of an asynchronous answer waiting for it */
-    bool closing;                        /* jg_conn_close ran; freed from srv->closing */
+    bool closing;                        /* jg_conn_close ran; freed from net->closing */
     bool close_after_flush;              /* close once the queue is empty */
     bool overflowed;                     /* passed max-output-buffer: close on next flush */
     bool admin;                          /* accepted on the admin port: health/stats only */
     char peer[64];                       /* "ip:port" for log lines */
 };
 
-/* Accepted socket FD (non-blocking) becomes a connection reading HTTP. */
-struct jg_conn *jg_conn_new(struct jg_server *srv, int fd, const char *peer);
+/* Accepted socket FD (non-blocking) becomes a connection; its input goes to net->input. */
+struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer);
 
 /* Queues a reference to B (takes a new ref; the caller keeps its own). Never writes now:
  * the flush happens before the loop sleeps. Passing max-output-buffer marks the
@@ -98,9 +100,17 @@ void jg_conn_resume(struct jg_conn *c);
  * 0 stops it. */
 void jg_conn_set_deadline(struct jg_conn *c, double seconds);
 
-/* Loop hooks, called by server.c. */
-void jg_conn_flush_all(struct jg_server *srv);
-void jg_conn_reap(struct jg_server *srv);
-void jg_conn_process_resumed(struct jg_server *srv);
+/* Loop hooks, called by app/server.c: write queued output before the loop sleeps, free
+ * closed connections after callbacks return, parse input that waited behind a request. */
+void jg_conn_flush_all(struct jg_net *net);
+void jg_conn_reap(struct jg_net *net);
+void jg_conn_process_resumed(struct jg_net *net);
+/* Shutdown: closes and frees every connection. */
+void jg_conn_close_all(struct jg_net *net);
+
+/* For the transports' jg_transport_ops (core/session.h): T (a connection) became session S's
+ * transport, or stopped being it; kept in c->session and the gauges of open transports. */
+void jg_conn_attached(void *t, struct jg_session *s);
+void jg_conn_detached(void *t);
 
 #endif /* JG_CONN_H */

@@ -4,18 +4,16 @@
  * long-poll), input behind it waits in the connection. */
 #include "transport/http.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "base/buf.h"
-#include "transport/conn.h"
 #include "base/log.h"
-#include "app/router.h"
-#include "app/server.h"
-#include "transport/ws.h"
 #include "base/xalloc.h"
+#include "transport/conn.h"
 
 #define MAX_HEADERS 100   /* header lines per request */
 
@@ -55,7 +53,7 @@ static int count_header_bytes(http_parser *p, size_t n)
 {
     struct jg_conn *c = conn_of(p);
     c->req->header_bytes += n;
-    if (c->req->header_bytes > c->srv->cfg->max_header_size)
+    if (c->req->header_bytes > c->net->cfg->max_header_size)
         return fail(p, 431);
     return 0;
 }
@@ -65,7 +63,7 @@ static int on_message_begin(http_parser *p)
     struct jg_conn *c = conn_of(p);
     jg_http_req_free(c->req);
     c->req = jg_xcalloc(1, sizeof *c->req);
-    jg_conn_set_deadline(c, c->srv->cfg->header_timeout);
+    jg_conn_set_deadline(c, c->net->cfg->header_timeout);
     return 0;
 }
 
@@ -134,7 +132,7 @@ static int on_headers_complete(http_parser *p)
     commit_header(req);
     req->method = p->method;
     req->keep_alive = http_should_keep_alive(p);
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->cfg->max_post_body)
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->net->cfg->max_post_body)
         return fail(p, 413);
     return 0;
 }
@@ -142,7 +140,7 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t n)
 {
     struct jg_conn *c = conn_of(p);
-    if (c->req->body.len + n > c->srv->cfg->max_post_body)
+    if (c->req->body.len + n > c->net->cfg->max_post_body)
         return fail(p, 413);
     jg_sb_append(&c->req->body, at, n);
     return 0;
@@ -173,7 +171,7 @@ void jg_http_conn_init(struct jg_conn *c)
 
 static void answer_error(struct jg_conn *c, int status, const char *why)
 {
-    c->srv->stats.http_errors++;
+    c->net->stats->http_errors++;
     jg_info("c#%llu %s: %d %s: %s", (unsigned long long)c->id, c->peer, status,
             jg_http_status_text(status), why);
     if (c->req)
@@ -204,9 +202,9 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
             if (!c->req->complete)
                 continue;
             jg_conn_set_deadline(c, 0);
-            jg_router_dispatch(c, data, len);
+            c->net->dispatch(c, data, len);
             if (c->mode != JG_CONN_HTTP)
-                return;   /* upgraded: the router handed the rest to the WebSocket layer */
+                return;   /* upgraded: the rest went to the WebSocket layer */
             if (c->held && len && !c->closing) {
                 jg_sb_append(&c->held_input, data, len);
                 return;
@@ -219,7 +217,7 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
         }
         if (c->parser.upgrade && c->req && c->req->complete) {
             jg_conn_set_deadline(c, 0);
-            jg_router_dispatch(c, data, len);
+            c->net->dispatch(c, data, len);
             return;
         }
     }
@@ -276,7 +274,7 @@ static void redact_url(const char *url, char *out, size_t outlen)
 
 void jg_http_access_log(const struct jg_conn *c, int status, long long length)
 {
-    if (!c->srv->cfg->access_log || JG_LOG_INFO < jg_log_threshold)
+    if (!c->net->cfg->access_log || JG_LOG_INFO < jg_log_threshold)
         return;
     const struct jg_http_req *req = c->req;
     char url[512];
@@ -314,7 +312,7 @@ static void finish(struct jg_conn *c)
         jg_conn_close_after_flush(c);
         return;
     }
-    jg_conn_set_deadline(c, c->srv->cfg->keepalive_timeout);
+    jg_conn_set_deadline(c, c->net->cfg->keepalive_timeout);
     if (was_held && c->held_input.len)
         jg_conn_resume(c);
 }
@@ -384,4 +382,65 @@ void jg_http_end_chunked(struct jg_conn *c)
 void jg_http_hold(struct jg_conn *c)
 {
     c->held = true;
+}
+
+const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len)
+{
+    const char *q = memchr(url, '?', urllen);
+    if (!q)
+        return NULL;
+    const char *end = url + urllen;
+    size_t nlen = strlen(name);
+    const char *p = q + 1;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        const char *kend = eq ? eq : stop;
+        if ((size_t)(kend - p) == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : stop;
+            *len = (size_t)(stop - v);
+            return v;
+        }
+        p = stop + 1;
+    }
+    return NULL;
+}
+
+/* ---- requests held while something else prepares their answer ---- */
+
+struct jg_http_wait {
+    struct jg_conn *conn;        /* NULL once the connection closed (conn->waiter) */
+    max_align_t data[];          /* the waiter's own bytes */
+};
+
+struct jg_http_wait *jg_http_wait_begin(struct jg_conn *c, size_t size)
+{
+    struct jg_http_wait *w = jg_xcalloc(1, sizeof *w + size);
+    w->conn = c;
+    c->waiter = &w->conn;
+    jg_http_hold(c);
+    return w;
+}
+
+void *jg_http_wait_data(struct jg_http_wait *w)
+{
+    return w->data;
+}
+
+struct jg_conn *jg_http_wait_end(struct jg_http_wait *w)
+{
+    struct jg_conn *c = w->conn;
+    w->conn = NULL;
+    if (!c)
+        return NULL;
+    c->waiter = NULL;
+    return c->closing ? NULL : c;   /* still held: the answer releases it */
+}
+
+void jg_http_wait_free(struct jg_http_wait *w)
+{
+    if (w && w->conn)
+        w->conn->waiter = NULL;
+    free(w);
 }

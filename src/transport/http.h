@@ -1,6 +1,6 @@
 /* http.h: HTTP/1.1 request parsing on a connection (nodejs http-parser glue) and response
  * writing. Keeps only the headers the daemon uses; enforces header and body limits.
- * Complete requests go to the router. Loop thread only. */
+ * Complete requests go to net->dispatch (app/router.c). Loop thread only. */
 #ifndef JG_HTTP_H
 #define JG_HTTP_H
 #include <stdbool.h>
@@ -65,5 +65,19 @@ void jg_http_cors(const struct jg_http_req *req, struct jg_sb *out);
 const char *jg_http_status_text(int status);
 /* With access-log on: one info line for the answer to c->req (LENGTH -1 = streamed). */
 void jg_http_access_log(const struct jg_conn *c, int status, long long length);
+
+/* Finds query parameter NAME in the request-target URL (after '?'). Returns a pointer to
+ * its raw value and sets *LEN, or returns NULL. A bare "name" gives an empty value. */
+const char *jg_query_param(const char *url, size_t urllen, const char *name, size_t *len);
+
+/* A request whose answer comes later from something asynchronous (Redis): C is held (input
+ * behind it waits) and the wait carries SIZE bytes of the waiter's own (jg_http_wait_data).
+ * When the answer is there, jg_http_wait_end returns C if it is still open (answer it), or
+ * NULL if it closed meanwhile; jg_http_wait_free then frees the wait (and its bytes). */
+struct jg_http_wait;
+struct jg_http_wait *jg_http_wait_begin(struct jg_conn *c, size_t size);
+void *jg_http_wait_data(struct jg_http_wait *w);
+struct jg_conn *jg_http_wait_end(struct jg_http_wait *w);
+void jg_http_wait_free(struct jg_http_wait *w);
 
 #endif /* JG_HTTP_H */

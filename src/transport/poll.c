@@ -9,13 +9,12 @@
 #include <jansson.h>
 
 #include "base/buf.h"
-#include "transport/conn.h"
-#include "transport/http.h"
 #include "base/log.h"
-#include "app/router.h"
-#include "app/server.h"
+#include "core/inbound.h"
 #include "core/session.h"
 #include "proto/sio.h"
+#include "transport/conn.h"
+#include "transport/http.h"
 
 /* 0.8.7's htmlfile preamble: 83 bytes of script and 173 spaces, 256 in all (§9.1) */
 static const char htmlfile_preamble[] =
@@ -60,8 +59,9 @@ static void answer_poll(struct jg_conn *c, struct jg_buf *body, bool jsonp_type)
     jg_sb_free(&extra);
 }
 
-static void xhr_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
+static void xhr_deliver(void *t, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
 {
+    struct jg_conn *c = t;
     struct jg_session *s = c->session;
     if (n == 1) {
         answer_poll(c, pkts[0], false);   /* the shared packet itself is the body */
@@ -77,8 +77,9 @@ static void xhr_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n,
         jg_session_transport_done(s, c);
 }
 
-static void jsonp_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
+static void jsonp_deliver(void *t, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
 {
+    struct jg_conn *c = t;
     struct jg_session *s = c->session;
     char index[16];
     jsonp_index(c->req, index);
@@ -106,35 +107,40 @@ static void htmlfile_write(struct jg_conn *c, const char *p, size_t len)
     jg_sb_free(&sb);
 }
 
-static void htmlfile_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
+static void htmlfile_deliver(void *t, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
 {
+    struct jg_conn *c = t;
     struct jg_sb p = JG_SB_INIT;
     payload(&p, pkts, n);
     htmlfile_write(c, p.data, p.len);
     jg_sb_free(&p);
 }
 
-static void poll_end(struct jg_conn *c)
+static void poll_end(void *t)
 {
+    struct jg_conn *c = t;
     /* A held GET of a session the server ends: drop the connection without an answer, so
      * the client reconnects (a "0::" would tell it not to, §11.4). */
     c->held = false;
     jg_conn_close_after_flush(c);
 }
 
-static void htmlfile_end(struct jg_conn *c)
+static void htmlfile_end(void *t)
 {
-    jg_http_end_chunked(c);
+    jg_http_end_chunked(t);
 }
 
 const struct jg_transport_ops jg_xhr_ops = {
-    .name = "xhr-polling", .streaming = false, .deliver = xhr_deliver, .end = poll_end,
+    .name = "xhr-polling", .streaming = false, .attached = jg_conn_attached, .detached = jg_conn_detached,
+    .deliver = xhr_deliver, .end = poll_end,
 };
 const struct jg_transport_ops jg_jsonp_ops = {
-    .name = "jsonp-polling", .streaming = false, .deliver = jsonp_deliver, .end = poll_end,
+    .name = "jsonp-polling", .streaming = false, .attached = jg_conn_attached, .detached = jg_conn_detached,
+    .deliver = jsonp_deliver, .end = poll_end,
 };
 const struct jg_transport_ops jg_htmlfile_ops = {
-    .name = "htmlfile", .streaming = true, .deliver = htmlfile_deliver, .end = htmlfile_end,
+    .name = "htmlfile", .streaming = true, .attached = jg_conn_attached, .detached = jg_conn_detached,
+    .deliver = htmlfile_deliver, .end = htmlfile_end,
 };
 
 void jg_poll_get(struct jg_conn *c, struct jg_session *s, enum jg_transport_kind kind)
@@ -143,23 +149,25 @@ void jg_poll_get(struct jg_conn *c, struct jg_session *s, enum jg_transport_kind
         jg_http_start_chunked(c, 200, "text/html; charset=UTF-8", NULL);
         jg_http_chunk(c, htmlfile_preamble, sizeof htmlfile_preamble - 1);
         if (!s) {
-            c->srv->stats.unknown_sid++;
+            c->net->stats->unknown_sid++;
             htmlfile_write(c, "7:::1+0", 7);
             jg_http_end_chunked(c);
             return;
         }
         jg_http_hold(c);
+        c->kind = JG_TR_HTMLFILE;
         jg_session_open_transport(s, c, &jg_htmlfile_ops);
         return;
     }
     const struct jg_transport_ops *ops = kind == JG_TR_JSONP_POLLING ? &jg_jsonp_ops : &jg_xhr_ops;
     if (!s) {
-        c->srv->stats.unknown_sid++;
-        struct jg_buf *err = c->srv->consts.pkt_unknown_sid;
+        c->net->stats->unknown_sid++;
+        struct jg_buf *err = c->net->core->pkts.unknown_sid;
         ops->deliver(c, &err, 1, NULL);
         return;
     }
     jg_http_hold(c);
+    c->kind = kind;
     jg_session_open_transport(s, c, ops);
 }
 
@@ -203,13 +211,13 @@ void jg_poll_post(struct jg_conn *c, struct jg_session *s, enum jg_transport_kin
     jg_http_respond(c, 200, "text/plain; charset=UTF-8", extra.data, "1", 1);
     jg_sb_free(&extra);
     if (!ok) {
-        c->srv->stats.http_errors++;
+        c->net->stats->http_errors++;
         jg_info("c#%llu %s: jsonp-polling POST without a JSON string in field d; ignored",
                 (unsigned long long)c->id, c->peer);
     } else if (s) {
-        jg_session_payload_in(s, data.data ? data.data : "", data.len);
+        jg_inbound_payload(s, data.data ? data.data : "", data.len);
     } else {
-        c->srv->stats.unknown_sid++;
+        c->net->stats->unknown_sid++;
     }
     jg_sb_free(&data);
 }

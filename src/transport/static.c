@@ -19,7 +19,6 @@
 #include "transport/conn.h"
 #include "transport/http.h"
 #include "base/log.h"
-#include "app/server.h"
 #include "base/xalloc.h"
 
 #define MAX_DEPTH 4

@@ -9,11 +9,11 @@
 #include <wslay/wslay.h>
 
 #include "base/buf.h"
+#include "base/log.h"
+#include "core/inbound.h"
+#include "core/session.h"
 #include "transport/conn.h"
 #include "transport/http.h"
-#include "base/log.h"
-#include "app/server.h"
-#include "core/session.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -80,7 +80,7 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 {
     struct jg_conn *c = user;
     if (arg->opcode == WSLAY_TEXT_FRAME && c->session)
-        jg_session_packet_in(c->session, (const char *)arg->msg, arg->msg_length);
+        jg_inbound_packet(c->session, (const char *)arg->msg, arg->msg_length);
     /* binary frames are ignored (§10.3); ping, pong and close are wslay's */
 }
 
@@ -123,7 +123,7 @@ void jg_ws_feed(struct jg_conn *c, const unsigned char *data, size_t len)
             jg_conn_close(c, "wslay init failed");
             return;
         }
-        wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg->max_message_size);
+        wslay_event_config_set_max_recv_msg_length(c->ws, c->net->cfg->max_message_size);
     }
     c->ws_in = data;
     c->ws_in_len = len;
@@ -153,13 +153,13 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
     struct jg_http_req *req = c->req;
     if (!req->ws_key || strlen(req->ws_key) < 16 || strlen(req->ws_key) > 64) {
         req->keep_alive = false;
-        c->srv->stats.http_errors++;
+        c->net->stats->http_errors++;
         jg_http_respond(c, 400, "text/plain", NULL, "Bad WebSocket upgrade\n", 22);
         return;
     }
     if (!req->ws_version || strcmp(req->ws_version, "13") != 0) {
         req->keep_alive = false;
-        c->srv->stats.http_errors++;
+        c->net->stats->http_errors++;
         jg_http_respond(c, 426, "text/plain", "Sec-WebSocket-Version: 13\r\n",
                         "Only WebSocket version 13 is supported\n", 39);
         return;
@@ -177,7 +177,7 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
     c->mode = JG_CONN_WS;   /* the wslay context is made when the first frame arrives */
     if (!s) {
         /* unknown sid (§10.6): error packet, then a close frame, then close */
-        c->srv->stats.unknown_sid++;
+        c->net->stats->unknown_sid++;
         struct jg_buf *f = jg_ws_frame_new("7:::1+0", 7);
         jg_conn_send_owned(c, f);
         static const unsigned char close_frame[] = { 0x88, 0x02, 0x03, 0xe8 };
@@ -185,13 +185,15 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
         jg_conn_close_after_flush(c);
         return;
     }
+    c->kind = JG_TR_WEBSOCKET;
     jg_session_open_transport(s, c, &jg_ws_ops);
     if (restlen)
         jg_ws_feed(c, (const unsigned char *)rest, restlen);
 }
 
-static void ws_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, struct jg_buf **frame_cache)
+static void ws_deliver(void *t, struct jg_buf *const *pkts, size_t n, struct jg_buf **frame_cache)
 {
+    struct jg_conn *c = t;
     if (n == 1 && frame_cache) {
         if (!*frame_cache)
             *frame_cache = jg_ws_frame_new(pkts[0]->data, pkts[0]->len);
@@ -202,15 +204,24 @@ static void ws_deliver(struct jg_conn *c, struct jg_buf *const *pkts, size_t n, 
         jg_conn_send_owned(c, jg_ws_frame_new(pkts[i]->data, pkts[i]->len));
 }
 
-static void ws_end(struct jg_conn *c)
+static void ws_end(void *t)
 {
     /* the server ends sessions without a close frame, like 0.8.7 (§6.4) */
-    jg_conn_close_after_flush(c);
+    jg_conn_close_after_flush(t);
 }
 
 const struct jg_transport_ops jg_ws_ops = {
     .name = "websocket",
     .streaming = true,
+    .attached = jg_conn_attached,
+    .detached = jg_conn_detached,
     .deliver = ws_deliver,
     .end = ws_end,
 };
+
+void jg_ws_release(struct jg_conn *c)
+{
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    c->ws = NULL;
+}

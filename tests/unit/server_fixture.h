@@ -15,6 +15,7 @@
 #include <ev.h>
 
 #include "base/config.h"
+#include "app/router.h"
 #include "app/server.h"
 
 /* A TCP port nobody listens on (bound then released), so the broker's connects fail fast. */
@@ -60,7 +61,10 @@ static inline int fixture_server_start(struct ev_loop **loop, struct jg_server *
     *loop = ev_loop_new(EVFLAG_AUTO);
     if (!*loop)
         return -1;
-    return jg_server_init(srv, *loop, cfg) == 0 ? 0 : -1;
+    if (jg_server_init(srv, *loop, cfg) != 0)
+        return -1;
+    srv->net.dispatch = jg_router_dispatch;   /* as main wires it */
+    return 0;
 }
 
 static inline void fixture_server_stop(struct ev_loop *loop, struct jg_server *srv, struct jg_config *cfg,

@@ -1,0 +1,402 @@
+/* cluster_seq.c: the global message sequence (cluster_int.h). Every message gets its number
+ * in Redis (redis/juggernaut.lua): the leader, which holds a lease, sequences the legacy
+ * `PUBLISH juggernaut` messages; every instance keeps those it heard until it sees them
+ * come back sequenced (so a new leader sequences what the old one missed), and delivers
+ * from juggernaut:sequenced in order, filling gaps from the log, into the ring. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
+#include "core/pubsub.h"
+#include "core/session.h"
+
+#define CATCHUP_BATCH 1000     /* log entries per XRANGE */
+#define LEGACY_MAX 100000      /* legacy messages kept until seen sequenced (a burst) */
+
+/* Keyed (hash.h): publishers choose the texts, and equal hashes share a table entry and
+ * cost a list walk in legacy_seen. */
+static uint64_t text_hash(const char *text, size_t len)
+{
+    return jg_hash(text, len);
+}
+
+/* How many pending entries have text hash H (so a text that is not pending costs no scan). */
+static struct text_count *text_count(struct jg_cluster *c, uint64_t h, bool create)
+{
+    struct text_count *t = NULL;
+    HASH_FIND(hh, c->pending_texts, &h, sizeof h, t);
+    if (!t && create) {
+        t = jg_xcalloc(1, sizeof *t);
+        t->hash = h;
+        HASH_ADD(hh, c->pending_texts, hash, sizeof t->hash, t);
+    }
+    return t;
+}
+
+static void legacy_remove(struct jg_cluster *c, struct legacy *l)
+{
+    struct text_count *t = text_count(c, l->hash, false);
+    if (t && --t->n == 0) {
+        HASH_DEL(c->pending_texts, t);
+        free(t);
+    }
+    jg_list_remove(&l->node);
+    c->nlegacy--;
+    free(l->text);
+    free(l);
+}
+
+/* An entry no leader sequenced in time: it was heard here but not by the leader. */
+static void legacy_give_up(struct jg_cluster *c, struct legacy *l, const char *why)
+{
+    c->stats->legacy_unsequenced++;
+    if (c->stats->legacy_unsequenced == 1 || c->stats->legacy_unsequenced % 1000 == 0)
+        jg_warn("cluster: a message on \"juggernaut\" was not sequenced: %s; dropped (%lld so far)", why,
+                (long long)c->stats->legacy_unsequenced);
+    legacy_remove(c, l);
+}
+
+/* Message TEXT came back sequenced: it is no longer pending here. Sequenced messages come
+ * back in the order they were heard, so the match is at the head, after entries the
+ * leader never heard: those are given up once older than 3 x leader-lease (an entry this
+ * instance handed to jg_sequence itself is waited for). */
+static void legacy_seen(struct jg_cluster *c, const char *text, size_t len)
+{
+    uint64_t h = text_hash(text, len);
+    if (!text_count(c, h, false))
+        return;   /* not heard here */
+    double too_old = ev_now(c->loop) - 3 * c->cfg->leader_lease;
+    struct jg_list *pos, *n;
+    jg_list_each_safe(pos, n, &c->legacy) {
+        struct legacy *l = jg_container_of(pos, struct legacy, node);
+        if (l->hash == h && l->len == len && !memcmp(l->text, text, len)) {
+            legacy_remove(c, l);
+            return;
+        }
+        if (l->at < too_old && !l->sent)
+            legacy_give_up(c, l, "no leader sequenced it in time");
+    }
+}
+
+void jg_cluster_step_down(struct jg_cluster *c, const char *why)
+{
+    if (c->role != FOLLOWER)
+        jg_info("cluster: no longer the leader: %s", why);
+    c->role = FOLLOWER;
+    c->stats->cluster_leader = 0;
+    for (struct jg_list *pos = c->legacy.next; pos != &c->legacy; pos = pos->next)
+        jg_container_of(pos, struct legacy, node)->sent = false;
+}
+
+static void sequence_reply(void *user, redisReply *r, void *priv)
+{
+    struct jg_cluster *c = user;
+    if (!c)
+        return;
+    if (!r) {
+        jg_cluster_step_down(c, "the Redis link broke while sequencing");
+        return;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (!strncmp(r->str, "NOTLEADER", 9))
+            jg_cluster_step_down(c, "another instance holds the lease");
+        else
+            jg_error("cluster: jg_sequence failed: %s", r->str);
+        return;
+    }
+    c->stats->messages_sequenced++;
+}
+
+static void sequence_legacy(struct jg_cluster *c, struct legacy *l)
+{
+    struct jg_jug_publish p;
+    const char *error = NULL;
+    if (jg_jug_publish_parse(l->text, l->len, &p, &error) != 0) {
+        legacy_remove(c, l);
+        return;
+    }
+    /* the leader's id, the text, and its channels (for their history) */
+    size_t nargs = 2 + p.nchannels;
+    const char **args = jg_xcalloc(nargs, sizeof *args);
+    size_t *lens = jg_xcalloc(nargs, sizeof *lens);
+    args[0] = c->id;
+    lens[0] = strlen(c->id);
+    args[1] = l->text;
+    lens[1] = l->len;
+    for (size_t i = 2; i < nargs; i++) {
+        args[i] = p.channels[i - 2];
+        lens[i] = strlen(args[i]);
+    }
+    l->sent = true;
+    jg_cluster_fcall(c, sequence_reply, NULL, false, "jg_sequence", (int)nargs, args, lens);
+    free(args);
+    free(lens);
+    jg_jug_publish_deinit(&p);
+}
+
+static void sequence_pending(struct jg_cluster *c)
+{
+    struct jg_list *pos, *n;
+    jg_list_each_safe(pos, n, &c->legacy) {
+        struct legacy *l = jg_container_of(pos, struct legacy, node);
+        if (!l->sent) {
+            sequence_legacy(c, l);
+            if (c->role != LEADER)
+                return;
+        }
+    }
+}
+
+void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t len)
+{
+    c->stats->messages_in++;
+    struct jg_jug_publish p;
+    const char *error = NULL;
+    if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
+        c->stats->messages_invalid++;
+        jg_info("redis: dropped a message on \"juggernaut\": %s (%zu bytes)", error ? error : "invalid", len);
+        return;
+    }
+    jg_jug_publish_deinit(&p);
+    if (c->nlegacy >= LEGACY_MAX) {
+        struct legacy *old = jg_container_of(c->legacy.next, struct legacy, node);
+        if (old->sent)
+            legacy_remove(c, old);   /* handed to jg_sequence: it is in Redis's hands */
+        else
+            legacy_give_up(c, old, "too many waiting (a burst with no leader)");
+    }
+    struct legacy *l = jg_xcalloc(1, sizeof *l);
+    l->text = jg_xstrndup(text, len);
+    l->len = len;
+    l->hash = text_hash(text, len);
+    text_count(c, l->hash, true)->n++;
+    l->at = ev_now(c->loop);
+    jg_list_add_tail(&c->legacy, &l->node);
+    c->nlegacy++;
+    if (c->role == LEADER)
+        sequence_legacy(c, l);
+}
+
+/* ---- sequenced messages ---- */
+
+static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *text, size_t len, bool fan_out)
+{
+    c->last_seq = seq;
+    c->stats->sequenced_in++;
+    if (kind == 'L')
+        legacy_seen(c, text, len);
+    struct jg_jug_publish p;
+    const char *error = NULL;
+    if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
+        c->stats->messages_invalid++;
+        jg_info("cluster: dropped sequenced message %llu: %s", (unsigned long long)seq, error ? error : "invalid");
+        if (!jg_list_empty(&c->backfills))
+            jg_cluster_backfills_ready(c);
+        return;
+    }
+    struct jg_ring_entry *e = jg_ring_push(&c->ring, len);
+    e->seq = seq;
+    e->kind = kind;
+    e->p = p;
+    if (!fan_out)
+        return;
+    jg_pubsub_deliver(c->core, &e->p, seq, kind == 'P');
+    /* after the fan-out, which skipped subscriptions still backfilling */
+    if (!jg_list_empty(&c->backfills))
+        jg_cluster_backfills_ready(c);
+}
+
+static void hold(struct jg_cluster *c, uint64_t seq, char kind, const char *text, size_t len)
+{
+    struct held_seq *h = jg_xcalloc(1, sizeof *h);
+    h->seq = seq;
+    h->kind = kind;
+    h->text = jg_xstrndup(text, len);
+    h->len = len;
+    if (c->held_tail)
+        c->held_tail->next = h;
+    else
+        c->held_head = h;
+    c->held_tail = h;
+}
+
+
+/* One sequenced message in stream order: applied, or held while a gap is filled. */
+static void receive(struct jg_cluster *c, uint64_t seq, char kind, const char *text, size_t len)
+{
+    if (seq <= c->last_seq)
+        return;
+    if (c->catching_up) {
+        hold(c, seq, kind, text, len);
+        return;
+    }
+    if (c->last_seq && seq != c->last_seq + 1) {
+        c->stats->sequence_gaps++;
+        hold(c, seq, kind, text, len);
+        jg_cluster_catchup(c);
+        return;
+    }
+    apply(c, seq, kind, text, len, true);
+}
+
+/* "<seq> <kind> <json>" */
+static int split_sequenced(const char *text, size_t len, uint64_t *seq, char *kind, const char **json,
+                           size_t *jlen)
+{
+    const char *sp = memchr(text, ' ', len);
+    if (!sp || sp == text || (size_t)(sp - text) + 3 > len || sp[2] != ' ')
+        return -1;
+    *seq = parse_u64(text, (size_t)(sp - text));
+    *kind = sp[1];
+    *json = sp + 3;
+    *jlen = len - (size_t)(sp + 3 - text);
+    return *seq ? 0 : -1;
+}
+
+void jg_cluster_sequenced_message(struct jg_cluster *c, const char *text, size_t len)
+{
+    uint64_t seq;
+    char kind;
+    const char *json;
+    size_t jlen;
+    if (split_sequenced(text, len, &seq, &kind, &json, &jlen) != 0) {
+        jg_warn("cluster: malformed message on %s ignored (%zu bytes)", JG_CLUSTER_SEQUENCED, len);
+        return;
+    }
+    receive(c, seq, kind, json, jlen);
+}
+
+static void drain_held(struct jg_cluster *c)
+{
+    while (c->held_head && !c->catching_up) {
+        struct held_seq *h = c->held_head;
+        c->held_head = h->next;
+        if (!c->held_head)
+            c->held_tail = NULL;
+        receive(c, h->seq, h->kind, h->text, h->len);
+        free(h->text);
+        free(h);
+    }
+}
+
+/* An XRANGE/XREVRANGE entry: [id, [field, value, ...]] */
+bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len)
+{
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY)
+        return false;
+    *seq = parse_u64(e->element[0]->str, e->element[0]->len);
+    *kind = 'D';
+    *text = NULL;
+    *len = 0;
+    const redisReply *f = e->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2) {
+        if (f->element[i]->type != REDIS_REPLY_STRING || f->element[i + 1]->type != REDIS_REPLY_STRING)
+            continue;
+        if (!strcmp(f->element[i]->str, "k") && f->element[i + 1]->len)
+            *kind = f->element[i + 1]->str[0];
+        else if (!strcmp(f->element[i]->str, "m")) {
+            *text = f->element[i + 1]->str;
+            *len = f->element[i + 1]->len;
+        }
+    }
+    return *seq && *text;
+}
+
+void jg_cluster_catchup_done(struct jg_cluster *c)
+{
+    c->catching_up = false;
+    if (c->catchup_again) {
+        c->catchup_again = false;
+        jg_cluster_catchup(c);
+        return;
+    }
+    drain_held(c);
+    if (!c->catching_up && c->role == ALIGNING) {
+        c->role = LEADER;
+        c->stats->cluster_leader = 1;
+        jg_info("cluster: leader (instance %s); sequencing messages on \"juggernaut\"", c->id);
+        sequence_pending(c);
+    }
+}
+
+static void replay_claimed_early(struct jg_session *s, void *arg)
+{
+    jg_cluster_replay_session(arg, s);
+}
+
+static void catchup_reply(void *user, redisReply *r, void *priv)
+{
+    struct jg_cluster *c = user;
+    bool tail = priv != NULL;   /* XREVRANGE of a fresh instance */
+    if (!c)
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            jg_error("cluster: reading jg:log failed: %s", r->str);
+        c->catching_up = false;   /* the next link-up starts again */
+        return;
+    }
+    size_t n = r->elements;
+    for (size_t k = 0; k < n; k++) {
+        const redisReply *e = r->element[tail ? n - 1 - k : k];
+        uint64_t seq;
+        char kind;
+        const char *text;
+        size_t len;
+        if (jg_cluster_log_entry(e, &seq, &kind, &text, &len) && seq > c->last_seq)
+            apply(c, seq, kind, text, len, !tail);
+    }
+    if (!tail && n == CATCHUP_BATCH) {
+        c->catching_up = false;
+        jg_cluster_catchup(c);
+        return;
+    }
+    if (tail) {
+        /* sessions claimed before this instance knew where the stream stood (it just
+         * started) were replayed from an empty ring: now that the ring holds the log's
+         * tail, they get what they missed, before anything held is delivered */
+        jg_session_each(c->core, replay_claimed_early, c);
+    }
+    jg_cluster_catchup_done(c);
+}
+
+/* Reads the log after last_seq (or its tail, for a fresh instance) before delivering more. */
+void jg_cluster_catchup(struct jg_cluster *c)
+{
+    if (c->catching_up) {
+        c->catchup_again = true;
+        return;
+    }
+    c->catching_up = true;
+    char count[24], start[48];
+    if (c->last_seq == 0) {
+        snprintf(count, sizeof count, "%zu", c->ring.cap);
+        const char *argv[] = { "XREVRANGE", "jg:log", "+", "-", "COUNT", count };
+        jg_broker_command(c->broker, catchup_reply, c, false, 6, argv, NULL);
+        return;
+    }
+    snprintf(start, sizeof start, "(%llu-0", (unsigned long long)c->last_seq);
+    snprintf(count, sizeof count, "%d", CATCHUP_BATCH);
+    const char *argv[] = { "XRANGE", "jg:log", start, "+", "COUNT", count };
+    jg_broker_command(c->broker, catchup_reply, NULL, false, 6, argv, NULL);
+}
+
+void jg_cluster_seq_free(struct jg_cluster *c)
+{
+    while (!jg_list_empty(&c->legacy))
+        legacy_remove(c, jg_container_of(c->legacy.next, struct legacy, node));
+    while (c->held_head) {
+        struct held_seq *h = c->held_head;
+        c->held_head = h->next;
+        free(h->text);
+        free(h);
+    }
+}
