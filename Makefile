@@ -11,6 +11,7 @@
 #   make js-client  the npm package juggernautd-client in clients/js (dist/ from public/application.js)
 #   make test-js-client  that package: npm pack contents, tsc on its declarations, import()
 #   make asan       the daemon and unit tests under ASan+UBSan (build/asan)
+#   make check-deps the one-way architecture: no upward include, no include circle, no .c over 600 lines
 #   make check      black-box + browser suites against build/release
 #   make check-asan black-box suite against the ASan build
 #   make valgrind   unit tests under valgrind memcheck
@@ -121,10 +122,11 @@ run: install-deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run-demo.sh $(BUILD)/juggernautd conf/juggernautd.conf
 
-# The whole test run: unit tests (release, ASan+UBSan, valgrind), the fuzz regression
+# The whole test run: the architecture's include rules (scripts/check-deps.sh), unit tests (release, ASan+UBSan, valgrind), the fuzz regression
 # corpus and a 3 s fuzz run per harness, the black-box suite against the ASan+UBSan daemon (any sanitizer report fails
 # it), and the browser suite against the release daemon.
 test: install-test-deps
+	@$(MAKE) --no-print-directory check-deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
 	@$(MAKE) --no-print-directory valgrind
