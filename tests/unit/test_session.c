@@ -520,6 +520,29 @@ static void signed_sids_adoptable_once(void **state)
     peer_free(b);
 }
 
+/* Shutdown: jg_core_deinit ends the sessions left, with their unsubscribe events. */
+static void deinit_ends_sessions_with_events(void **state)
+{
+    struct fx *f = *state;
+    struct peer *b = peer_new(f);
+    struct jg_session *s = jg_session_create(&b->core);
+    assert_true(jg_session_open_transport(s, &f->tr[0], &fake_stream_ops));
+    subscribe(s, "c1");
+    struct jg_session *p = jg_session_create(&b->core);
+    subscribe(p, "c1");
+    subscribe(p, "c2");
+    assert_int_equal(b->bp.nevents, 3);
+    jg_core_deinit(&b->core);
+    assert_int_equal(b->bp.nevents, 6);
+    for (size_t i = 3; i < 6; i++)
+        assert_string_equal(b->bp.events[i].channel, "juggernaut:unsubscribe");
+    assert_string_equal(f->tr[0].log, "attached deliver[1::] detached end");
+    assert_int_equal(b->stats.sessions, 0);
+    assert_int_equal(b->stats.subscriptions, 0);
+    assert_int_equal(b->stats.channels, 0);
+    free(b);
+}
+
 static void plain_sids_never_adopted(void **state)
 {
     struct fx *f = *state;
@@ -722,6 +745,31 @@ static void shared_end_some_hands_off_polling(void **state)
     assert_string_equal(f->tr[1].log, "attached deliver[8::] detached");   /* polls again elsewhere */
 }
 
+/* A session another instance started, claimed here: past its handshake, so the close
+ * timeout runs; "1::" only if that instance had not sent it. */
+static void shared_claimed_session(void **state)
+{
+    struct fx *f = *state;
+    char sid[JG_SID_MAX + 1];
+    jg_sid_new(NULL, ev_now(f->loop), sid);
+    struct jg_session *s = jg_session_claimed(&f->core, sid, true);
+    assert_ptr_equal(jg_session_find(&f->core, sid), s);
+    assert_true(jg_session_used(s));
+    assert_int_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);
+    assert_int_equal(jg_session_unused_count(&f->core), 0);
+    assert_string_equal(f->bp.log, "");   /* not created here */
+    assert_true(jg_session_open_transport(s, &f->tr[0], &fake_poll_ops));
+    assert_string_equal(f->tr[0].log, "attached");   /* no second "1::" */
+    jg_session_end(s, "test", false);
+
+    jg_sid_new(NULL, ev_now(f->loop), sid);
+    s = jg_session_claimed(&f->core, sid, false);
+    assert_false(jg_session_open_transport(s, &f->tr[1], &fake_poll_ops));
+    assert_string_equal(f->tr[1].log, "attached deliver[1::] detached");
+    jg_session_end(s, "test", false);
+    assert_string_equal(f->bp.log, "ended ended");
+}
+
 /* A shared backplane adopts by its claim, never here. */
 static void shared_never_adopts(void **state)
 {
@@ -759,6 +807,7 @@ int main(void)
         LOCAL(max_unused_sessions_per_ip),
         LOCAL(signed_sids_adoptable_once),
         LOCAL(plain_sids_never_adopted),
+        LOCAL(deinit_ends_sessions_with_events),
         SHARED(shared_created_and_ended),
         SHARED(shared_poll_answer_recorded_first),
         SHARED(shared_first_get_recorded_with_connect_first),
@@ -768,6 +817,7 @@ int main(void)
         SHARED(shared_answer_cap_holds_back),
         SHARED(shared_stream_not_recorded_and_touched),
         SHARED(shared_end_some_hands_off_polling),
+        SHARED(shared_claimed_session),
         SHARED(shared_never_adopts),
     };
     return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
