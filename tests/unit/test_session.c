@@ -387,6 +387,23 @@ static void end_moved_answers_held_get_without_events(void **state)
     assert_int_equal(jg_channel_count(f->core.channels), 0);
 }
 
+/* Draining with a local backplane: end_some ends just N sessions, with their events. */
+static void end_some_ends_n_sessions(void **state)
+{
+    struct fx *f = *state;
+    for (int i = 0; i < 3; i++)
+        subscribe(connected_session(f), "c");
+    assert_int_equal(f->bp.nevents, 3);
+    jg_session_end_some(&f->core, 2, "drain");
+    assert_int_equal(jg_session_count(&f->core), 1);
+    assert_int_equal(f->bp.nevents, 5);
+    assert_string_equal(f->bp.events[4].channel, "juggernaut:unsubscribe");
+    assert_int_equal(jg_channel_subscribers(jg_channel_find(f->core.channels, "c")), 1);
+    jg_session_end_some(&f->core, 5, "drain");
+    assert_int_equal(jg_session_count(&f->core), 0);
+    assert_int_equal(f->bp.nevents, 6);
+}
+
 /* ---- limits on handshakes ---- */
 
 static void max_unused_sessions_refuses_handshakes(void **state)
@@ -803,6 +820,7 @@ int main(void)
         LOCAL(client_disconnect_packet),
         LOCAL(transport_lost_ends_session),
         LOCAL(end_moved_answers_held_get_without_events),
+        LOCAL(end_some_ends_n_sessions),
         LOCAL(max_unused_sessions_refuses_handshakes),
         LOCAL(max_unused_sessions_per_ip),
         LOCAL(signed_sids_adoptable_once),
