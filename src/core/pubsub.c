@@ -181,19 +181,17 @@ void jg_pubsub_session_ended(struct jg_session *s, bool moved)
         /* the events come from the backplane, once, from whichever instance holds the session */
         if (!moved)
             core->bp_ops->session_ended(core->bp, s);
-        while ((sub = jg_sub_first(s)) != NULL)
-            jg_channel_remove_sub(core->channels, sub);
-        return;
-    }
-    /* Subscription order (protocol.md §12.4 allows it); one event per channel (J7). */
-    for (sub = jg_sub_first(s); sub; sub = jg_sub_next(s, sub)) {
-        /* Skip duplicates of a channel already reported (duplicate-subscribe mode). */
-        bool seen = false;
-        for (struct jg_sub *p = jg_sub_first(s); p != sub; p = jg_sub_next(s, p))
-            if (jg_sub_channel(p) == jg_sub_channel(sub))
-                seen = true;
-        if (!seen)
-            channel_event(s, "juggernaut:unsubscribe", jg_sub_channel_name(sub));
+    } else if (!moved) {
+        /* Subscription order (protocol.md §12.4 allows it); one event per channel (J7). */
+        for (sub = jg_sub_first(s); sub; sub = jg_sub_next(s, sub)) {
+            /* Skip duplicates of a channel already reported (duplicate-subscribe mode). */
+            bool seen = false;
+            for (struct jg_sub *p = jg_sub_first(s); p != sub; p = jg_sub_next(s, p))
+                if (jg_sub_channel(p) == jg_sub_channel(sub))
+                    seen = true;
+            if (!seen)
+                channel_event(s, "juggernaut:unsubscribe", jg_sub_channel_name(sub));
+        }
     }
     /* Remove after the events: the names live in the channels being dropped. */
     while ((sub = jg_sub_first(s)) != NULL)
