@@ -18,11 +18,13 @@
 
 #include "cluster/cluster_int.h"
 #include "cluster/broker.h"
+#include "base/buf.h"
 #include "core/channel.h"
 #include "cluster/cluster.h"
 #include "transport/conn.h"
 #include "app/server.h"
 #include "core/session.h"
+#include "transport/endpoint.h"
 #include "server_fixture.h"
 
 /* ---- the fake bus ---- */
@@ -93,7 +95,7 @@ static void answer(int i, redisReply *r)
 {
     assert_true(i >= 0);
     if (cmds[i].cb)
-        cmds[i].cb(the_srv, r, cmds[i].priv);
+        cmds[i].cb(the_srv->cluster, r, cmds[i].priv);   /* the broker's user: the cluster */
     cmds[i].cb = NULL;
 }
 
@@ -230,7 +232,7 @@ static void test_draining_releases_the_lease(void **state)
     become_leader(f);
 
     size_t mark = ncmds;
-    f->srv.draining = true;
+    f->srv.core.draining = true;
     jg_cluster_draining(c);
     assert_true(find_cmd("FCALL jg_release 0", mark) >= 0);
     assert_int_equal(c->role, FOLLOWER);
@@ -257,6 +259,30 @@ static void test_young_instance_says_since_when_it_listens(void **state)
     snprintf(since, sizeof since, " 1 %.0f", c->subscribed_since * 1000);
     assert_non_null(strstr(cmds[lease].text, since));
 }
+
+/* A streaming transport that records the packets it is given. */
+static struct {
+    char text[8][128];
+    size_t n;
+} stream_rec;
+
+static void rec_attached(void *t, struct jg_session *s) { (void)t; (void)s; }
+static void rec_detached(void *t) { (void)t; }
+static void rec_end(void *t) { (void)t; }
+
+static void rec_deliver(void *t, struct jg_buf *const *pkts, size_t n, struct jg_buf **cache)
+{
+    for (size_t i = 0; i < n; i++) {
+        assert_true(stream_rec.n < 8 && pkts[i]->len < sizeof stream_rec.text[0]);
+        memcpy(stream_rec.text[stream_rec.n], pkts[i]->data, pkts[i]->len);
+        stream_rec.text[stream_rec.n++][pkts[i]->len] = '\0';
+    }
+}
+
+static const struct jg_transport_ops rec_ops = {
+    .name = "recorder", .streaming = true, .attached = rec_attached, .detached = rec_detached,
+    .deliver = rec_deliver, .end = rec_end,
+};
 
 /* A log entry as XRANGE/XREVRANGE answers it: ["<seq>-0", ["k", "D", "m", TEXT]]. */
 struct log_entry {
@@ -287,31 +313,49 @@ static void test_fresh_instance_replays_sessions_claimed_before_its_catchup(void
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
     assert_int_equal(c->last_seq, 0);
-    struct jg_session *s = jg_session_claimed(&f->srv, "AAAAAAAAAAAAAAAAAAAAAA", false);
-    jg_channel_subscribe(f->srv.channels, "x", s, false);
-    struct jg_sub *sub = jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), s);
+    struct jg_session *s = jg_session_claimed(&f->srv.core, "AAAAAAAAAAAAAAAAAAAAAA", false);
+    struct jg_sub *sub = jg_channel_subscribe(f->srv.core.channels, "x", s, false);
     assert_non_null(sub);
-    sub->seq_hi = 100;                       /* its cursor, from the record */
+    assert_ptr_equal(jg_channel_find_sub(f->srv.core.channels, "x", s), sub);
+    jg_sub_set_seq_hi(sub, 100);             /* its cursor, from the record */
     jg_cluster_replay_session(c, s);         /* as the claim does: nothing yet */
-    assert_int_equal(s->queue_len, 0);
+    assert_int_equal(jg_session_queue_len(s), 0);
 
     size_t mark = ncmds;
-    jg_cluster_subscriber_ready(c);
+    /* the subscriber link came up: what the broker's subscriber_ready hook does (cluster.c,
+     * a static hook the fake bus cannot reach): the catch-up reads the log's tail */
+    c->subscribed_since = ev_now(f->loop);
+    jg_cluster_catchup(c);
     int tail = find_cmd("XREVRANGE jg:log", mark);
     assert_true(tail >= 0);
-    static const char *text = "{\"channels\":[\"x\"],\"data\":1}";
+    static const char *const text[4] = {   /* seq 102 .. 99: the data tells them apart */
+        "{\"channels\":[\"x\"],\"data\":102}", "{\"channels\":[\"x\"],\"data\":101}",
+        "{\"channels\":[\"x\"],\"data\":100}", "{\"channels\":[\"x\"],\"data\":99}",
+    };
     struct log_entry e[4];
     redisReply *el[4];
     for (int i = 0; i < 4; i++) {            /* newest first: 102, 101, 100, 99 */
-        log_entry_init(&e[i], 102 - (uint64_t)i, text);
+        log_entry_init(&e[i], 102 - (uint64_t)i, text[i]);
         el[i] = &e[i].entry_r;
     }
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 4, .element = el };
     answer(tail, &r);
     assert_int_equal(c->last_seq, 102);
-    assert_int_equal(s->queue_len, 2);
-    assert_int_equal(s->queue_seq[0], 101);
-    assert_int_equal(s->queue_seq[1], 102);
+    assert_int_equal(jg_session_queue_len(s), 2);
+    assert_int_equal(jg_session_seq_hi(s), 102);
+    assert_int_equal(jg_sub_seq_hi(sub), 102);
+    jg_session_confirm(s, 100);              /* both are sequenced after its cursor */
+    assert_int_equal(jg_session_queue_len(s), 2);
+    /* the queue holds 101 then 102: a stream opened now gets "1::", then them in order */
+    static char stream;
+    memset(&stream_rec, 0, sizeof stream_rec);
+    assert_true(jg_session_open_transport(s, &stream, &rec_ops));
+    assert_int_equal(jg_session_queue_len(s), 0);
+    assert_int_equal(stream_rec.n, 3);
+    assert_string_equal(stream_rec.text[0], "1::");
+    assert_non_null(strstr(stream_rec.text[1], "\"data\":101"));
+    assert_non_null(strstr(stream_rec.text[2], "\"data\":102"));
+    jg_session_transport_done(s, &stream);
 }
 
 static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -364,7 +408,7 @@ static int poll_get(struct fx *f, const char *sid, int t)
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     for (int i = 0; i < 2; i++)
         assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
-    assert_non_null(jg_conn_new(&f->srv, sv[0], "test"));
+    assert_non_null(jg_endpoint_accept(&f->srv.net, sv[0], "test"));
     char req[160];
     snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=%d HTTP/1.1\r\nHost: x\r\n\r\n", sid, t);
     assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
@@ -377,9 +421,9 @@ static int poll_get(struct fx *f, const char *sid, int t)
 static int held_get_answering(struct fx *f, const char *sid, struct jg_session **s, int *pend)
 {
     struct jg_cluster *c = f->srv.cluster;
-    *s = jg_session_claimed(&f->srv, sid, true);
-    jg_channel_subscribe(f->srv.channels, "x", *s, false);
-    jg_channel_find_sub(jg_channel_find(f->srv.channels, "x"), *s)->seq_hi = 100;
+    *s = jg_session_claimed(&f->srv.core, sid, true);
+    assert_non_null(jg_channel_subscribe(f->srv.core.channels, "x", *s, false));
+    jg_sub_set_seq_hi(jg_channel_find_sub(f->srv.core.channels, "x", *s), 100);
     c->last_seq = 100;
     int fd = poll_get(f, sid, 5);
     size_t mark = ncmds;
@@ -410,19 +454,19 @@ static void test_a_copy_replaced_while_answering_goes_at_once(void **state)
     struct jg_cluster *c = f->srv.cluster;
     const char *drop = "drop CCCCCCCCCCCCCCCCCCCCCC 2";
     jg_cluster_notice(c, drop, strlen(drop));   /* taken: ends once answered */
-    assert_non_null(jg_session_find(&f->srv, sid));
+    assert_non_null(jg_session_find(&f->srv.core, sid));
 
     int fd2 = poll_get(f, sid, 6);              /* the client is back here */
     size_t mark = ncmds;
     pump(f);
     answer_record(find_cmd("FCALL jg_claim 0", mark), "other-instance", "3", false);
-    assert_int_equal(jg_session_count(f->srv.sessions), 1);
-    struct jg_session *now = jg_session_find(&f->srv, sid);
+    assert_int_equal(jg_session_count(&f->srv.core), 1);
+    struct jg_session *now = jg_session_find(&f->srv.core, sid);
     assert_non_null(now);
     answer_int(pend, 0);                        /* the old answer's record: not ours any more */
     pump(f);
-    assert_int_equal(jg_session_count(f->srv.sessions), 1);
-    assert_ptr_equal(jg_session_find(&f->srv, sid), now);
+    assert_int_equal(jg_session_count(&f->srv.core), 1);
+    assert_ptr_equal(jg_session_find(&f->srv.core, sid), now);
     close(fd1);
     close(fd2);
     pump(f);
@@ -440,17 +484,17 @@ static void test_moved_while_answering_sends_the_recorded_answer(void **state)
     int pend;
     int fd = held_get_answering(f, sid, &s, &pend);
     char out[4096];
-    jg_cluster_hand_off(s);                  /* the drain hands the session off meanwhile */
+    f->srv.core.bp_ops->hand_off(f->srv.core.bp, s);   /* the drain hands the session off meanwhile */
     pump(f);
     assert_int_equal(read_all(fd, out, sizeof out), 0);   /* no 8:: in its place */
-    assert_non_null(jg_session_find(&f->srv, sid));
+    assert_non_null(jg_session_find(&f->srv.core, sid));
 
     answer_int(pend, 1);                     /* recorded: the answer goes out */
     pump(f);
     read_all(fd, out, sizeof out);
     assert_non_null(strstr(out, "hello"));
     assert_null(strstr(out, "8::"));
-    assert_null(jg_session_find(&f->srv, sid));   /* and the copy is gone */
+    assert_null(jg_session_find(&f->srv.core, sid));   /* and the copy is gone */
     close(fd);
     pump(f);
 }

@@ -1,5 +1,5 @@
 /* test_poll.c: the polling transports (protocol.md §6, §7, §8) through a real libev loop.
- * Connections are socketpairs handed to jg_conn_new; the test writes raw HTTP into the
+ * Connections are socketpairs handed to jg_endpoint_accept; the test writes raw HTTP into the
  * peer end, runs the loop, and reads the answers back. Timers are shortened (polling
  * duration 0.2 s, close timeout 0.5 s). Redis is absent: events wait in the broker's queue. */
 #include <setjmp.h>
@@ -31,6 +31,8 @@
 #include "base/sb.h"
 #include "app/server.h"
 #include "core/session.h"
+#include "proto/sid.h"
+#include "transport/endpoint.h"
 
 #define FFFD "\xef\xbf\xbd"
 #define MAX_PEERS 8
@@ -113,7 +115,7 @@ static int connect_peer(struct fixture *f)
     int idx = f->npeers++;
     f->peers[idx].fd = sv[1];
     memset(&f->peers[idx].in, 0, sizeof f->peers[idx].in);
-    assert_non_null(jg_conn_new(&f->srv, sv[0], "test"));
+    assert_non_null(jg_endpoint_accept(&f->srv.net, sv[0], "test"));
     return idx;
 }
 
@@ -234,12 +236,18 @@ static void send_text(struct jg_session *s, const char *text)
     jg_buf_unref(b);
 }
 
+/* S has a transport open (a held GET or a stream). */
+static bool has_transport(const struct jg_session *s)
+{
+    return jg_session_holds_poll(s) || jg_session_streaming(s);
+}
+
 /* A session whose first GET (1::) has been answered on peer P. */
 static struct jg_session *connected_session(struct fixture *f, int p)
 {
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     struct response r;
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     EXPECT_BODY(f, p, 1.0, "1::", &r);
     return s;
 }
@@ -250,19 +258,22 @@ static void test_first_get_connect(void **state)
 {
     struct fixture *f = *state;
     int p = connect_peer(f);
-    struct jg_session *s = jg_session_create(&f->srv);
-    assert_false(s->connected);
-    get_xhr(f, p, s->sid);
+    struct jg_session *s = jg_session_create(&f->srv.core);
+    assert_false(jg_session_used(s));   /* not connected yet: its "1::" is the GET's answer */
+    get_xhr(f, p, jg_session_sid(s));
     struct response r;
     EXPECT_BODY(f, p, 1.0, "1::", &r);
     assert_string_equal(r.head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n"
                                 "Connection: Keep-Alive\r\nContent-Length: 3\r\n\r\n");
-    assert_true(s->connected);
-    assert_true(s->used);
-    assert_null(s->transport);
+    assert_true(jg_session_used(s));
+    assert_false(has_transport(s));
     assert_int_equal(f->srv.stats.polls_pending, 0);
     assert_int_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);   /* close timeout runs until the next GET */
     assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
+    /* connected: the next GET is held, never answered "1::" again */
+    get_xhr(f, p, jg_session_sid(s));
+    expect_silence(f, p, 0.05);
+    assert_true(jg_session_holds_poll(s));
 }
 
 static void test_handshake_then_get(void **state)
@@ -281,7 +292,7 @@ static void test_handshake_then_get(void **state)
     char sid[JG_SID_MAX + 1];
     memcpy(sid, r.body, sidlen);
     sid[sidlen] = '\0';
-    assert_non_null(jg_session_find(&f->srv, sid));
+    assert_non_null(jg_session_find(&f->srv.core, sid));
     get_xhr(f, p, sid);   /* same keep-alive connection */
     EXPECT_BODY(f, p, 1.0, "1::", &r);
 }
@@ -292,9 +303,9 @@ static void test_held_get_answered_noop(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
     double start = ev_time();
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     expect_silence(f, p, 0.1);
-    assert_ptr_not_equal(s->transport, NULL);
+    assert_true(has_transport(s));
     assert_int_equal(f->srv.stats.polls_pending, 1);
     assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);
     assert_int_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
@@ -303,7 +314,7 @@ static void test_held_get_answered_noop(void **state)
     double took = ev_time() - start;
     assert_true(took >= 0.18);
     assert_true(took < 0.6);
-    assert_null(s->transport);
+    assert_false(has_transport(s));
     assert_int_equal(f->srv.stats.polls_pending, 0);
     assert_int_equal(jg_session_timer_kind(s), JG_TIMER_CLOSE);
 }
@@ -313,7 +324,7 @@ static void test_send_completes_held_get(void **state)
     struct fixture *f = *state;
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     expect_silence(f, p, 0.05);
     double start = ev_time();
     send_text(s, "3:::hello");
@@ -321,14 +332,14 @@ static void test_send_completes_held_get(void **state)
     EXPECT_BODY(f, p, 1.0, "3:::hello", &r);
     assert_true(ev_time() - start < 0.15);   /* at once, not at the poll timeout */
     assert_int_not_equal(jg_session_timer_kind(s), JG_TIMER_POLL);
-    assert_null(s->transport);
+    assert_false(has_transport(s));
     /* a packet after the answer waits for the next GET; no 8:: comes meanwhile */
     send_text(s, "3:::later");
-    assert_int_equal(s->queue_len, 1);
+    assert_int_equal(jg_session_queue_len(s), 1);
     expect_silence(f, p, 0.25);
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     EXPECT_BODY(f, p, 1.0, "3:::later", &r);
-    assert_int_equal(s->queue_len, 0);
+    assert_int_equal(jg_session_queue_len(s), 0);
 }
 
 static void test_queued_packets_framed(void **state)
@@ -339,24 +350,24 @@ static void test_queued_packets_framed(void **state)
     send_text(s, "3:::a");
     send_text(s, "3:::\xc3\xa9\xf0\x9f\x98\x80");   /* é😀: 7 UTF-16 units, 10 bytes */
     send_text(s, "3:::{\"x\":1}");
-    assert_int_equal(s->queue_len, 3);
-    get_xhr(f, p, s->sid);
+    assert_int_equal(jg_session_queue_len(s), 3);
+    get_xhr(f, p, jg_session_sid(s));
     struct response r;
     EXPECT_BODY(f, p, 1.0,
                 FFFD "5" FFFD "3:::a" FFFD "7" FFFD "3:::\xc3\xa9\xf0\x9f\x98\x80" FFFD "11" FFFD "3:::{\"x\":1}",
                 &r);
     assert_non_null(strstr(r.head, "Content-Length: 48\r\n"));
-    assert_int_equal(s->queue_len, 0);
-    assert_null(s->transport);   /* answered at once, not held */
+    assert_int_equal(jg_session_queue_len(s), 0);
+    assert_false(has_transport(s));   /* answered at once, not held */
 }
 
 static void test_queued_before_first_get(void **state)
 {
     struct fixture *f = *state;
     int p = connect_peer(f);
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     send_text(s, "3:::q");
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     struct response r;
     /* "1::" goes first, framed with the rest */
     EXPECT_BODY(f, p, 1.0, FFFD "3" FFFD "1::" FFFD "5" FFFD "3:::q", &r);
@@ -368,11 +379,11 @@ static void test_close_timeout(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
+    strcpy(sid, jg_session_sid(s));
     pump(f, 0.3);
-    assert_ptr_equal(jg_session_find(&f->srv, sid), s);   /* still within close-timeout */
+    assert_ptr_equal(jg_session_find(&f->srv.core, sid), s);   /* still within close-timeout */
     pump(f, 0.4);
-    assert_null(jg_session_find(&f->srv, sid));
+    assert_null(jg_session_find(&f->srv.core, sid));
     assert_int_equal(f->srv.stats.close_timeouts, 1);
     assert_int_equal(f->srv.stats.sessions, 0);
     /* the sid is now unknown */
@@ -384,11 +395,11 @@ static void test_close_timeout(void **state)
 static void test_handshake_expiry(void **state)
 {
     struct fixture *f = *state;
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
+    strcpy(sid, jg_session_sid(s));
     pump(f, 0.6);
-    assert_null(jg_session_find(&f->srv, sid));
+    assert_null(jg_session_find(&f->srv.core, sid));
     assert_int_equal(f->srv.stats.close_timeouts, 0);   /* expiry, not a close timeout */
 }
 
@@ -401,18 +412,18 @@ static void test_session_queue_overflow(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
+    strcpy(sid, jg_session_sid(s));
     for (int i = 0; i < 3; i++)
         send_text(s, "3:::q");
-    assert_int_equal(s->queue_len, 3);
+    assert_int_equal(jg_session_queue_len(s), 3);
     assert_int_equal(f->srv.stats.session_queue_overflows, 0);
     send_text(s, "3:::over");
     send_text(s, "3:::over");
-    assert_int_equal(s->queue_len, 3);
+    assert_int_equal(jg_session_queue_len(s), 3);
     assert_int_equal(f->srv.stats.session_queue_overflows, 1);
-    assert_ptr_equal(jg_session_find(&f->srv, sid), s);   /* ended later, not now */
+    assert_ptr_equal(jg_session_find(&f->srv.core, sid), s);   /* ended later, not now */
     pump(f, 0.01);
-    assert_null(jg_session_find(&f->srv, sid));
+    assert_null(jg_session_find(&f->srv.core, sid));
     assert_int_equal(f->srv.stats.session_queue_overflows, 1);
 }
 
@@ -423,13 +434,13 @@ static void test_polling_keeps_session(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
+    strcpy(sid, jg_session_sid(s));
     struct response r;
     for (int i = 0; i < 4; i++) {   /* 4 x 0.2 s held > 0.5 s close timeout */
         get_xhr(f, p, sid);
         EXPECT_BODY(f, p, 1.0, "8::", &r);
     }
-    assert_ptr_equal(jg_session_find(&f->srv, sid), s);
+    assert_ptr_equal(jg_session_find(&f->srv.core, sid), s);
     assert_int_equal(f->srv.stats.close_timeouts, 0);
 }
 
@@ -439,22 +450,22 @@ static void test_overlapping_get(void **state)
     int a = connect_peer(f);
     int b = connect_peer(f);
     struct jg_session *s = connected_session(f, a);
-    get_xhr(f, a, s->sid);
+    get_xhr(f, a, jg_session_sid(s));
     expect_silence(f, a, 0.05);
     double start = ev_time();
-    get_xhr(f, b, s->sid);
+    get_xhr(f, b, jg_session_sid(s));
     struct response r;
     /* §7.5 Fix: the older GET is answered 8:: at once, the newer one is held */
     EXPECT_BODY(f, a, 1.0, "8::", &r);
     assert_true(ev_time() - start < 0.15);
     expect_silence(f, b, 0.05);
     assert_int_equal(f->srv.stats.polls_pending, 1);
-    assert_non_null(s->transport);
+    assert_true(has_transport(s));
     send_text(s, "3:::to-b");
     EXPECT_BODY(f, b, 1.0, "3:::to-b", &r);
     expect_silence(f, a, 0.05);
     assert_int_equal(f->srv.stats.polls_pending, 0);
-    assert_ptr_equal(jg_session_find(&f->srv, s->sid), s);
+    assert_ptr_equal(jg_session_find(&f->srv.core, jg_session_sid(s)), s);
 }
 
 static void test_post(void **state)
@@ -462,7 +473,7 @@ static void test_post(void **state)
     struct fixture *f = *state;
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
-    post_xhr(f, p, s->sid, "3:::x");
+    post_xhr(f, p, jg_session_sid(s), "3:::x");
     struct response r;
     EXPECT_BODY(f, p, 1.0, "1", &r);
     assert_string_equal(r.head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n"
@@ -471,15 +482,15 @@ static void test_post(void **state)
     assert_int_equal(f->srv.stats.client_messages_invalid, 1);   /* "x" is not JSON */
 
     /* a framed payload of two subscribes */
-    post_xhr(f, p, s->sid,
+    post_xhr(f, p, jg_session_sid(s),
              FFFD "39" FFFD "3:::{\"type\":\"subscribe\",\"channel\":\"c1\"}"
              FFFD "39" FFFD "3:::{\"type\":\"subscribe\",\"channel\":\"c2\"}");
     EXPECT_BODY(f, p, 1.0, "1", &r);
     assert_int_equal(f->srv.stats.client_messages, 3);
-    assert_int_equal(s->nsubs, 2);
-    assert_non_null(jg_channel_find(f->srv.channels, "c1"));
-    assert_non_null(jg_channel_find(f->srv.channels, "c2"));
-    assert_null(s->transport);   /* a POST is not a transport */
+    assert_int_equal(jg_session_subs(s)->n, 2);
+    assert_non_null(jg_channel_find(f->srv.core.channels, "c1"));
+    assert_non_null(jg_channel_find(f->srv.core.channels, "c2"));
+    assert_false(has_transport(s));   /* a POST is not a transport */
 
     /* with an Origin: CORS echo */
     send_raw(f, p, "POST /socket.io/1/xhr-polling/nosuchsid HTTP/1.1\r\nHost: t\r\n"
@@ -499,7 +510,7 @@ static void test_post_answers_on_held_get(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, g);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
+    strcpy(sid, jg_session_sid(s));
     get_xhr(f, g, sid);
     expect_silence(f, g, 0.05);
     post_xhr(f, p, sid, "3:7::{\"type\":\"meta\",\"data\":1}");
@@ -511,7 +522,7 @@ static void test_post_answers_on_held_get(void **state)
     post_xhr(f, p, sid, "0::");
     EXPECT_BODY(f, p, 1.0, "1", &r);
     EXPECT_BODY(f, g, 1.0, "0::", &r);
-    assert_null(jg_session_find(&f->srv, sid));
+    assert_null(jg_session_find(&f->srv.core, sid));
 }
 
 static void test_unknown_sid(void **state)
@@ -533,9 +544,9 @@ static void test_jsonp(void **state)
 {
     struct fixture *f = *state;
     int p = connect_peer(f);
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     char req[1024];
-    snprintf(req, sizeof req, "GET /socket.io/1/jsonp-polling/%s?t=1&i=3 HTTP/1.1\r\nHost: t\r\n\r\n", s->sid);
+    snprintf(req, sizeof req, "GET /socket.io/1/jsonp-polling/%s?t=1&i=3 HTTP/1.1\r\nHost: t\r\n\r\n", jg_session_sid(s));
     send_raw(f, p, req);
     struct response r;
     EXPECT_BODY(f, p, 1.0, "io.j[3](\"1::\");", &r);
@@ -545,11 +556,11 @@ static void test_jsonp(void **state)
     send_text(s, "3:::\"q\"");
     send_text(s, "3:::\\");
     snprintf(req, sizeof req, "GET /socket.io/1/jsonp-polling/%s?t=2&i=alert(1) HTTP/1.1\r\nHost: t\r\n\r\n",
-             s->sid);
+             jg_session_sid(s));
     send_raw(f, p, req);
     EXPECT_BODY(f, p, 1.0, "io.j[0](\"" FFFD "7" FFFD "3:::\\\"q\\\"" FFFD "5" FFFD "3:::\\\\\");", &r);
     /* held, then 8:: */
-    snprintf(req, sizeof req, "GET /socket.io/1/jsonp-polling/%s?i=12&t=3 HTTP/1.1\r\nHost: t\r\n\r\n", s->sid);
+    snprintf(req, sizeof req, "GET /socket.io/1/jsonp-polling/%s?i=12&t=3 HTTP/1.1\r\nHost: t\r\n\r\n", jg_session_sid(s));
     send_raw(f, p, req);
     expect_silence(f, p, 0.1);
     EXPECT_BODY(f, p, 1.0, "io.j[12](\"8::\");", &r);
@@ -559,25 +570,25 @@ static void test_jsonp(void **state)
     snprintf(req, sizeof req,
              "POST /socket.io/1/jsonp-polling/%s?t=4&i=1 HTTP/1.1\r\nHost: t\r\n"
              "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n%s",
-             s->sid, sizeof body - 1, body);
+             jg_session_sid(s), sizeof body - 1, body);
     send_raw(f, p, req);
     EXPECT_BODY(f, p, 1.0, "1", &r);
-    assert_non_null(jg_channel_find(f->srv.channels, "j"));
-    assert_int_equal(s->nsubs, 1);
+    assert_non_null(jg_channel_find(f->srv.core.channels, "j"));
+    assert_int_equal(jg_session_subs(s)->n, 1);
 }
 
 static void test_pipelined(void **state)
 {
     struct fixture *f = *state;
     int p = connect_peer(f);
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     char req[1024];
     /* GET (1::), POST (1), GET (held, then 8::), all in one write */
     snprintf(req, sizeof req,
              "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.1\r\nHost: t\r\n\r\n"
              "POST /socket.io/1/xhr-polling/%s?t=2 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n3:::x"
              "GET /socket.io/1/xhr-polling/%s?t=3 HTTP/1.1\r\nHost: t\r\n\r\n",
-             s->sid, s->sid, s->sid);
+             jg_session_sid(s), jg_session_sid(s), jg_session_sid(s));
     send_raw(f, p, req);
     struct response r;
     EXPECT_BODY(f, p, 1.0, "1::", &r);
@@ -591,7 +602,7 @@ static void test_pipelined(void **state)
              "GET /socket.io/1/xhr-polling/%s?t=4 HTTP/1.1\r\nHost: t\r\n\r\n"
              "POST /socket.io/1/xhr-polling/%s?t=5 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n3:::y"
              "GET /socket.io/1/xhr-polling/%s?t=6 HTTP/1.1\r\nHost: t\r\n\r\n",
-             s->sid, s->sid, s->sid);
+             jg_session_sid(s), jg_session_sid(s), jg_session_sid(s));
     send_raw(f, p, req);
     expect_silence(f, p, 0.1);
     assert_int_equal(f->srv.stats.client_messages, 1);   /* the POST is not processed yet */
@@ -602,7 +613,7 @@ static void test_pipelined(void **state)
     expect_silence(f, p, 0.05);
     snprintf(req, sizeof req,
              "POST /socket.io/1/xhr-polling/%s?t=7 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n3:::w",
-             s->sid);
+             jg_session_sid(s));
     send_raw(f, p, req);
     expect_silence(f, p, 0.05);
     assert_int_equal(f->srv.stats.client_messages, 2);
@@ -610,7 +621,7 @@ static void test_pipelined(void **state)
     EXPECT_BODY(f, p, 1.0, "3:::z", &r);
     EXPECT_BODY(f, p, 1.0, "1", &r);
     assert_int_equal(f->srv.stats.client_messages, 3);
-    assert_ptr_equal(jg_session_find(&f->srv, s->sid), s);
+    assert_ptr_equal(jg_session_find(&f->srv.core, jg_session_sid(s)), s);
 }
 
 /* After an answer with "Connection: close", requests pipelined behind it are not served:
@@ -627,19 +638,19 @@ static void test_pipelined_after_close(void **state)
     snprintf(req, sizeof req,
              "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
              "GET /socket.io/1/xhr-polling/%s?t=2 HTTP/1.1\r\nHost: t\r\n\r\n",
-             s->sid, s->sid);
+             jg_session_sid(s), jg_session_sid(s));
     send_raw(f, p, req);
     EXPECT_BODY(f, p, 1.0, "8::", &r);
     assert_non_null(strstr(r.head, "Connection: close\r\n"));
     pump(f, 0.05);
-    assert_null(s->transport);   /* the second GET was not taken as a transport */
+    assert_false(has_transport(s));   /* the second GET was not taken as a transport */
     send_text(s, "3:::kept");
-    assert_int_equal(s->queue_len, 1);   /* waits for the next poll instead of being lost */
+    assert_int_equal(jg_session_queue_len(s), 1);   /* waits for the next poll instead of being lost */
 
     int q = connect_peer(f);
-    get_xhr(f, q, s->sid);
+    get_xhr(f, q, jg_session_sid(s));
     EXPECT_BODY(f, q, 1.0, "3:::kept", &r);
-    assert_int_equal(s->queue_len, 0);
+    assert_int_equal(jg_session_queue_len(s), 0);
 
     /* behind a request answered at once (a POST) */
     int w = connect_peer(f);
@@ -647,14 +658,14 @@ static void test_pipelined_after_close(void **state)
              "POST /socket.io/1/xhr-polling/%s?t=3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
              "Content-Length: 3\r\n\r\n2::"
              "GET /socket.io/1/xhr-polling/%s?t=4 HTTP/1.1\r\nHost: t\r\n\r\n",
-             s->sid, s->sid);
+             jg_session_sid(s), jg_session_sid(s));
     send_raw(f, w, req);
     EXPECT_BODY(f, w, 1.0, "1", &r);
     assert_non_null(strstr(r.head, "Connection: close\r\n"));
     pump(f, 0.05);
-    assert_null(s->transport);   /* the GET behind it must not become the transport */
+    assert_false(has_transport(s));   /* the GET behind it must not become the transport */
     send_text(s, "3:::not-lost");
-    assert_int_equal(s->queue_len, 1);   /* waits for a real poll */
+    assert_int_equal(jg_session_queue_len(s), 1);   /* waits for a real poll */
 }
 
 static void test_peer_close_ends_session(void **state)
@@ -663,8 +674,8 @@ static void test_peer_close_ends_session(void **state)
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
     char sid[JG_SID_MAX + 1];
-    strcpy(sid, s->sid);
-    jg_channel_subscribe(f->srv.channels, "c", s, false);
+    strcpy(sid, jg_session_sid(s));
+    jg_channel_subscribe(f->srv.core.channels, "c", s, false);
     get_xhr(f, p, sid);
     expect_silence(f, p, 0.05);
     assert_int_equal(f->srv.stats.polls_pending, 1);
@@ -672,11 +683,11 @@ static void test_peer_close_ends_session(void **state)
     close(f->peers[p].fd);
     f->peers[p].fd = -1;
     pump(f, 0.05);
-    assert_null(jg_session_find(&f->srv, sid));   /* §7.5: ended at once, not at close-timeout */
+    assert_null(jg_session_find(&f->srv.core, sid));   /* §7.5: ended at once, not at close-timeout */
     assert_int_equal(f->srv.stats.sessions, 0);
     assert_int_equal(f->srv.stats.polls_pending, 0);
     assert_int_equal(f->srv.stats.connections, 0);
-    assert_null(jg_channel_find(f->srv.channels, "c"));
+    assert_null(jg_channel_find(f->srv.core.channels, "c"));
     assert_int_equal(f->srv.stats.subscriptions, 0);
 }
 
@@ -689,9 +700,9 @@ static void test_idle_close_keeps_session(void **state)
     close(f->peers[p].fd);
     f->peers[p].fd = -1;
     pump(f, 0.05);
-    assert_ptr_equal(jg_session_find(&f->srv, s->sid), s);
+    assert_ptr_equal(jg_session_find(&f->srv.core, jg_session_sid(s)), s);
     int q = connect_peer(f);
-    get_xhr(f, q, s->sid);
+    get_xhr(f, q, jg_session_sid(s));
     expect_silence(f, q, 0.05);
     send_text(s, "3:::new-conn");
     struct response r;
@@ -722,7 +733,7 @@ static void test_keepalive_timeout(void **state)
     f->cfg.keepalive_timeout = 0.1;   /* shorter than polling-duration (0.2) */
     int p = connect_peer(f);
     struct jg_session *s = connected_session(f, p);
-    get_xhr(f, p, s->sid);
+    get_xhr(f, p, jg_session_sid(s));
     struct response r;
     EXPECT_BODY(f, p, 1.0, "8::", &r);   /* held past keepalive-timeout and answered */
     pump(f, 0.05);
@@ -731,16 +742,16 @@ static void test_keepalive_timeout(void **state)
     assert_false(read_avail(f, p));      /* idle too long: closed */
     pump(f, 0.01);
     assert_int_equal(f->srv.stats.connections, 0);
-    assert_ptr_equal(jg_session_find(&f->srv, s->sid), s);   /* the session waits for a new poll */
+    assert_ptr_equal(jg_session_find(&f->srv.core, jg_session_sid(s)), s);   /* the session waits for a new poll */
 }
 
 static void test_http10_closes(void **state)
 {
     struct fixture *f = *state;
     int p = connect_peer(f);
-    struct jg_session *s = jg_session_create(&f->srv);
+    struct jg_session *s = jg_session_create(&f->srv.core);
     char req[256];
-    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.0\r\n\r\n", s->sid);
+    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.0\r\n\r\n", jg_session_sid(s));
     send_raw(f, p, req);
     struct response r;
     EXPECT_BODY(f, p, 1.0, "1::", &r);
