@@ -103,7 +103,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(wildcard tests/unit/*.h)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $(WARN) -std=c11 -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(CMOCKA)
 
 # test_cluster replaces the Redis broker with a fake bus at link time
-$(BUILD)/tests/test_cluster: TEST_LDFLAGS := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for
+$(BUILD)/tests/test_cluster: TEST_LDFLAGS := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for,--wrap=jg_broker_start
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done

@@ -54,6 +54,7 @@ void jg_channel_registry_free(struct jg_channel_registry *reg)
         jg_list_each_safe(pos, n, &ch->subs) {
             struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
             jg_list_remove(&sub->session_node);
+            jg_session_subs(sub->session)->n--;
             free(sub);
         }
         HASH_DEL(reg->by_name, ch);

@@ -82,6 +82,25 @@ double __wrap_jg_broker_down_for(const struct jg_broker *b)
     return 0;
 }
 
+/* What the cluster gave the broker to call (its hooks and the channels its subscriber link
+ * subscribes to): kept, so tests call the real hooks as the broker would. */
+static struct jg_broker_hooks hooks;
+static char subscribed_to[256];
+void __real_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h, const char *const *channels,
+                            size_t nchannels);
+void __wrap_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h, const char *const *channels,
+                            size_t nchannels);
+void __wrap_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h, const char *const *channels,
+                            size_t nchannels)
+{
+    hooks = *h;
+    subscribed_to[0] = '\0';
+    for (size_t i = 0; i < nchannels; i++)
+        snprintf(subscribed_to + strlen(subscribed_to), sizeof subscribed_to - strlen(subscribed_to), "%s%s",
+                 i ? " " : "", channels[i]);
+    __real_jg_broker_start(b, h, channels, nchannels);
+}
+
 /* The index of the first recorded command starting with PREFIX at or after FROM, or -1. */
 static int find_cmd(const char *prefix, size_t from)
 {
@@ -322,10 +341,14 @@ static void test_fresh_instance_replays_sessions_claimed_before_its_catchup(void
     assert_int_equal(jg_session_queue_len(s), 0);
 
     size_t mark = ncmds;
-    /* the subscriber link came up: what the broker's subscriber_ready hook does (cluster.c,
-     * a static hook the fake bus cannot reach): the catch-up reads the log's tail */
-    c->subscribed_since = ev_now(f->loop);
-    jg_cluster_catchup(c);
+    /* the subscriber link came up (the broker calls the cluster's hook): the catch-up reads
+     * the log's tail */
+    char want[160];
+    snprintf(want, sizeof want, "juggernaut juggernaut:sequenced juggernaut:instance:%s", jg_cluster_id(c));
+    assert_string_equal(subscribed_to, want);
+    assert_ptr_equal(hooks.user, c);
+    hooks.subscriber_ready(hooks.user);
+    assert_true(c->subscribed_since >= ev_now(f->loop) - 1);
     int tail = find_cmd("XREVRANGE jg:log", mark);
     assert_true(tail >= 0);
     static const char *const text[4] = {   /* seq 102 .. 99: the data tells them apart */
