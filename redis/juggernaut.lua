@@ -94,10 +94,10 @@ local function targets(msg)
 end
 
 -- Sequences one message of kind K ("L" legacy, "D" direct, "P" presence): log, history
--- (not for presence), and the internal channel every instance delivers from.
-local function sequence(kind, text, channels)
+-- (not for presence), and the internal channel every instance delivers from. CFG is
+-- HMGET jg:config log-size history, read once per call.
+local function sequence_with(cfg, kind, text, channels)
   local seq = next_seq()
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
   local log_size = tonumber(cfg[1]) or 10000
   redis.call('XADD', 'jg:log', 'MAXLEN', '~', log_size, seq .. '-0', 'k', kind, 'm', text)
   if kind ~= 'P' then
@@ -107,6 +107,10 @@ local function sequence(kind, text, channels)
   end
   redis.call('PUBLISH', PUB_SEQUENCED, seq .. ' ' .. kind .. ' ' .. text)
   return seq
+end
+
+local function sequence(kind, text, channels)
+  return sequence_with(redis.call('HMGET', 'jg:config', 'log-size', 'history'), kind, text, channels)
 end
 
 local function decode_object(text)
@@ -138,6 +142,31 @@ local function jg_sequence(keys, args)
     channels[#channels + 1] = args[i]
   end
   return sequence('L', args[2], channels)
+end
+
+-- FCALL jg_sequence_batch 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: the leader
+-- sequences the messages a loop turn brought, in order, in one call. Fenced like
+-- jg_sequence. Returns the last seq.
+local function jg_sequence_batch(keys, args)
+  if redis.call('GET', 'jg:leader') ~= args[1] then
+    return redis.error_reply('NOTLEADER')
+  end
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local n = tonumber(args[2]) or 0
+  local i, last = 3, nil
+  for _ = 1, n do
+    local text, nch = args[i], tonumber(args[i + 1])
+    if not text or not nch then
+      return redis.error_reply('ERR jg_sequence_batch: malformed arguments')
+    end
+    local channels = {}
+    for k = 1, nch do
+      channels[k] = args[i + 1 + k]
+    end
+    i = i + 2 + nch
+    last = sequence_with(cfg, 'L', text, channels)
+  end
+  return last
 end
 
 -- When an instance began listening on "juggernaut" (ms), from its jg_beat state: 0 for a
@@ -681,6 +710,7 @@ end
 
 redis.register_function('jg_publish', jg_publish)
 redis.register_function('jg_sequence', jg_sequence)
+redis.register_function('jg_sequence_batch', jg_sequence_batch)
 redis.register_function('jg_lease', jg_lease)
 redis.register_function('jg_beat', jg_beat)
 redis.register_function('jg_release', jg_release)
