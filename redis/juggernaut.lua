@@ -247,11 +247,26 @@ local function presence_message(what, chjson, meta)
   return '{"channels":[' .. chjson .. '],"presence":"' .. what .. '","meta":' .. meta .. '}'
 end
 
+-- Subscriptions that asked for "presence" on CHANNEL (jg:presence-watch:<channel>): join
+-- and leave messages are sequenced only while there is one. The presence hash is kept
+-- either way (snapshots, GET /presence), so a chat where nobody watches presence pays no
+-- message per subscribe.
+local function watched(channel)
+  return (tonumber(redis.call('GET', 'jg:presence-watch:' .. channel)) or 0) > 0
+end
+
+local function watch(channel, delta)
+  local key = 'jg:presence-watch:' .. channel
+  if redis.call('INCRBY', key, delta) <= 0 then
+    redis.call('DEL', key)
+  end
+end
+
 local function presence_join(channel, chjson, sid, meta)
   if redis.call('HSETNX', 'jg:presence:' .. channel, sid, meta) == 0 then
     return
   end
-  if redis.call('HINCRBY', 'jg:presence-count:' .. channel, identity(sid, meta), 1) == 1 then
+  if redis.call('HINCRBY', 'jg:presence-count:' .. channel, identity(sid, meta), 1) == 1 and watched(channel) then
     sequence('P', presence_message('join', chjson, meta), {})
   end
 end
@@ -266,7 +281,9 @@ local function presence_leave(channel, chjson, sid)
   local id = identity(sid, meta)
   if redis.call('HINCRBY', ckey, id, -1) <= 0 then
     redis.call('HDEL', ckey, id)
-    sequence('P', presence_message('leave', chjson, meta), {})
+    if watched(channel) then
+      sequence('P', presence_message('leave', chjson, meta), {})
+    end
   end
 end
 
@@ -502,16 +519,22 @@ local function jg_subscribe(keys, args)
   end
   redis.call('HSET', key, 'sub:' .. channel, cur .. ' ' .. presence .. ' ' .. chjson)
   redis.call('PUBLISH', 'juggernaut:subscribe', channel_event(chjson, r[2], sid))
+  if presence == '1' then
+    watch(channel, 1)
+  end
   presence_join(channel, chjson, sid, r[2] or 'null')
   notify(r[1], me, 'sub ' .. sid .. ' ' .. cur .. ' ' .. presence .. ' ' .. channel)
   return { cur, 1 }
 end
 
 local function drop_sub(sid, key, channel, field_value, meta)
-  local chjson = string.match(field_value, '^%S+ %S+ (.*)$')
+  local presence, chjson = string.match(field_value, '^%S+ (%S+) (.*)$')
   redis.call('HDEL', key, 'sub:' .. channel)
   redis.call('PUBLISH', 'juggernaut:unsubscribe', channel_event(chjson, meta, sid))
   presence_leave(channel, chjson, sid)
+  if presence == '1' then
+    watch(channel, -1)
+  end
 end
 
 -- FCALL jg_unsubscribe 0 <sid> <me> <channel>: returns 1 if the session was subscribed.
