@@ -94,10 +94,10 @@ local function targets(msg)
 end
 
 -- Sequences one message of kind K ("L" legacy, "D" direct, "P" presence): log, history
--- (not for presence), and the internal channel every instance delivers from.
-local function sequence(kind, text, channels)
+-- (not for presence), and the internal channel every instance delivers from. CFG is
+-- HMGET jg:config log-size history, read once per call.
+local function sequence_with(cfg, kind, text, channels)
   local seq = next_seq()
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
   local log_size = tonumber(cfg[1]) or 10000
   redis.call('XADD', 'jg:log', 'MAXLEN', '~', log_size, seq .. '-0', 'k', kind, 'm', text)
   if kind ~= 'P' then
@@ -107,6 +107,10 @@ local function sequence(kind, text, channels)
   end
   redis.call('PUBLISH', PUB_SEQUENCED, seq .. ' ' .. kind .. ' ' .. text)
   return seq
+end
+
+local function sequence(kind, text, channels)
+  return sequence_with(redis.call('HMGET', 'jg:config', 'log-size', 'history'), kind, text, channels)
 end
 
 local function decode_object(text)
@@ -138,6 +142,31 @@ local function jg_sequence(keys, args)
     channels[#channels + 1] = args[i]
   end
   return sequence('L', args[2], channels)
+end
+
+-- FCALL jg_sequence_batch 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: the leader
+-- sequences the messages a loop turn brought, in order, in one call. Fenced like
+-- jg_sequence. Returns the last seq.
+local function jg_sequence_batch(keys, args)
+  if redis.call('GET', 'jg:leader') ~= args[1] then
+    return redis.error_reply('NOTLEADER')
+  end
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local n = tonumber(args[2]) or 0
+  local i, last = 3, nil
+  for _ = 1, n do
+    local text, nch = args[i], tonumber(args[i + 1])
+    if not text or not nch then
+      return redis.error_reply('ERR jg_sequence_batch: malformed arguments')
+    end
+    local channels = {}
+    for k = 1, nch do
+      channels[k] = args[i + 1 + k]
+    end
+    i = i + 2 + nch
+    last = sequence_with(cfg, 'L', text, channels)
+  end
+  return last
 end
 
 -- When an instance began listening on "juggernaut" (ms), from its jg_beat state: 0 for a
@@ -218,11 +247,26 @@ local function presence_message(what, chjson, meta)
   return '{"channels":[' .. chjson .. '],"presence":"' .. what .. '","meta":' .. meta .. '}'
 end
 
+-- Subscriptions that asked for "presence" on CHANNEL (jg:presence-watch:<channel>): join
+-- and leave messages are sequenced only while there is one. The presence hash is kept
+-- either way (snapshots, GET /presence), so a chat where nobody watches presence pays no
+-- message per subscribe.
+local function watched(channel)
+  return (tonumber(redis.call('GET', 'jg:presence-watch:' .. channel)) or 0) > 0
+end
+
+local function watch(channel, delta)
+  local key = 'jg:presence-watch:' .. channel
+  if redis.call('INCRBY', key, delta) <= 0 then
+    redis.call('DEL', key)
+  end
+end
+
 local function presence_join(channel, chjson, sid, meta)
   if redis.call('HSETNX', 'jg:presence:' .. channel, sid, meta) == 0 then
     return
   end
-  if redis.call('HINCRBY', 'jg:presence-count:' .. channel, identity(sid, meta), 1) == 1 then
+  if redis.call('HINCRBY', 'jg:presence-count:' .. channel, identity(sid, meta), 1) == 1 and watched(channel) then
     sequence('P', presence_message('join', chjson, meta), {})
   end
 end
@@ -237,7 +281,9 @@ local function presence_leave(channel, chjson, sid)
   local id = identity(sid, meta)
   if redis.call('HINCRBY', ckey, id, -1) <= 0 then
     redis.call('HDEL', ckey, id)
-    sequence('P', presence_message('leave', chjson, meta), {})
+    if watched(channel) then
+      sequence('P', presence_message('leave', chjson, meta), {})
+    end
   end
 end
 
@@ -473,16 +519,22 @@ local function jg_subscribe(keys, args)
   end
   redis.call('HSET', key, 'sub:' .. channel, cur .. ' ' .. presence .. ' ' .. chjson)
   redis.call('PUBLISH', 'juggernaut:subscribe', channel_event(chjson, r[2], sid))
+  if presence == '1' then
+    watch(channel, 1)
+  end
   presence_join(channel, chjson, sid, r[2] or 'null')
   notify(r[1], me, 'sub ' .. sid .. ' ' .. cur .. ' ' .. presence .. ' ' .. channel)
   return { cur, 1 }
 end
 
 local function drop_sub(sid, key, channel, field_value, meta)
-  local chjson = string.match(field_value, '^%S+ %S+ (.*)$')
+  local presence, chjson = string.match(field_value, '^%S+ (%S+) (.*)$')
   redis.call('HDEL', key, 'sub:' .. channel)
   redis.call('PUBLISH', 'juggernaut:unsubscribe', channel_event(chjson, meta, sid))
   presence_leave(channel, chjson, sid)
+  if presence == '1' then
+    watch(channel, -1)
+  end
 end
 
 -- FCALL jg_unsubscribe 0 <sid> <me> <channel>: returns 1 if the session was subscribed.
@@ -681,6 +733,7 @@ end
 
 redis.register_function('jg_publish', jg_publish)
 redis.register_function('jg_sequence', jg_sequence)
+redis.register_function('jg_sequence_batch', jg_sequence_batch)
 redis.register_function('jg_lease', jg_lease)
 redis.register_function('jg_beat', jg_beat)
 redis.register_function('jg_release', jg_release)

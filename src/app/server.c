@@ -112,7 +112,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(srv, fd);
             continue;
         }
-        char peer[64];
+        char peer[56];
         format_peer(&ss, peer, sizeof peer);
         struct jg_addr_count *addr = NULL;
         if (l->role == JG_LISTEN_MAIN && srv->cfg->max_connections_per_ip &&

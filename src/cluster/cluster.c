@@ -302,6 +302,7 @@ struct jg_cluster *jg_cluster_new(struct jg_core *core, struct jg_broker *broker
     jg_list_init(&c->legacy);
     jg_list_init(&c->backfills);
     jg_ring_init(&c->ring, c->cfg->cluster_ring_size, c->cfg->cluster_ring_bytes);
+    jg_cluster_seq_init(c);
     ev_timer_init(&c->beat, beat_cb, 0.05, BEAT_EVERY);
     c->beat.data = c;
     ev_timer_start(c->loop, &c->beat);

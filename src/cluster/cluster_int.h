@@ -34,6 +34,9 @@ struct legacy {
     struct jg_list node;
     char *text;
     size_t len;
+    struct jg_jug_publish p;        /* the text parsed once, when heard: its channels go to
+                                       jg_sequence, and the whole of it to the ring when it
+                                       comes back sequenced */
     uint64_t hash;                  /* of the text */
     double at;                      /* ev_now when heard */
     bool sent;                      /* handed to jg_sequence by this instance as leader */
@@ -80,9 +83,12 @@ struct jg_cluster {
     struct held_seq *held_head, *held_tail;
     struct jg_list legacy;          /* struct legacy, oldest first */
     size_t nlegacy;
+    size_t nunsent;                 /* of those, not handed to jg_sequence_batch: always the
+                                       newest ones (a suffix of the list) */
     struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
     struct jg_ring ring;            /* recent sequenced messages */
     ev_timer beat;
+    ev_prepare batch;               /* the leader sequences what a loop turn brought, at once */
     struct tombstone *tombstones;   /* uthash by sid */
     bool released;                  /* the lease was given up (draining) */
     double subscribed_since;        /* ev_now when the subscriber link last came up */
@@ -131,6 +137,7 @@ void jg_cluster_end_moved(struct jg_session *s, const char *why);
 void jg_cluster_catchup(struct jg_cluster *c);
 void jg_cluster_catchup_done(struct jg_cluster *c);
 void jg_cluster_step_down(struct jg_cluster *c, const char *why);
+void jg_cluster_seq_init(struct jg_cluster *c);
 void jg_cluster_seq_free(struct jg_cluster *c);
 /* A message on "juggernaut", JG_CLUSTER_SEQUENCED, or this instance's notice channel. */
 void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t len);

@@ -49,6 +49,9 @@ static void legacy_remove(struct jg_cluster *c, struct legacy *l)
     }
     jg_list_remove(&l->node);
     c->nlegacy--;
+    if (!l->sent)
+        c->nunsent--;
+    jg_jug_publish_deinit(&l->p);
     free(l->text);
     free(l);
 }
@@ -63,26 +66,30 @@ static void legacy_give_up(struct jg_cluster *c, struct legacy *l, const char *w
     legacy_remove(c, l);
 }
 
-/* Message TEXT came back sequenced: it is no longer pending here. Sequenced messages come
- * back in the order they were heard, so the match is at the head, after entries the
- * leader never heard: those are given up once older than 3 x leader-lease (an entry this
- * instance handed to jg_sequence itself is waited for). */
-static void legacy_seen(struct jg_cluster *c, const char *text, size_t len)
+/* Message TEXT came back sequenced: it is no longer pending here, and its parsed form moves
+ * to *P (true; false when it was not heard here). Sequenced messages come back in the order
+ * they were heard, so the match is at the head, after entries the leader never heard: those
+ * are given up once older than 3 x leader-lease (an entry this instance handed to
+ * jg_sequence itself is waited for). */
+static bool legacy_seen(struct jg_cluster *c, const char *text, size_t len, struct jg_jug_publish *p)
 {
     uint64_t h = text_hash(text, len);
     if (!text_count(c, h, false))
-        return;   /* not heard here */
+        return false;   /* not heard here */
     double too_old = ev_now(c->loop) - 3 * c->cfg->leader_lease;
     struct jg_list *pos, *n;
     jg_list_each_safe(pos, n, &c->legacy) {
         struct legacy *l = jg_container_of(pos, struct legacy, node);
         if (l->hash == h && l->len == len && !memcmp(l->text, text, len)) {
+            *p = l->p;
+            memset(&l->p, 0, sizeof l->p);
             legacy_remove(c, l);
-            return;
+            return true;
         }
         if (l->at < too_old && !l->sent)
             legacy_give_up(c, l, "no leader sequenced it in time");
     }
+    return false;
 }
 
 void jg_cluster_step_down(struct jg_cluster *c, const char *why)
@@ -93,11 +100,18 @@ void jg_cluster_step_down(struct jg_cluster *c, const char *why)
     c->stats->cluster_leader = 0;
     for (struct jg_list *pos = c->legacy.next; pos != &c->legacy; pos = pos->next)
         jg_container_of(pos, struct legacy, node)->sent = false;
+    c->nunsent = c->nlegacy;
 }
+
+struct batch {
+    size_t n;                       /* messages in the call */
+};
 
 static void sequence_reply(void *user, redisReply *r, void *priv)
 {
     struct jg_cluster *c = user;
+    size_t n = ((struct batch *)priv)->n;
+    free(priv);
     if (!c)
         return;
     if (!r) {
@@ -108,50 +122,85 @@ static void sequence_reply(void *user, redisReply *r, void *priv)
         if (!strncmp(r->str, "NOTLEADER", 9))
             jg_cluster_step_down(c, "another instance holds the lease");
         else
-            jg_error("cluster: jg_sequence failed: %s", r->str);
+            jg_error("cluster: jg_sequence_batch failed: %s", r->str);
         return;
     }
-    c->stats->messages_sequenced++;
+    c->stats->messages_sequenced += (int64_t)n;
 }
 
-static void sequence_legacy(struct jg_cluster *c, struct legacy *l)
-{
-    struct jg_jug_publish p;
-    const char *error = NULL;
-    if (jg_jug_publish_parse(l->text, l->len, &p, &error) != 0) {
-        legacy_remove(c, l);
-        return;
-    }
-    /* the leader's id, the text, and its channels (for their history) */
-    size_t nargs = 2 + p.nchannels;
-    const char **args = jg_xcalloc(nargs, sizeof *args);
-    size_t *lens = jg_xcalloc(nargs, sizeof *lens);
-    args[0] = c->id;
-    lens[0] = strlen(c->id);
-    args[1] = l->text;
-    lens[1] = l->len;
-    for (size_t i = 2; i < nargs; i++) {
-        args[i] = p.channels[i - 2];
-        lens[i] = strlen(args[i]);
-    }
-    l->sent = true;
-    jg_cluster_fcall(c, sequence_reply, NULL, false, "jg_sequence", (int)nargs, args, lens);
-    free(args);
-    free(lens);
-    jg_jug_publish_deinit(&p);
-}
+#define BATCH_MAX 1000              /* messages per jg_sequence_batch */
+#define BATCH_BYTES (4 << 20)       /* of text per jg_sequence_batch */
 
+/* Hands the legacy messages not sequenced yet, oldest first, to Redis: one
+ * jg_sequence_batch per BATCH_MAX of them (never a round trip per message). */
 static void sequence_pending(struct jg_cluster *c)
 {
-    struct jg_list *pos, *n;
-    jg_list_each_safe(pos, n, &c->legacy) {
-        struct legacy *l = jg_container_of(pos, struct legacy, node);
-        if (!l->sent) {
-            sequence_legacy(c, l);
-            if (c->role != LEADER)
-                return;
+    /* the unsent ones are the newest: find the first from the tail */
+    struct jg_list *pos = &c->legacy;
+    for (size_t k = 0; k < c->nunsent; k++)
+        pos = pos->prev;
+    pos = c->nunsent ? pos : &c->legacy;
+    while (pos != &c->legacy && c->role == LEADER) {
+        /* args: the leader's id, the count, then per message its text, its number of
+         * channels and the channels (for their history) */
+        size_t cap = 64, nargs = 2, n = 0, bytes = 0;
+        const char **args = jg_xcalloc(cap, sizeof *args);
+        size_t *lens = jg_xcalloc(cap, sizeof *lens);
+        char (*counts)[24] = jg_xcalloc(BATCH_MAX + 1, sizeof *counts);
+        for (; pos != &c->legacy && n < BATCH_MAX && bytes < BATCH_BYTES; pos = pos->next) {
+            struct legacy *l = jg_container_of(pos, struct legacy, node);
+            if (l->sent)
+                continue;
+            if (nargs + 2 + l->p.nchannels > cap) {
+                while (nargs + 2 + l->p.nchannels > cap)
+                    cap *= 2;
+                args = jg_xrealloc(args, cap * sizeof *args);
+                lens = jg_xrealloc(lens, cap * sizeof *lens);
+            }
+            snprintf(counts[n + 1], sizeof counts[n + 1], "%zu", l->p.nchannels);
+            args[nargs] = l->text;
+            lens[nargs++] = l->len;
+            args[nargs] = counts[n + 1];
+            lens[nargs] = strlen(counts[n + 1]);
+            nargs++;
+            for (size_t k = 0; k < l->p.nchannels; k++) {
+                args[nargs] = l->p.channels[k];
+                lens[nargs++] = strlen(l->p.channels[k]);
+            }
+            l->sent = true;
+            c->nunsent--;
+            bytes += l->len;
+            n++;
         }
+        if (n) {
+            args[0] = c->id;
+            lens[0] = strlen(c->id);
+            snprintf(counts[0], sizeof counts[0], "%zu", n);
+            args[1] = counts[0];
+            lens[1] = strlen(counts[0]);
+            struct batch *b = jg_xcalloc(1, sizeof *b);
+            b->n = n;
+            jg_cluster_fcall(c, sequence_reply, b, false, "jg_sequence_batch", (int)nargs, args, lens);
+        }
+        free(args);
+        free(lens);
+        free(counts);
     }
+}
+
+/* Before the loop sleeps: what this turn brought goes to Redis in one call. */
+static void batch_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct jg_cluster *c = w->data;
+    ev_prepare_stop(loop, w);
+    if (c->role == LEADER)
+        sequence_pending(c);
+}
+
+void jg_cluster_seq_init(struct jg_cluster *c)
+{
+    ev_prepare_init(&c->batch, batch_cb);
+    c->batch.data = c;
 }
 
 void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t len)
@@ -164,7 +213,6 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
         jg_info("redis: dropped a message on \"juggernaut\": %s (%zu bytes)", error ? error : "invalid", len);
         return;
     }
-    jg_jug_publish_deinit(&p);
     if (c->nlegacy >= LEGACY_MAX) {
         struct legacy *old = jg_container_of(c->legacy.next, struct legacy, node);
         if (old->sent)
@@ -175,13 +223,15 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
     struct legacy *l = jg_xcalloc(1, sizeof *l);
     l->text = jg_xstrndup(text, len);
     l->len = len;
+    l->p = p;
     l->hash = text_hash(text, len);
     text_count(c, l->hash, true)->n++;
     l->at = ev_now(c->loop);
     jg_list_add_tail(&c->legacy, &l->node);
     c->nlegacy++;
-    if (c->role == LEADER)
-        sequence_legacy(c, l);
+    c->nunsent++;
+    if (c->role == LEADER && !ev_is_active(&c->batch))
+        ev_prepare_start(c->loop, &c->batch);
 }
 
 /* ---- sequenced messages ---- */
@@ -190,11 +240,10 @@ static void apply(struct jg_cluster *c, uint64_t seq, char kind, const char *tex
 {
     c->last_seq = seq;
     c->stats->sequenced_in++;
-    if (kind == 'L')
-        legacy_seen(c, text, len);
     struct jg_jug_publish p;
     const char *error = NULL;
-    if (jg_jug_publish_parse(text, len, &p, &error) != 0) {
+    /* a legacy message heard here was parsed then: not again */
+    if (!(kind == 'L' && legacy_seen(c, text, len, &p)) && jg_jug_publish_parse(text, len, &p, &error) != 0) {
         c->stats->messages_invalid++;
         jg_info("cluster: dropped sequenced message %llu: %s", (unsigned long long)seq, error ? error : "invalid");
         if (!jg_list_empty(&c->backfills))
@@ -391,6 +440,7 @@ void jg_cluster_catchup(struct jg_cluster *c)
 
 void jg_cluster_seq_free(struct jg_cluster *c)
 {
+    ev_prepare_stop(c->loop, &c->batch);
     while (!jg_list_empty(&c->legacy))
         legacy_remove(c, jg_container_of(c->legacy.next, struct legacy, node));
     while (c->held_head) {

@@ -359,6 +359,11 @@ static void claim_reply(void *user, redisReply *r, void *priv)
         if (s)
             jg_cluster_end_moved(s, "taken over by another instance");
     }
+    /* a tombstone that only counted this claim has nothing left to say: it goes now, not
+     * seconds later (a burst of claims would hold one per session meanwhile) */
+    t = tombstone_get(c, cl->sid, false);
+    if (t && !t->claims && !t->gen && !t->notices.len)
+        tombstone_free(c, t);
     free(cl);
 }
 

@@ -21,12 +21,6 @@
 
 struct jg_session {
     char sid[JG_SID_MAX + 1];
-    UT_hash_handle hh;                   /* in the sid table */
-    struct jg_core *core;                /* borrowed */
-    struct jg_session_subs subs;         /* linked by channel.c */
-    json_t *meta;                        /* owned ref; NULL until the client sends meta */
-    void *transport;                     /* borrowed: the open transport, or NULL */
-    const struct jg_transport_ops *ops;  /* ops of the open transport */
     bool connected;                      /* "1::" has been sent */
     bool used;                           /* a transport request has been seen */
     bool unused_counted;                 /* counted in max-unused-sessions (until used or ended) */
@@ -34,6 +28,12 @@ struct jg_session {
     bool moved;                          /* another instance holds it: ends without events */
     bool hb_waiting;                     /* "2::" sent, reply not yet received */
     bool answering;                      /* a polling answer is being recorded */
+    UT_hash_handle hh;                   /* in the sid table */
+    struct jg_core *core;                /* borrowed */
+    struct jg_session_subs subs;         /* linked by channel.c */
+    json_t *meta;                        /* owned ref; NULL until the client sends meta */
+    void *transport;                     /* borrowed: the open transport, or NULL */
+    const struct jg_transport_ops *ops;  /* ops of the open transport */
     struct jg_unused_addr *unused_addr;  /* its address's count (unused.h), or NULL */
     struct jg_pktq queue;                /* packets waiting for a transport */
     uint64_t seq_hi;                     /* shared: highest seq handed to the transport or queue */

@@ -22,7 +22,7 @@
 #define FLUSH_CAP (4 << 20)       /* bytes written per connection per flush: fairness */
 #define LINGER_TIMEOUT 2.0        /* s to wait for the peer's EOF after our last byte */
 
-static void read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 /* The gauge of open transports of C's kind. */
 static int64_t *transport_gauge(struct jg_conn *c)
@@ -36,7 +36,6 @@ static int64_t *transport_gauge(struct jg_conn *c)
         return &c->net->stats->polls_pending;
     }
 }
-static void write_cb(struct ev_loop *loop, ev_io *w, int revents);
 void jg_conn_set_deadline(struct jg_conn *c, double seconds)
 {
     ev_timer_stop(c->net->loop, &c->timer);
@@ -58,13 +57,11 @@ struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer)
     jg_list_init(&c->pending_node);
     jg_list_init(&c->resume_node);
     jg_list_add_tail(&net->conns, &c->all_node);
-    ev_io_init(&c->read_watcher, read_cb, fd, EV_READ);
-    c->read_watcher.data = c;
-    ev_io_init(&c->write_watcher, write_cb, fd, EV_WRITE);
-    c->write_watcher.data = c;
+    ev_io_init(&c->io, io_cb, fd, EV_READ);
+    c->io.data = c;
     ev_timer_init(&c->timer, timer_cb, 0, 0);
     c->timer.data = c;
-    ev_io_start(net->loop, &c->read_watcher);
+    ev_io_start(net->loop, &c->io);
     jg_conn_set_deadline(c, net->cfg->header_timeout);
     net->stats->connections++;
     net->stats->connections_total++;
@@ -131,8 +128,7 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
     struct jg_net *net = c->net;
     c->closing = true;
     jg_debug("c#%llu %s closed: %s", (unsigned long long)c->id, c->peer, reason);
-    ev_io_stop(net->loop, &c->read_watcher);
-    ev_io_stop(net->loop, &c->write_watcher);
+    ev_io_stop(net->loop, &c->io);
     ev_timer_stop(net->loop, &c->timer);
     jg_list_remove(&c->resume_node);
     jg_list_remove(&c->all_node);
@@ -179,8 +175,8 @@ static void start_linger(struct jg_conn *c)
     ev_timer_stop(c->net->loop, &c->timer);
     ev_timer_set(&c->timer, LINGER_TIMEOUT, 0);
     ev_timer_start(c->net->loop, &c->timer);
-    if (!ev_is_active(&c->read_watcher))
-        ev_io_start(c->net->loop, &c->read_watcher);
+    if (!ev_is_active(&c->io))
+        ev_io_start(c->net->loop, &c->io);
 }
 
 void jg_conn_close_after_flush(struct jg_conn *c)
@@ -204,6 +200,24 @@ static void close_reset(struct jg_conn *c, const char *reason)
 }
 
 /* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
+static bool waiting_to_write(const struct jg_conn *c)
+{
+    return (c->io.events & EV_WRITE) != 0;
+}
+
+/* One watcher reads and, after EAGAIN, also waits to write: a connection costs one ev_io. */
+static void want_write(struct jg_conn *c, bool on)
+{
+    if (waiting_to_write(c) == on || c->closing)
+        return;
+    bool active = ev_is_active(&c->io);
+    if (active)
+        ev_io_stop(c->net->loop, &c->io);
+    ev_io_set(&c->io, c->fd, EV_READ | (on ? EV_WRITE : 0));
+    if (active)
+        ev_io_start(c->net->loop, &c->io);
+}
+
 static int flush(struct jg_conn *c)
 {
     struct jg_net *net = c->net;
@@ -231,7 +245,7 @@ static int flush(struct jg_conn *c)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                ev_io_start(net->loop, &c->write_watcher);
+                want_write(c, true);
                 return 0;
             }
             jg_conn_close(c, strerror(errno));
@@ -257,11 +271,11 @@ static int flush(struct jg_conn *c)
         }
         if (written_now >= FLUSH_CAP && c->out_count) {
             /* let others write; continue when the socket is writable again */
-            ev_io_start(net->loop, &c->write_watcher);
+            want_write(c, true);
             return 0;
         }
     }
-    ev_io_stop(net->loop, &c->write_watcher);
+    want_write(c, false);
     if (c->out_cap > 16) {
         /* idle connections keep no big rings */
         free(c->out);
@@ -314,18 +328,12 @@ void jg_conn_flush_all(struct jg_net *net)
         struct jg_conn *c = jg_container_of(net->pending_write.next, struct jg_conn, pending_node);
         jg_list_remove(&c->pending_node);
         /* an overflowed connection is closed even while it waits for POLLOUT */
-        if (c->overflowed || !ev_is_active(&c->write_watcher))
+        if (c->overflowed || !waiting_to_write(c))
             flush(c);
     }
     enforce_output_budget(net);
 }
 
-static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct jg_conn *c = w->data;
-    jg_list_remove(&c->pending_node);
-    flush(c);
-}
 
 void jg_conn_resume(struct jg_conn *c)
 {
@@ -349,9 +357,8 @@ void jg_conn_process_resumed(struct jg_net *net)
     }
 }
 
-static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void read_input(struct jg_conn *c)
 {
-    struct jg_conn *c = w->data;
     static char chunk[READ_CHUNK];   /* loop thread only; consumed before returning */
     for (int rounds = 0; rounds < 4 && !c->closing; rounds++) {
         ssize_t n = read(c->fd, chunk, sizeof chunk);
@@ -371,6 +378,17 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if ((size_t)n < sizeof chunk)
             return;
     }
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct jg_conn *c = w->data;
+    if (revents & EV_WRITE) {
+        jg_list_remove(&c->pending_node);
+        flush(c);
+    }
+    if ((revents & EV_READ) && !c->closing)
+        read_input(c);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

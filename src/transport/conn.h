@@ -28,15 +28,16 @@ enum jg_conn_mode {
     JG_CONN_LINGER,       /* output done and write side shut: discarding input until EOF */
 };
 
+/* Fields are grouped so that the struct has no holes: an idle WebSocket subscriber costs
+ * this struct, its session and its subscription (bench/RESULTS.md "idle"). */
 struct jg_conn {
     int fd;                              /* owned; -1 once closed */
+    enum jg_conn_mode mode;
     uint64_t id;                         /* for log lines: c#<id> */
     struct jg_net *net;                  /* borrowed */
     struct jg_addr_count *addr;          /* its address's count (max-connections-per-ip), or NULL */
-    ev_io read_watcher;
-    ev_io write_watcher;                 /* started only after EAGAIN */
+    ev_io io;                            /* EV_READ always; EV_WRITE too after EAGAIN */
     ev_timer timer;                      /* header/idle timeout, or linger deadline */
-    enum jg_conn_mode mode;
     http_parser parser;
     struct jg_http_req *req;             /* owned: request being parsed or being answered */
     struct jg_sb held_input;             /* bytes that arrived while a request was held */
@@ -45,31 +46,29 @@ struct jg_conn {
     unsigned out_head;                   /* index of the oldest entry */
     unsigned out_count;                  /* entries queued */
     unsigned out_cap;                    /* slots allocated (power of two) */
+    enum jg_transport_kind kind;         /* which transport, when session != NULL */
     size_t head_off;                     /* bytes of out[out_head] already written */
     size_t out_bytes;                    /* unsent bytes in the queue */
     /* transport role */
     struct jg_session *session;          /* borrowed: the session this conn carries, or NULL */
-    enum jg_transport_kind kind;         /* which transport, when session != NULL */
     wslay_event_context_ptr ws;          /* owned, JG_CONN_WS only, and only while a frame or
                                             fragmented message is in progress (ws.c) */
-    const unsigned char *ws_in;          /* borrowed: unread input handed to wslay */
-    size_t ws_in_len;
     uint64_t ws_unparsed;                /* bytes given to wslay not yet part of a whole frame */
     uint64_t ws_frame_len;               /* bytes (header + payload) of the frame being read */
-    bool ws_msg_open;                    /* a fragmented message awaits its last frame */
     struct jg_list pending_node;         /* in net->pending_write or net->closing */
     struct jg_list resume_node;          /* in net->resume while held_input waits */
     struct jg_list all_node;             /* in net->conns until closed */
+    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
+                                            of an asynchronous answer waiting for it */
+    bool ws_msg_open;                    /* a fragmented message awaits its last frame */
     bool held;                           /* a request is held open (long-poll, stream) */
     bool claimed;                        /* c->req's session claim is done (backplane.h) */
     bool sid_spent;                      /* the claim found c->req's session ended */
-    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
-                                            of an asynchronous answer waiting for it */
     bool closing;                        /* jg_conn_close ran; freed from net->closing */
     bool close_after_flush;              /* close once the queue is empty */
     bool overflowed;                     /* passed max-output-buffer: close on next flush */
     bool admin;                          /* accepted on the admin port: health/stats only */
-    char peer[64];                       /* "ip:port" for log lines */
+    char peer[56];                       /* "ip:port" or "[ip6]:port" for log lines */
 };
 
 /* Accepted socket FD (non-blocking) becomes a connection; its input goes to net->input. */

@@ -55,17 +55,21 @@ struct jg_buf *jg_ws_frame_new(const void *payload, size_t len)
     return b;
 }
 
+/* The input jg_ws_feed hands to wslay, which reads it through recv_cb: only while one feed
+ * runs (loop thread only; a feed never starts another), so no connection keeps it. */
+static const unsigned char *feed_in;
+static size_t feed_len;
+
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
-    struct jg_conn *c = user;
-    if (!c->ws_in_len) {
+    if (!feed_len) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    size_t n = len < c->ws_in_len ? len : c->ws_in_len;
-    memcpy(buf, c->ws_in, n);
-    c->ws_in += n;
-    c->ws_in_len -= n;
+    size_t n = len < feed_len ? len : feed_len;
+    memcpy(buf, feed_in, n);
+    feed_in += n;
+    feed_len -= n;
     return (ssize_t)n;
 }
 
@@ -125,12 +129,12 @@ void jg_ws_feed(struct jg_conn *c, const unsigned char *data, size_t len)
         }
         wslay_event_config_set_max_recv_msg_length(c->ws, c->net->cfg->max_message_size);
     }
-    c->ws_in = data;
-    c->ws_in_len = len;
+    feed_in = data;
+    feed_len = len;
     c->ws_unparsed += len;
     int rv = wslay_event_recv(c->ws);
-    c->ws_in = NULL;
-    c->ws_in_len = 0;
+    feed_in = NULL;
+    feed_len = 0;
     if (c->closing)
         return;
     wslay_event_send(c->ws);   /* pongs, close replies, protocol-error closes */

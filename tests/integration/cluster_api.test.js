@@ -210,6 +210,15 @@ describe('history and recovery', () => {
   });
 });
 
+/* Polls PRED (async) until it holds, or fails after MS saying WHAT. */
+async function until(pred, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await h.sleep(50);
+  }
+}
+
 describe('presence', () => {
   test('snapshot, join and leave per identity (two tabs of one user are one member); GET /presence and the Redis hash', async () => {
     const ch = h.uid('room');
@@ -248,6 +257,45 @@ describe('presence', () => {
     assert.deepEqual(joinsAndLeaves, ['join:bob', 'leave:bob'], JSON.stringify(parsed(ann1)));
     assert.deepEqual(Object.keys(await pub.hgetall(`jg:presence:${ch}`)), [ann1.sid]);
     ann1.close();
+  });
+
+  test('joins and leaves are sequenced only while a subscription watches presence; the hash is kept regardless', async () => {
+    const ch = h.uid('quiet');
+    const pMessages = async () => (await pub.call('XRANGE', 'jg:log', '-', '+'))
+      .filter(([, f]) => f[f.indexOf('k') + 1] === 'P' && f[f.indexOf('m') + 1].includes(JSON.stringify(ch)));
+    // nobody watches: subscribes and a leave cost no sequenced message, presence is still kept
+    const x = await h.sioConnect(a.base, { transports: ['websocket'] });
+    const y = await h.sioConnect(b.base, { transports: ['xhr-polling'] });
+    await subscribed(x, ch);
+    await subscribed(y, ch);
+    y.close();
+    await until(async () => !(await pub.hexists(`jg:presence:${ch}`, y.sid)), 5000, 'y left presence');
+    assert.deepEqual(Object.keys(await pub.hgetall(`jg:presence:${ch}`)), [x.sid]);
+    assert.equal((await pMessages()).length, 0, 'no join or leave sequenced while nobody watches');
+    assert.equal(await pub.exists(`jg:presence-watch:${ch}`), 0);
+    // a watcher: it gets the snapshot (x), then a later join and leave, sequenced
+    const w = await h.sioConnect(a.base, { transports: ['websocket'] });
+    w.send({ type: 'meta', data: { user: 'wat' } });
+    await subscribed(w, ch, { presence: true });
+    await w.waitForMessage((t, j) => j && j.presence === 'snapshot');
+    assert.equal(await pub.get(`jg:presence-watch:${ch}`), '1');
+    const z = await h.sioConnect(b.base, { transports: ['websocket'] });
+    z.send({ type: 'meta', data: { user: 'zed' } });
+    await subscribed(z, ch);
+    await w.waitForMessage((t, j) => j && j.presence === 'join' && j.meta && j.meta.user === 'zed');
+    z.close();
+    await w.waitForMessage((t, j) => j && j.presence === 'leave' && j.meta && j.meta.user === 'zed');
+    assert.ok((await pMessages()).length >= 2, 'join and leave of zed sequenced');
+    // the watcher leaves: nothing watches any more
+    w.close();
+    await until(async () => !(await pub.exists(`jg:presence-watch:${ch}`)), 5000, 'the watch count went');
+    const before = (await pMessages()).length;
+    const v = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(v, ch);
+    v.close();
+    await until(async () => !(await pub.hexists(`jg:presence:${ch}`, v.sid)), 5000, 'v left presence');
+    assert.equal((await pMessages()).length, before, 'no join or leave sequenced once the watcher left');
+    x.close();
   });
 
   test('GET /presence/<channel> takes the channel name percent-encoded', async () => {

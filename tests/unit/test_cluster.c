@@ -32,7 +32,7 @@
 #define MAX_CMDS 64
 
 struct cmd {
-    char text[512];                 /* argv joined by spaces */
+    char text[8192];                /* argv joined by spaces */
     jg_broker_reply_fn *cb;
     void *priv;
 };
@@ -215,11 +215,49 @@ static void test_leader_change_sequences_pending_in_order(void **state)
     assert_int_equal(find_cmd("FCALL jg_sequence", mark), -1);   /* not before the log is read */
     answer_empty_array(xr);
     assert_int_equal(c->role, LEADER);
-    int s1 = find_cmd("FCALL jg_sequence", mark);
-    int s2 = find_cmd("FCALL jg_sequence", (size_t)s1 + 1);
-    assert_true(s1 >= 0 && s2 > s1);
-    assert_non_null(strstr(cmds[s1].text, "\"data\":1"));
-    assert_non_null(strstr(cmds[s2].text, "\"data\":2"));
+    /* both in one call, in the order heard: leader id, count 2, then text, 1 channel, "x" */
+    int s1 = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    assert_true(s1 >= 0);
+    assert_int_equal(find_cmd("FCALL jg_sequence", (size_t)s1 + 1), -1);
+    char want[256];
+    snprintf(want, sizeof want, "FCALL jg_sequence_batch 0 %s 2 %s 1 x %s 1 x", jg_cluster_id(c), a, b);
+    assert_string_equal(cmds[s1].text, want);
+}
+
+/* A leader sequences what one loop turn brought in one call (never a round trip per
+ * message), in the order heard; the reply counts them all. */
+static void test_leader_batches_a_loop_turn(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    become_leader(f);
+    size_t mark = ncmds;
+    char text[50][64];
+    for (int i = 0; i < 50; i++) {
+        snprintf(text[i], sizeof text[i], "{\"channels\":[\"c%d\",\"d\"],\"data\":%d}", i, i);
+        jg_cluster_legacy_message(c, text[i], strlen(text[i]));
+    }
+    assert_int_equal(find_cmd("FCALL jg_sequence", mark), -1);   /* not one by one */
+    ev_invoke(f->loop, &c->batch, EV_PREPARE);                    /* the loop is about to sleep */
+    int b = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    assert_true(b >= 0);
+    assert_int_equal(find_cmd("FCALL jg_sequence", (size_t)b + 1), -1);
+    char head[96];
+    snprintf(head, sizeof head, "FCALL jg_sequence_batch 0 %s 50 ", jg_cluster_id(c));
+    assert_memory_equal(cmds[b].text, head, strlen(head));
+    const char *prev = cmds[b].text;
+    for (int i = 0; i < 50; i++) {   /* each with its two channels, in order */
+        char part[160];
+        snprintf(part, sizeof part, "%.64s 2 c%d d", text[i], i);
+        const char *at = strstr(prev, part);
+        assert_non_null(at);
+        prev = at + 1;
+    }
+    redisReply seq = { .type = REDIS_REPLY_STRING, .str = "1050", .len = 4 };
+    int64_t before = f->srv.stats.messages_sequenced;
+    answer(b, &seq);
+    assert_int_equal(f->srv.stats.messages_sequenced, before + 50);
+    assert_int_equal(c->role, LEADER);
 }
 
 /* Another instance won the lease: NOTLEADER makes a leader step down, and what it had
@@ -232,7 +270,8 @@ static void test_notleader_steps_down(void **state)
     const char *m = "{\"channels\":[\"y\"],\"data\":3}";
     size_t mark = ncmds;
     jg_cluster_legacy_message(c, m, strlen(m));
-    int seq = find_cmd("FCALL jg_sequence", mark);
+    ev_invoke(f->loop, &c->batch, EV_PREPARE);
+    int seq = find_cmd("FCALL jg_sequence_batch", mark);
     assert_true(seq >= 0);
     redisReply err = { .type = REDIS_REPLY_ERROR, .str = "NOTLEADER", .len = 9 };
     answer(seq, &err);
@@ -526,6 +565,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_leader_change_sequences_pending_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_batches_a_loop_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draining_releases_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_young_instance_says_since_when_it_listens, setup, teardown),
