@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/plot.sh: draws the offered-load sweep of a bench run (its `scen=sweep-RATE` lines)
+# as a PNG: deliveries/s and p99 latency against the offered load, one line per server.
+#
+#   bash bench/plot.sh [RAW] [PNG]    default build/bench/raw.txt -> build/bench/sweep.png
+#
+# Medians over the repetitions, like the tables (bench/table.awk). Needs gnuplot (Debian
+# gnuplot-nox, which bench/run.sh installs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RAW=${1:-build/bench/raw.txt}
+PNG=${2:-build/bench/sweep.png}
+command -v gnuplot >/dev/null || { echo "plot: gnuplot missing (apt-get install gnuplot-nox)" >&2; exit 1; }
+grep -q '^scen=sweep-' "$RAW" || { echo "plot: no sweep lines in $RAW (SCENARIOS=sweep)" >&2; exit 1; }
+TMP=$(mktemp -d /tmp/jg-plot.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+# one data file per target: offered msg/s, deliveries/s, p99 ms (medians)
+awk -v dir="$TMP" '
+function med(list,    n, a, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+$1 == "version" && $2 == "date" { d = $0; sub(/^version date /, "", d) }
+$1 == "version" && $2 == "cpus" { c = $0; sub(/^version cpus /, "", c) }
+$1 ~ /^scen=sweep-/ {
+    r = substr($1, 12); t = ""; rate = ""; p99 = ""
+    for (i = 2; i <= NF; i++) {
+        split($i, kv, "=")
+        if (kv[1] == "target") t = kv[2]
+        else if (kv[1] == "rate") rate = kv[2]
+        else if (kv[1] == "p99_us") p99 = kv[2]
+    }
+    if (t == "" || rate == "") next
+    k = t SUBSEP r
+    if (!(k in rates)) { order[++n] = k }
+    rates[k] = rates[k] " " rate; p99s[k] = p99s[k] " " p99
+}
+END {
+    for (i = 1; i <= n; i++) {
+        split(order[i], tr, SUBSEP)
+        f = dir "/" tr[1] ".dat"
+        printf "%s %s %s\n", tr[2], med(rates[order[i]]), med(p99s[order[i]]) / 1000 >> f
+        seen[tr[1]] = 1
+    }
+    for (t in seen) {
+        system("sort -n -o " dir "/" t ".dat " dir "/" t ".dat")
+        print t > (dir "/targets")
+    }
+    print d " | " c > (dir "/title")
+}' "$RAW"
+
+title() {
+    case $1 in
+    juggc) echo "juggernautd (cluster yes)" ;;
+    jugg) echo "juggernautd (cluster no)" ;;
+    juggbc) echo "baseline (cluster yes)" ;;
+    juggb) echo "baseline (cluster no)" ;;
+    nchan) echo "Nchan" ;;
+    *) echo "$1" ;;
+    esac
+}
+style() { # juggernautd first and solid, Nchan dashed
+    case $1 in
+    juggc | jugg) echo "lw 2 lc rgb '#1f77b4' pt 7" ;;
+    juggbc | juggb) echo "lw 2 lc rgb '#2ca02c' pt 9" ;;
+    nchan) echo "lw 2 lc rgb '#d62728' pt 5 dt 2" ;;
+    *) echo "lw 1" ;;
+    esac
+}
+rplot=""; lplot=""
+for t in juggc jugg juggbc juggb nchan; do
+    grep -qx "$t" "$TMP/targets" || continue
+    f="$TMP/$t.dat"
+    rplot="$rplot${rplot:+, }'$f' using 1:2 with linespoints $(style "$t") title '$(title "$t")'"
+    lplot="$lplot${lplot:+, }'$f' using 1:3 with linespoints $(style "$t") title '$(title "$t")'"
+done
+mkdir -p "$(dirname "$PNG")"
+gnuplot <<EOF
+set terminal pngcairo size 1400,560 font ',11'
+set output '$PNG'
+set multiplot layout 1,2 title "channels scenario: offered-load sweep, 1 subscriber per channel -- $(cat "$TMP/title")"
+set logscale xy
+set grid
+set key top left
+set xlabel 'offered load, messages/s'
+set ylabel 'deliveries/s'
+set format x '%.0s%c'
+set format y '%.0s%c'
+plot $rplot, x with lines lc rgb '#999999' dt 3 title 'offered'
+set ylabel 'p99 latency, ms (publish -> deliver)'
+set format y '%g'
+plot $lplot
+unset multiplot
+EOF
+echo "plot: $PNG" >&2
