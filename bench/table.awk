@@ -245,7 +245,7 @@ function sweep(    i, j, n, r, t, nt, tl, hdr, sep, line, sat) {
     print sep
     for (j = 1; j <= nsweep; j++) {
         r = sweep_r[j]; n = "sweep-" r
-        line = "| " frate(r) " |"
+        line = "| " frate(r + 0) " |"
         for (i = 1; i <= nt; i++) {
             t = tl[i]
             if (!((n, t) in seen_t)) { line = line " - | - | - |"; continue }
