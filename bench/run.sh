@@ -2,8 +2,8 @@
 # bench/run.sh: juggernautd vs Nchan vs the kernel's ceiling, scenario by scenario, REPS
 # repetitions interleaved, one Markdown table of medians (bench/README.md).
 #
-#   bash bench/run.sh            full run (12-20 min)    (make bench)
-#   QUICK=1 bash bench/run.sh    smaller and shorter (< 5 min)   (make bench QUICK=1)
+#   bash bench/run.sh            full run (20-30 min)    (make bench)
+#   QUICK=1 bash bench/run.sh    smaller and shorter (5-8 min)   (make bench QUICK=1)
 #   REPS=N                       repetitions (default 3)
 #   SCENARIOS="fanout rate"      a subset: fanout rate big channels chat idle poll churn slow
 #                                sweep (the last is not in the default set)
