@@ -1524,25 +1524,30 @@ static uint64_t cmdstats_calls(const struct cmdstats *cs, const char *name)
     return 0;
 }
 
-/* redis_cmds_per_cycle=X redis_cmds=<name>:<per cycle>,... (INFO and the commands
- * this reading itself makes are left out) */
+/* redis_cmds_per_cycle=X redis_cmds=<name>:<per cycle>,... most frequent first (INFO, the
+ * command of this reading itself, left out) */
 static void print_cmdstats(const struct cmdstats *a, const struct cmdstats *b, uint64_t cycles)
 {
     if (a->n == 0 && b->n == 0)
         return;
-    uint64_t total = 0;
+    uint64_t total = 0, d[MAX_CMDSTATS];
+    int idx[MAX_CMDSTATS], n = 0;
+    for (int i = 0; i < b->n; i++) {
+        d[i] = strcmp(b->name[i], "info") ? b->calls[i] - cmdstats_calls(a, b->name[i]) : 0;
+        total += d[i];
+        if (d[i] == 0)
+            continue;
+        int k = n++;
+        for (; k > 0 && d[idx[k - 1]] < d[i]; k--)
+            idx[k] = idx[k - 1];
+        idx[k] = i;
+    }
     char list[1024];
     size_t len = 0;
     list[0] = '\0';
-    for (int i = 0; i < b->n; i++) {
-        if (!strcmp(b->name[i], "info"))
-            continue;
-        uint64_t d = b->calls[i] - cmdstats_calls(a, b->name[i]);
-        if (d == 0)
-            continue;
-        total += d;
-        int w = snprintf(list + len, sizeof list - len, "%s%s:%.2f", len ? "," : "", b->name[i],
-                         cycles ? (double)d / (double)cycles : 0.0);
+    for (int k = 0; k < n; k++) {
+        int w = snprintf(list + len, sizeof list - len, "%s%s:%.2f", len ? "," : "",
+                         b->name[idx[k]], cycles ? (double)d[idx[k]] / (double)cycles : 0.0);
         if (w > 0 && (size_t)w < sizeof list - len)
             len += (size_t)w;
     }
