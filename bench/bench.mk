@@ -33,7 +33,7 @@ $(BENCH_OUT)/ceiling: bench/ceiling.c bench/common.c bench/bench.h bench/bench.m
 bench:
 	@$(MAKE) --no-print-directory all bench-tools
 	@QUICK=$(QUICK) REPS=$(REPS) BENCH_CLUSTER=$(BENCH_CLUSTER) BENCH_BASELINE=$(BENCH_BASELINE) \
-		SWEEP_RATES="$(SWEEP_RATES)" bash bench/run.sh
+		SWEEP_RATES="$(SWEEP_RATES)" CHAT_SWEEP_RATES="$(CHAT_SWEEP_RATES)" bash bench/run.sh
 
 # the daemon of another revision, for BENCH_BASELINE: its tree (git archive, so no
 # worktree and nothing of this one) built in a temporary directory

@@ -6,7 +6,7 @@
 #   QUICK=1 bash bench/run.sh    smaller and shorter (5-8 min)   (make bench QUICK=1)
 #   REPS=N                       repetitions (default 3)
 #   SCENARIOS="fanout rate"      a subset: fanout rate big channels chat idle poll churn slow
-#                                sweep (the last is not in the default set)
+#                                sweep chatsweep (the last two are not in the default set)
 #   PERF=1                       also count the servers' write-family syscalls with perf stat
 #   BENCH_CLUSTER=both|yes|no    juggernautd with "cluster yes" (the shipped default, target
 #                                juggc) and "cluster no" (the legacy direct path, target jugg):
@@ -16,7 +16,8 @@
 #                                `make bench-base BASE_REV=main`) run beside this build with the
 #                                same config in every juggernautd run (targets juggbc, juggb),
 #                                plus a "Baseline" table of both and their ratio
-#   SWEEP_RATES="5000 10000 ..." offered loads (msg/s) of the sweep scenario
+#   SWEEP_RATES="5000 10000 ..." offered loads (msg/s) of the sweep scenario (channels)
+#   CHAT_SWEEP_RATES="250 ..."   the same for chatsweep (chat)
 #
 # Everything runs on 127.0.0.1 with ports chosen free; every process started here is
 # stopped by pid when the script exits. Servers are pinned to CPU 0, the load generator
@@ -101,6 +102,8 @@ CHURN_CONC=64
 # sweep: channels (N_CH x 1 subscriber) at these offered loads, msg/s, each for SWEEP_SECS;
 # a server stops at the first load it does not keep up with (its saturation)
 SWEEP_RATES=${SWEEP_RATES:-"5000 10000 20000 40000 80000 160000 320000"}
+# chatsweep: the chat shape at these offered loads, msg/s (x 50.5 deliveries per message)
+CHAT_SWEEP_RATES=${CHAT_SWEEP_RATES:-"250 500 1000 2000 4000 8000 16000"}
 RATE_START=100   # msg/s to 1,000 subscribers tried first for the below-saturation run
 
 # ---- processes -----------------------------------------------------------------------
@@ -328,6 +331,47 @@ calibrate_rate() { # the rate (msg/s to N_SMALL subscribers, halving from RATE_S
     RATE=$r
 }
 
+# sweep_run NAME D2 RATE... -- loadgen-arguments...: the shape given by the arguments at
+# each offered load RATE (msg/s; D2 = 2 x the deliveries per message), for juggernautd in
+# the first mode of BENCH_CLUSTER (and the baseline) and Nchan, raw scenario NAME-RATE.
+# Fresh servers for every step (a saturated step leaves a backlog); a server leaves the
+# sweep after the first step it does not keep up with. Uses $rep of the caller.
+sweep_run() {
+    local name=$1 d2=$2 r t m=${JMODES%% *} done_t=" " line rate lost left
+    shift 2
+    local rates=()
+    while [ "$1" != -- ]; do rates+=("$1"); shift; done
+    shift
+    for r in "${rates[@]}"; do
+        for t in $JBINS nchan; do
+            case $done_t in *" $t "*) continue ;; esac
+            restart_servers
+            if [ "$t" = nchan ]; then
+                # shellcheck disable=SC2046
+                record "$name-$r" nchan "$rep" "$LG" $(lg_nchan) "$@" --rate "$r" \
+                    --duration "$SWEEP_SECS" "${READY_N[@]}"
+            else
+                use_jugg "$m" "$t"
+                # shellcheck disable=SC2046
+                record "$name-$r" "$(jtarget "$m" "$t")" "$rep" "$LG" $(lg_jugg) "$@" --rate "$r" \
+                    --duration "$SWEEP_SECS" "${READY_J[@]}"
+            fi
+            line=$(tail -1 "$RAW")
+            rate=$(echo "$line" | tr ' ' '\n' | sed -n 's/^rate=//p')
+            lost=$(echo "$line" | tr ' ' '\n' | sed -n 's/^lost=//p')
+            # saturated: under 90 % of the offered deliveries made, or messages lost
+            if [ -z "$rate" ] || [ "$rate" -lt $(( r * d2 * 9 / 20 )) ] || [ "${lost:-0}" -gt 0 ]; then
+                log "$name: $t saturated at $r msg/s (delivered ${rate:-?}/s, lost ${lost:-?})"
+                done_t="$done_t$t "
+            fi
+        done
+        left=0
+        for t in $JBINS nchan; do case $done_t in *" $t "*) ;; *) left=1 ;; esac; done
+        if [ "$left" = 0 ]; then break; fi
+    done
+    return 0
+}
+
 scenario() { # scenario NAME REP
     local rep=$2
     case $1 in
@@ -375,37 +419,16 @@ scenario() { # scenario NAME REP
             --burst "$M_CHAT" "${READY_N[@]}"
         ;;
     sweep)
-        # juggernautd in the first mode of BENCH_CLUSTER (and the baseline) and Nchan at
-        # each offered load, fresh servers for every step: a saturated step leaves a backlog
         label sweep "channels at an offered load: $N_CH channels x 1 subscriber, ${SWEEP_SECS}s per step"
-        local r t m=${JMODES%% *} done_t=" " line rate lost
-        for r in $SWEEP_RATES; do
-            for t in $JBINS nchan; do
-                case $done_t in *" $t "*) continue ;; esac
-                restart_servers
-                if [ "$t" = nchan ]; then
-                    # shellcheck disable=SC2046
-                    record "sweep-$r" nchan "$rep" "$LG" $(lg_nchan) --mode channels -n "$N_CH" \
-                        --channels "$N_CH" --rate "$r" --duration "$SWEEP_SECS" "${READY_N[@]}"
-                else
-                    use_jugg "$m" "$t"
-                    # shellcheck disable=SC2046
-                    record "sweep-$r" "$(jtarget "$m" "$t")" "$rep" "$LG" $(lg_jugg) --mode channels \
-                        -n "$N_CH" --channels "$N_CH" --rate "$r" --duration "$SWEEP_SECS" "${READY_J[@]}"
-                fi
-                line=$(tail -1 "$RAW")
-                rate=$(echo "$line" | tr ' ' '\n' | sed -n 's/^rate=//p')
-                lost=$(echo "$line" | tr ' ' '\n' | sed -n 's/^lost=//p')
-                # saturated: under 90 % of the offered load delivered, or messages lost
-                if [ -z "$rate" ] || [ "$rate" -lt $(( r * 9 / 10 )) ] || [ "${lost:-0}" -gt 0 ]; then
-                    log "sweep: $t saturated at $r msg/s (delivered ${rate:-?}/s, lost ${lost:-?})"
-                    done_t="$done_t$t "
-                fi
-            done
-            local left=0
-            for t in $JBINS nchan; do case $done_t in *" $t "*) ;; *) left=1 ;; esac; done
-            [ "$left" = 0 ] && break
-        done
+        # shellcheck disable=SC2086
+        sweep_run sweep 2 $SWEEP_RATES -- --mode channels -n "$N_CH" --channels "$N_CH"
+        ;;
+    chatsweep)
+        label chatsweep "chat at an offered load: $N_CHAT users, private channel + 1 of $G_CHAT groups of $((N_CHAT / G_CHAT)), messages alternating private / group ($(( 1 + N_CHAT / G_CHAT )) deliveries per 2 messages), ${SWEEP_SECS}s per step"
+        # deliveries per message, times 2: (1 private + N/G group members) per 2 messages
+        # shellcheck disable=SC2086
+        sweep_run chatsweep $(( 1 + N_CHAT / G_CHAT )) $CHAT_SWEEP_RATES -- --mode chat \
+            -n "$N_CHAT" --groups "$G_CHAT"
         ;;
     idle)
         restart_servers
@@ -481,6 +504,9 @@ mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.txt"
 awk -f bench/table.awk "$RAW" | tee "$OUT/last.md"
 if grep -q '^scen=sweep-' "$RAW"; then
-    bash bench/plot.sh "$OUT/raw.txt" "$OUT/sweep.png" >&2 || log "plot failed"
+    bash bench/plot.sh "$OUT/raw.txt" "$OUT/sweep.png" sweep >&2 || log "plot failed"
+fi
+if grep -q '^scen=chatsweep-' "$RAW"; then
+    bash bench/plot.sh "$OUT/raw.txt" "$OUT/chatsweep.png" chatsweep >&2 || log "plot failed"
 fi
 log "done in $(( $(date +%s) - START )) s; table in build/bench/last.md, raw lines in build/bench/raw.txt"

@@ -5,7 +5,7 @@
 # frames), redisbench (redis-benchmark PUBLISH). The main table leads with the juggernautd
 # target of "version lead" (cluster yes unless BENCH_CLUSTER=no) and shows the other mode
 # beside it; more tables: cluster mode cost (both modes ran), baseline vs this build
-# (BENCH_BASELINE), the offered-load sweep (scenarios sweep-RATE).
+# (BENCH_BASELINE), the offered-load sweeps (scenarios sweep-RATE, chatsweep-RATE).
 # Numbers are medians over the repetitions; a missing one prints as "-".
 
 function isnum(x) { return x ~ /^-?[0-9]+(\.[0-9]+)?$/ }
@@ -220,36 +220,39 @@ function small_channels(s, extra,    j, n, c) {
         p5099(s, "nchan"), "-", "", "", "")
 }
 
-# ---- the offered-load sweep: scenarios sweep-RATE ------------------------------------
-function sweep(    i, j, n, r, t, nt, tl, hdr, sep, line, sat) {
-    if (nsweep == 0) return
+# ---- the offered-load sweeps: scenarios sweep-RATE (channels), chatsweep-RATE (chat) ----
+function sweep(pre, what, png,    i, j, n, r, t, nt, tl, hdr, sep, line, b) {
+    if (sweep_n[pre] == 0) return
     # offered loads in increasing order
-    for (i = 2; i <= nsweep; i++)
-        for (j = i; j > 1 && sweep_r[j - 1] + 0 > sweep_r[j] + 0; j--) {
-            r = sweep_r[j]; sweep_r[j] = sweep_r[j - 1]; sweep_r[j - 1] = r
+    for (i = 2; i <= sweep_n[pre]; i++)
+        for (j = i; j > 1 && sweep_r[pre, j - 1] + 0 > sweep_r[pre, j] + 0; j--) {
+            r = sweep_r[pre, j]; sweep_r[pre, j] = sweep_r[pre, j - 1]; sweep_r[pre, j - 1] = r
         }
     nt = 0
-    if ((L, "s") in sweep_t) tl[++nt] = L
-    if ((L == "juggc" ? "juggbc" : "juggb", "s") in sweep_t) tl[++nt] = (L == "juggc" ? "juggbc" : "juggb")
-    if (("nchan", "s") in sweep_t) tl[++nt] = "nchan"
+    b = L == "juggc" ? "juggbc" : "juggb"
+    if ((pre, L) in sweep_t) tl[++nt] = L
+    if ((pre, b) in sweep_t) tl[++nt] = b
+    if ((pre, "nchan") in sweep_t) tl[++nt] = "nchan"
     print ""
-    print "Offered-load sweep: " label["sweep"] "; a server stops after the first load at which it delivers " \
-          "under 90 % of it or loses messages. Plot: build/bench/sweep.png (bench/plot.sh)."
+    print "Offered-load sweep, " what ": " label[pre] "; a server leaves the sweep after the first load at " \
+          "which it makes under 90 % of the offered deliveries or loses messages. Plot: build/bench/" png \
+          " (bench/plot.sh)."
     print ""
     hdr = "| offered msg/s |"; sep = "|---:|"
     for (i = 1; i <= nt; i++) {
-        hdr = hdr " " tname(tl[i]) " deliveries/s | p50 / p99 ms | server CPU µs/delivery |"
-        sep = sep "---:|---:|---:|"
+        hdr = hdr " " tname(tl[i]) " deliveries/s | p50 / p99 ms | server CPU µs/delivery | writes/delivery |"
+        sep = sep "---:|---:|---:|---:|"
     }
     print hdr
     print sep
-    for (j = 1; j <= nsweep; j++) {
-        r = sweep_r[j]; n = "sweep-" r
+    for (j = 1; j <= sweep_n[pre]; j++) {
+        r = sweep_r[pre, j]; n = pre "-" r
         line = "| " frate(r + 0) " |"
         for (i = 1; i <= nt; i++) {
             t = tl[i]
-            if (!((n, t) in seen_t)) { line = line " - | - | - |"; continue }
-            line = line " " frate(med(n, t, "rate")) " | " p5099(n, t) " | " fnum(med(n, t, "srv_cpu_us"), 3) " |"
+            if (!((n, t) in seen_t)) { line = line " - | - | - | - |"; continue }
+            line = line " " frate(med(n, t, "rate")) " | " p5099(n, t) " | " fnum(med(n, t, "srv_cpu_us"), 3) \
+                   " | " fnum(writes(n, t), 3) " |"
         }
         print line
     }
@@ -273,10 +276,10 @@ function tname(t) {
     seen[s] = 1
     targets[t] = 1
     seen_t[s, t] = 1
-    if (s ~ /^sweep-/) {
-        r = substr(s, 7)
-        if (!(r in sweep_seen)) { sweep_seen[r] = 1; sweep_r[++nsweep] = r }
-        sweep_t[t, "s"] = 1
+    if (match(s, /^(sweep|chatsweep)-/)) {
+        pre = substr(s, 1, RLENGTH - 1); r = substr(s, RLENGTH + 1)
+        if (!((pre, r) in sweep_seen)) { sweep_seen[pre, r] = 1; sweep_r[pre, ++sweep_n[pre]] = r }
+        sweep_t[pre, t] = 1
     }
     for (i = 1; i <= NF; i++) {
         eq = index($i, "="); if (!eq) continue
@@ -388,7 +391,8 @@ END {
         j = med(s, L, "rate"); n = med(s, "nchan", "rate")
         row("", "readers' deliveries/s", frate(j), o2(s, "rate", "rate"), frate(n), "-", ratio(j, n), "", "")
     }
-    sweep()
+    sweep("sweep", "channels", "sweep.png")
+    sweep("chatsweep", "chat", "chatsweep.png")
     if ("juggb" in targets || "juggbc" in targets) {
         for (i = 1; i <= 2; i++) {
             t = i == 1 ? L : O
