@@ -1524,9 +1524,11 @@ static uint64_t cmdstats_calls(const struct cmdstats *cs, const char *name)
     return 0;
 }
 
-/* redis_cmds_per_cycle=X redis_cmds=<name>:<per cycle>,... most frequent first (INFO, the
- * command of this reading itself, left out) */
-static void print_cmdstats(const struct cmdstats *a, const struct cmdstats *b, uint64_t cycles)
+/* <per>=X <list>=<name>:<per unit>,... most frequent first: the commands Redis ran between
+ * A and B per unit (churn cycle, published message); INFO, the command of this reading
+ * itself, left out */
+static void print_cmdstats(const struct cmdstats *a, const struct cmdstats *b, uint64_t cycles,
+                           const char *per, const char *listkey)
 {
     if (a->n == 0 && b->n == 0)
         return;
@@ -1551,8 +1553,8 @@ static void print_cmdstats(const struct cmdstats *a, const struct cmdstats *b, u
         if (w > 0 && (size_t)w < sizeof list - len)
             len += (size_t)w;
     }
-    out_kv("redis_cmds_per_cycle", "%.2f", cycles ? (double)total / (double)cycles : 0.0);
-    out_kv("redis_cmds", "%s", len ? list : "none");
+    out_kv(per, "%.2f", cycles ? (double)total / (double)cycles : 0.0);
+    out_kv(listkey, "%s", len ? list : "none");
 }
 
 static void finish_workers(void)
@@ -1789,7 +1791,7 @@ int main(int argc, char **argv)
             out_kv("srv_wait_pct", "%.0f", 100.0 * (double)(s1.wait_ns - s0.wait_ns) / (double)(t1 - t0));
         out_kv("lg_cpu_pct", "%.0f", 100.0 * (double)(lg1 - lg0) / (double)(t1 - t0));
         out_kv("secs", "%.2f", secs);
-        print_cmdstats(&rs[0], &rs[1], cyc);
+        print_cmdstats(&rs[0], &rs[1], cyc, "redis_cmds_per_cycle", "redis_cmds");
         finish_workers();
         print_stats_keys();
         putchar('\n');
@@ -1844,6 +1846,14 @@ int main(int argc, char **argv)
         pump(0.2, NULL);
     }
     int64_t t_mid = o.mode == M_SLOW ? bench_now_ns() + (int64_t)(o.duration * 0.5e9) : 0;
+    /* Redis's commands per published message (juggernautd: the load generator's own PUBLISH
+     * is one of them) */
+    struct cmdstats *prs = calloc(2, sizeof *prs);
+    if (!prs)
+        die("out of memory");
+    int want_prs = o.proto == P_SIO && o.pub == PUB_REDIS;
+    if (want_prs)
+        redis_cmdstats(&prs[0]);
     lg0 = workers_cpu_at_mark(t_mid) + bench_self_cpu_ns();
     perf_start();
     bench_proc_read(o.server_pid, &s0);
@@ -1889,6 +1899,8 @@ int main(int argc, char **argv)
     }
     pump(o.burst > 0 ? 5 : 1, all_acked);
     bench_proc_read(o.server_pid, &s1);
+    if (want_prs)
+        redis_cmdstats(&prs[1]);
     int64_t sys_writes = perf_stop();
     t1 = bench_now_ns();
     lg1 = workers_cpu_at_mark(t_mid) + bench_self_cpu_ns();
@@ -1966,6 +1978,8 @@ int main(int argc, char **argv)
     out_kv("rss_start_kb", "%lld", (long long)s0.rss_kb);
     out_kv("rss_max_kb", "%lld", (long long)rss_max);
     out_kv("rss_end_kb", "%lld", (long long)s1.rss_kb);
+    if (want_prs)
+        print_cmdstats(&prs[0], &prs[1], P.published, "redis_cmds_per_msg", "redis_cmds_msg");
     print_stats_keys();
     putchar('\n');
     return 0;

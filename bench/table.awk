@@ -187,6 +187,7 @@ function cost(s) {
     }
     ckey(s, "server CPU µs/delivery", "srv_cpu_us", "n3")
     ckey(s, "write syscalls/delivery", "srv_writes", "n3")
+    ckey(s, "Redis commands/message", "redis_cmds_per_msg", "n2")
     ckey(s, "server RSS MB, subscribed", "rss_start_kb", "mb")
     ckey(s, "server RSS MB, max", "rss_max_kb", "mb")
     ckey(s, "server RSS MB, end", "rss_end_kb", "mb")
@@ -218,6 +219,10 @@ function small_channels(s, extra,    j, n, c) {
         "-", ratio(j, n), "", "")
     row("", "p50 / p99 ms (burst: queueing)", p5099(s, L), O == "" ? "-" : p5099(s, O),
         p5099(s, "nchan"), "-", "", "", "")
+    j = med(s, L, "redis_cmds_per_msg")
+    row("", "Redis commands/message (INFO commandstats)", fnum(j, 2), o2(s, "redis_cmds_per_msg", "n2"),
+        "-", "-", "", "", "incl. the load generator's PUBLISH; last rep: " strv[s, L, "redis_cmds_msg"] \
+        (O != "" ? " / " strv[s, O, "redis_cmds_msg"] : ""))
 }
 
 # ---- the offered-load sweeps: scenarios sweep-RATE (channels), chatsweep-RATE (chat) ----
