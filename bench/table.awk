@@ -176,8 +176,10 @@ function cost(s) {
         return
     }
     ckey(s, s == "slow" ? "readers' deliveries/s" : "deliveries/s", "rate", "rate")
-    if (s == "channels" || s == "chat")
+    if (s == "channels" || s == "chat") {
+        ckey(s, "messages/s published and delivered", "msg_rate", "rate")
         ckey(s, "messages/s accepted by the publish path", "pub_rate", "rate")
+    }
     if (s == "slow") {
         ckey(s, "readers' p99 ms, 2nd half", "p99b_us", "ms")
         ckey(s, "stalled clients disconnected", "stalled_closed", "n0")
@@ -208,6 +210,9 @@ function small_channels(s, extra,    j, n, c) {
     row(label[s], "deliveries/s", frate(j), o2(s, "rate", "rate"), frate(n),
         extra && isnum(c) ? frate(c) " (redis-benchmark PUBLISH -P 16)" : "-",
         ratio(j, n), extra ? ratio(j, c) : "", notes(s) "; target: juggernautd >= 4 x Nchan")
+    j = med(s, L, "msg_rate"); n = med(s, "nchan", "msg_rate")
+    row("", "messages/s published and delivered", frate(j), o2(s, "msg_rate", "rate"), frate(n), "-",
+        ratio(j, n), "", "messages / (last delivery - first publish); cluster yes: sequenced by the leader")
     j = med(s, L, "pub_rate"); n = med(s, "nchan", "pub_rate")
     row("", "messages/s accepted by the publish path", frate(j), o2(s, "pub_rate", "rate"), frate(n),
         "-", ratio(j, n), "", "juggernautd: Redis PUBLISH; Nchan: pipelined HTTP POST")
