@@ -2,7 +2,7 @@
 #
 #   make bench-tools     build/bench/loadgen and build/bench/ceiling
 #   make bench           juggernautd vs Nchan vs the kernel's ceiling, 3 repetitions (20-30 min)
-#   make bench QUICK=1   smaller sizes, shorter runs (5-8 min)
+#   make bench QUICK=1   smaller sizes, shorter runs (~5 min)
 #   make bench BENCH_CLUSTER=yes    only cluster yes (default both: yes leads, no beside it)
 #   make bench-base [BASE_REV=main]  build/base/juggernautd from a git revision, then
 #   make bench BENCH_BASELINE=build/base/juggernautd   that binary beside this build

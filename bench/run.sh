@@ -3,7 +3,7 @@
 # repetitions interleaved, one Markdown table of medians (bench/README.md).
 #
 #   bash bench/run.sh            full run (20-30 min)    (make bench)
-#   QUICK=1 bash bench/run.sh    smaller and shorter (5-8 min)   (make bench QUICK=1)
+#   QUICK=1 bash bench/run.sh    smaller and shorter (~5 min)   (make bench QUICK=1)
 #   REPS=N                       repetitions (default 3)
 #   SCENARIOS="fanout rate"      a subset: fanout rate big channels chat idle poll churn slow
 #                                sweep chatsweep (the last two are not in the default set)
