@@ -337,7 +337,7 @@ calibrate_rate() { # the rate (msg/s to N_SMALL subscribers, halving from RATE_S
 # Fresh servers for every step (a saturated step leaves a backlog); a server leaves the
 # sweep after the first step it does not keep up with. Uses $rep of the caller.
 sweep_run() {
-    local name=$1 d2=$2 r t m=${JMODES%% *} done_t=" " line rate lost left
+    local name=$1 d2=$2 r t m=${JMODES%% *} done_t=" " line rate lost wait left
     shift 2
     local rates=()
     while [ "$1" != -- ]; do rates+=("$1"); shift; done
@@ -359,10 +359,17 @@ sweep_run() {
             line=$(tail -1 "$RAW")
             rate=$(echo "$line" | tr ' ' '\n' | sed -n 's/^rate=//p')
             lost=$(echo "$line" | tr ' ' '\n' | sed -n 's/^lost=//p')
-            # saturated: under 90 % of the offered deliveries made, or messages lost
+            wait=$(echo "$line" | tr ' ' '\n' | sed -n 's/^srv_wait_pct=//p')
+            # saturated: under 90 % of the offered deliveries made, or messages lost; not
+            # when the server spent a quarter of the time waiting for its CPU (other work on
+            # the machine): that step says nothing about the server, the next one is tried
             if [ -z "$rate" ] || [ "$rate" -lt $(( r * d2 * 9 / 20 )) ] || [ "${lost:-0}" -gt 0 ]; then
-                log "$name: $t saturated at $r msg/s (delivered ${rate:-?}/s, lost ${lost:-?})"
-                done_t="$done_t$t "
+                if [ "${wait:-0}" -ge 25 ]; then
+                    log "$name: $t missed $r msg/s while waiting ${wait}% of the time for its CPU: not counted as saturation"
+                else
+                    log "$name: $t saturated at $r msg/s (delivered ${rate:-?}/s, lost ${lost:-?})"
+                    done_t="$done_t$t "
+                fi
             fi
         done
         left=0
