@@ -1,9 +1,12 @@
 # bench/bench.mk: benchmark tools and runs, included by the Makefile (bench/README.md).
 #
 #   make bench-tools     build/bench/loadgen and build/bench/ceiling
-#   make bench           juggernautd vs Nchan vs the kernel's ceiling, 3 repetitions (12-20 min)
-#   make bench QUICK=1   smaller sizes, shorter runs (< 5 min)
-#   make bench BENCH_CLUSTER=both   juggernautd with cluster no and cluster yes (default no)
+#   make bench           juggernautd vs Nchan vs the kernel's ceiling, 3 repetitions (20-30 min)
+#   make bench QUICK=1   smaller sizes, shorter runs (~5 min)
+#   make bench BENCH_CLUSTER=yes    only cluster yes (default both: yes leads, no beside it)
+#   make bench-base [BASE_REV=main]  build/base/juggernautd from a git revision, then
+#   make bench BENCH_BASELINE=build/base/juggernautd   that binary beside this build
+#   make bench SCENARIOS=sweep      the offered-load sweep and its plot build/bench/sweep.png
 
 BENCH_OUT    := build/bench
 BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
@@ -29,6 +32,19 @@ $(BENCH_OUT)/ceiling: bench/ceiling.c bench/common.c bench/bench.h bench/bench.m
 
 bench:
 	@$(MAKE) --no-print-directory all bench-tools
-	@QUICK=$(QUICK) REPS=$(REPS) BENCH_CLUSTER=$(BENCH_CLUSTER) bash bench/run.sh
+	@QUICK=$(QUICK) REPS=$(REPS) BENCH_CLUSTER=$(BENCH_CLUSTER) BENCH_BASELINE=$(BENCH_BASELINE) \
+		SWEEP_RATES="$(SWEEP_RATES)" CHAT_SWEEP_RATES="$(CHAT_SWEEP_RATES)" bash bench/run.sh
 
-.PHONY: bench bench-tools
+# the daemon of another revision, for BENCH_BASELINE: its tree (git archive, so no
+# worktree and nothing of this one) built in a temporary directory
+BASE_REV ?= main
+bench-base:
+	@rm -rf $(BENCH_OUT)/base-src && mkdir -p $(BENCH_OUT)/base-src build/base
+	git archive --format=tar $(BASE_REV) | tar -x -C $(BENCH_OUT)/base-src
+	$(MAKE) --no-print-directory -C $(BENCH_OUT)/base-src all
+	cp $(BENCH_OUT)/base-src/build/release/juggernautd build/base/juggernautd
+	@git rev-parse --short $(BASE_REV) >build/base/REV
+	@rm -rf $(BENCH_OUT)/base-src
+	@echo "build/base/juggernautd: $(BASE_REV) ($$(cat build/base/REV))"
+
+.PHONY: bench bench-base bench-tools

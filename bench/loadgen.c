@@ -37,7 +37,7 @@
 #define UFFFD "\xef\xbf\xbd"     /* U+FFFD, the polling payload delimiter */
 
 enum proto { P_SIO, P_WS };
-enum mode { M_FANOUT, M_CHANNELS, M_IDLE, M_CHURN, M_POLL, M_SLOW };
+enum mode { M_FANOUT, M_CHANNELS, M_IDLE, M_CHURN, M_POLL, M_SLOW, M_CHAT };
 enum pubkind { PUB_REDIS, PUB_HTTP };
 
 static struct opts {
@@ -45,6 +45,8 @@ static struct opts {
     int port, redis_port, pub_port;
     const char *sub_path, *pub_path, *redis_channel;
     int n, channels, workers;
+    int groups;                /* chat: group channels (users / groups members each) */
+    const char *msub_path;     /* chat, Nchan: one WebSocket on <msub_path><a>/<b> */
     long burst;
     int bursts;                /* bursts of `burst` messages, each drained before the next */
     double rate, duration;
@@ -66,6 +68,7 @@ static struct opts {
 } o = {
     .proto = P_SIO, .mode = M_FANOUT, .pub = PUB_REDIS, .port = 8080, .redis_port = 6379,
     .pub_port = 0, .sub_path = "/sub/", .pub_path = "/pub/", .redis_channel = "juggernaut",
+    .groups = 100, .msub_path = "/msub/",
     .n = 1000, .channels = 1, .workers = 0, .burst = 0, .bursts = 1, .rate = 0, .duration = 5,
     .size = 100, .server_pid = 0, .step1 = 0, .stalled = 0, .stall_rcvbuf = 4096,
     .stall_rate = 20, .stall_size = 16384,
@@ -120,6 +123,9 @@ static struct wshared *shared;
 /* slow mode: the address of each stalled client's socket, (raw s_addr << 16) | port, set
  * by its worker once subscribed (0 = none); shared like the counters */
 static uint64_t *stalled_ep;
+/* messages published to each channel so far (the parent's P.chan_seq), shared so that a
+ * worker can count what each of its clients missed at the end */
+static uint64_t *chan_pub;
 
 enum { CMD_CONNECT = 1, CMD_STALL, CMD_MARK, CMD_END, CMD_CHURN };
 struct cmd {
@@ -140,12 +146,15 @@ static const char *chan_name(uint32_t i)
 /* The "data" string: "<seq> <ns> xxxx...", padded so the WebSocket frame a subscriber
  * receives is o.size bytes (both servers: see README, "messages"). */
 static size_t make_data(char *out, size_t cap, uint64_t seq, int64_t ns, size_t chlen,
-                        size_t size)
+                        size_t size, int group)
 {
     size_t overhead = o.proto == P_SIO ? 28 : 24; /* the JSON around the data */
     overhead += size > 127 ? 4 : 2;                /* the frame header */
     size_t want = size > overhead + chlen ? size - overhead - chlen : 0;
-    int n = snprintf(out, cap, "%llu %lld ", (unsigned long long)seq, (long long)ns);
+    /* chat: "g" after the timestamp marks a group channel's message (the receiver keeps
+     * one sequence per channel it is on) */
+    int n = snprintf(out, cap, "%llu %lld %s", (unsigned long long)seq, (long long)ns,
+                     group ? "g" : "");
     size_t len = (size_t)n;
     while (len < want && len < cap - 1)
         out[len++] = 'x';
@@ -174,11 +183,13 @@ struct client {
     int fd;
     uint32_t idx;            /* global client number */
     uint32_t chan;
+    uint32_t chan2;          /* chat: the group channel (UINT32_MAX: none) */
     uint8_t state;
     uint8_t stalled;
     uint8_t counted_open;
     uint32_t gen;            /* bumped on close: a callback chain notices its fd is gone */
     uint32_t next_seq;
+    uint32_t next_seq2;      /* chat: of the group channel */
     ev_io io;
     char *carry;             /* unparsed bytes: partial frame, HTTP head or body */
     uint32_t clen, ccap;
@@ -388,6 +399,7 @@ static int open_conn(struct client *c, int state)
 static void client_start(struct client *c)
 {
     c->next_seq = 0;
+    c->next_seq2 = 0;
     c->clen = 0;
     int state;
     if (o.mode == M_POLL)
@@ -426,7 +438,15 @@ static int send_request(struct client *c)
                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                          "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
                          c->sid, host, o.port);
-        else
+        else if (o.mode == M_CHAT) { /* one multiplexed subscriber on both channels */
+            char first[64];
+            snprintf(first, sizeof first, "%s", chan_name(c->chan));
+            n = snprintf(req, sizeof req,
+                         "GET %s%s/%s HTTP/1.1\r\nHost: %s:%d\r\n"
+                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                         o.msub_path, first, chan_name(c->chan2), host, o.port);
+        } else
             n = snprintf(req, sizeof req,
                          "GET %s%s HTTP/1.1\r\nHost: %s:%d\r\n"
                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -473,6 +493,14 @@ static void send_subscribe(struct client *c)
         client_fail(c, "subscribe write failed");
         return;
     }
+    if (c->chan2 != UINT32_MAX) { /* chat: the group channel too, on the same connection */
+        n = snprintf(msg, sizeof msg, "3:::{\"type\":\"subscribe\",\"channel\":\"%s\"}",
+                     chan_name(c->chan2));
+        if (ws_send(c->fd, 1, msg, (size_t)n) != 0) {
+            client_fail(c, "subscribe write failed");
+            return;
+        }
+    }
     c->state = C_OPEN;
     if (W.churn)
         cycle_done(c);
@@ -491,15 +519,16 @@ static void on_message(struct client *c, const char *s, size_t n)
     d += 8;
     char *e;
     uint64_t seq = strtoull(d, &e, 10);
-    int64_t ns = strtoll(e, NULL, 10);
-    if (seq == c->next_seq) {
-        c->next_seq++;
-    } else if (seq < c->next_seq) {
+    int64_t ns = strtoll(e, &e, 10);
+    uint32_t *next = e[0] == ' ' && e[1] == 'g' ? &c->next_seq2 : &c->next_seq;
+    if (seq == *next) {
+        (*next)++;
+    } else if (seq < *next) {
         W.sh->dup++;
         return;
     } else {
-        W.sh->gaps += seq - c->next_seq;
-        c->next_seq = (uint32_t)seq + 1;
+        W.sh->gaps += seq - *next;
+        *next = (uint32_t)seq + 1;
     }
     W.sh->delivered++;
     W.sh->last_ns = W.now;
@@ -923,17 +952,17 @@ static void worker_cmd_cb(struct ev_loop *loop, ev_io *w, int revents)
         W.sh->mark = cmd.a;
         break;
     case CMD_END: {
-        /* a = messages published, b = channels: channel k got ceil/floor(a/b) of them */
+        /* every message published to a client's channel(s) and not received is lost */
         uint64_t lost = 0;
-        uint64_t per = cmd.b > 0 ? (uint64_t)cmd.a / (uint64_t)cmd.b : 0;
-        uint64_t extra = cmd.b > 0 ? (uint64_t)cmd.a % (uint64_t)cmd.b : 0;
         for (uint32_t i = 0; i < W.ncl; i++) {
             struct client *c = &W.cl[i];
             if (!c->counted_open || c->stalled || W.churn)
                 continue;
-            uint64_t want = per + (c->chan < extra ? 1 : 0);
+            uint64_t want = chan_pub[c->chan];
             if (c->next_seq < want)
                 lost += want - c->next_seq;
+            if (c->chan2 != UINT32_MAX && c->next_seq2 < chan_pub[c->chan2])
+                lost += chan_pub[c->chan2] - c->next_seq2;
         }
         W.sh->lost = lost;
         W.sh->cpu_ns = bench_self_cpu_ns();
@@ -967,7 +996,12 @@ static void worker_main(int wi, int cmd_fd, uint32_t total)
         struct client *c = &W.cl[k];
         c->fd = -1;
         c->idx = i;
-        if (o.mode == M_SLOW) {
+        c->chan2 = UINT32_MAX;
+        if (o.mode == M_CHAT) {
+            /* user i: private channel i, group channel n + i % groups */
+            c->chan = i;
+            c->chan2 = (uint32_t)o.n + i % (uint32_t)o.groups;
+        } else if (o.mode == M_SLOW) {
             /* readers on channel 0; the stalled clients on channel 1, fed big messages */
             c->stalled = i < (uint32_t)o.stalled;
             c->chan = c->stalled ? 1 : 0;
@@ -997,6 +1031,7 @@ static struct parent {
     http_parser hp;
     /* counters */
     uint64_t published, acked, pub_errors;
+    uint64_t group_published;  /* chat: of them to group channels */
     uint64_t *chan_seq;
     int64_t t_first_pub, t_last_ack;
     ev_timer tick;
@@ -1128,8 +1163,11 @@ static void publish_one(uint32_t ch, size_t size)
     int64_t now = bench_now_ns();
     if (P.published == 0)
         P.t_first_pub = now;
-    make_data(data, sizeof data, P.chan_seq[ch]++, now, chlen, size);
+    int group = o.mode == M_CHAT && ch >= (uint32_t)o.n;
+    make_data(data, sizeof data, P.chan_seq[ch]++, now, chlen, size, group);
     P.published++;
+    if (group)
+        P.group_published++;
     if (o.pub == PUB_REDIS) {
         int n = snprintf(msg, sizeof msg, "{\"channels\":[\"%s\"],\"data\":\"%s\"}", name, data);
         if (!P.rc)
@@ -1156,6 +1194,12 @@ static void publish_one(uint32_t ch, size_t size)
 
 static uint32_t next_channel(void)
 {
+    if (o.mode == M_CHAT) { /* alternately a private channel and a group, round robin */
+        uint64_t k = P.published / 2;
+        if (P.published % 2 == 0)
+            return (uint32_t)(k % (uint64_t)o.n);
+        return (uint32_t)o.n + (uint32_t)(k % (uint64_t)o.groups);
+    }
     return o.channels > 1 ? (uint32_t)(P.published % (uint64_t)o.channels) : 0;
 }
 
@@ -1290,6 +1334,9 @@ static uint64_t expected_deliveries(void)
     if (o.mode == M_SLOW) /* only the readers' channel 0 counts */
         return P.chan_seq[0] * (SUM(open) - (uint64_t)o.stalled);
     uint64_t readers = SUM(open);
+    if (o.mode == M_CHAT) /* 1 reader per private channel, readers / groups per group */
+        return P.published - P.group_published +
+               P.group_published * (readers / (uint64_t)o.groups);
     if (o.channels <= 1)
         return P.published * readers;
     return P.published * readers / (uint64_t)o.channels; /* n a multiple of channels */
@@ -1430,12 +1477,90 @@ static void print_stats_keys(void)
         out_kv(k, "%lld", (long long)bench_find_num(buf, k));
 }
 
+/* Redis's own count of the commands it ran, per command (INFO commandstats), to tell how
+ * many a churn cycle costs. A blocking connection of its own; n = 0 when Redis is not
+ * reachable. */
+#define MAX_CMDSTATS 64
+struct cmdstats {
+    int n;
+    char name[MAX_CMDSTATS][40];
+    uint64_t calls[MAX_CMDSTATS];
+};
+
+static void redis_cmdstats(struct cmdstats *cs)
+{
+    cs->n = 0;
+    struct timeval tv = {2, 0};
+    redisContext *rc = redisConnectWithTimeout("127.0.0.1", o.redis_port, tv);
+    if (!rc || rc->err) {
+        if (rc)
+            redisFree(rc);
+        return;
+    }
+    redisReply *r = redisCommand(rc, "INFO commandstats");
+    if (r && r->type == REDIS_REPLY_STRING) {
+        /* lines "cmdstat_<name>:calls=<n>,usec=..." */
+        for (char *line = r->str; line && *line && cs->n < MAX_CMDSTATS;) {
+            char *next = strchr(line, '\n');
+            unsigned long long calls;
+            char name[40];
+            if (sscanf(line, "cmdstat_%39[^:]:calls=%llu", name, &calls) == 2) {
+                snprintf(cs->name[cs->n], sizeof cs->name[0], "%s", name);
+                cs->calls[cs->n++] = calls;
+            }
+            line = next ? next + 1 : NULL;
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    redisFree(rc);
+}
+
+static uint64_t cmdstats_calls(const struct cmdstats *cs, const char *name)
+{
+    for (int i = 0; i < cs->n; i++)
+        if (!strcmp(cs->name[i], name))
+            return cs->calls[i];
+    return 0;
+}
+
+/* <per>=X <list>=<name>:<per unit>,... most frequent first: the commands Redis ran between
+ * A and B per unit (churn cycle, published message); INFO, the command of this reading
+ * itself, left out */
+static void print_cmdstats(const struct cmdstats *a, const struct cmdstats *b, uint64_t cycles,
+                           const char *per, const char *listkey)
+{
+    if (a->n == 0 && b->n == 0)
+        return;
+    uint64_t total = 0, d[MAX_CMDSTATS];
+    int idx[MAX_CMDSTATS], n = 0;
+    for (int i = 0; i < b->n; i++) {
+        d[i] = strcmp(b->name[i], "info") ? b->calls[i] - cmdstats_calls(a, b->name[i]) : 0;
+        total += d[i];
+        if (d[i] == 0)
+            continue;
+        int k = n++;
+        for (; k > 0 && d[idx[k - 1]] < d[i]; k--)
+            idx[k] = idx[k - 1];
+        idx[k] = i;
+    }
+    char list[1024];
+    size_t len = 0;
+    list[0] = '\0';
+    for (int k = 0; k < n; k++) {
+        int w = snprintf(list + len, sizeof list - len, "%s%s:%.2f", len ? "," : "",
+                         b->name[idx[k]], cycles ? (double)d[idx[k]] / (double)cycles : 0.0);
+        if (w > 0 && (size_t)w < sizeof list - len)
+            len += (size_t)w;
+    }
+    out_kv(per, "%.2f", cycles ? (double)total / (double)cycles : 0.0);
+    out_kv(listkey, "%s", len ? list : "none");
+}
+
 static void finish_workers(void)
 {
-    uint64_t chans = o.mode == M_SLOW ? 1 : (uint64_t)(o.channels > 0 ? o.channels : 1);
-    uint64_t msgs = o.mode == M_SLOW ? P.chan_seq[0] : P.published;
     for (int i = 0; i < o.workers; i++)
-        send_cmd(i, CMD_END, (int64_t)msgs, (int64_t)chans);
+        send_cmd(i, CMD_END, 0, 0);
     for (int i = 0; i < o.workers; i++) {
         int st;
         waitpid(P.pid[i], &st, 0);
@@ -1449,10 +1574,12 @@ static void usage(void)
     fprintf(stderr,
 "usage: loadgen [options]    (bench/README.md)\n"
 "  --proto sio|ws        juggernautd (socket.io 1) or plain WebSocket/long-poll (Nchan)\n"
-"  --mode fanout|channels|idle|churn|poll|slow\n"
+"  --mode fanout|channels|idle|churn|poll|slow|chat\n"
 "  --port N              server port (127.0.0.1)\n"
 "  -n N                  clients (idle/poll with --step1: the second measuring point)\n"
 "  --channels C          channels (client i subscribes to channel i %% C)\n"
+"  --groups G            chat: user i is on private channel i and group i %% G; messages\n"
+"                        alternate between the two kinds (Nchan: --msub-path <a>/<b>)\n"
 "  --workers W           receiving processes (default: 1 per 8000 clients, at least 2)\n"
 "  --burst M | --rate R  publish M messages at once, or R messages/s for --duration s\n"
 "  --bursts K            K bursts of M, each delivered completely before the next\n"
@@ -1485,7 +1612,8 @@ static void parse_args(int argc, char **argv)
         {"stall-rcvbuf", 1, 0, 11}, {"concurrency", 1, 0, 12}, {"stats", 1, 0, 13},
         {"stats-keys", 1, 0, 14}, {"cpu", 1, 0, 15}, {"perf", 0, 0, 16}, {"tag", 1, 0, 17},
         {"inflight", 1, 0, 18}, {"settle", 1, 0, 19}, {"stall-rate", 1, 0, 20},
-        {"stall-size", 1, 0, 21}, {"bursts", 1, 0, 22}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"stall-size", 1, 0, 21}, {"bursts", 1, 0, 22}, {"groups", 1, 0, 23},
+        {"msub-path", 1, 0, 24}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "n:h", lo, NULL)) != -1) {
         switch (ch) {
@@ -1499,6 +1627,7 @@ static void parse_args(int argc, char **argv)
             else if (!strcmp(optarg, "churn")) o.mode = M_CHURN;
             else if (!strcmp(optarg, "poll")) o.mode = M_POLL;
             else if (!strcmp(optarg, "slow")) o.mode = M_SLOW;
+            else if (!strcmp(optarg, "chat")) o.mode = M_CHAT;
             else usage();
             break;
         case 'P': o.port = atoi(optarg); break;
@@ -1539,6 +1668,8 @@ static void parse_args(int argc, char **argv)
         case 20: o.stall_rate = atof(optarg); break;
         case 21: o.stall_size = atoi(optarg); break;
         case 22: o.bursts = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+        case 23: o.groups = atoi(optarg); break;
+        case 24: o.msub_path = optarg; break;
         default: usage();
         }
     }
@@ -1546,6 +1677,11 @@ static void parse_args(int argc, char **argv)
         snprintf(o.tag, sizeof o.tag, "%d", (int)getpid());
     if (o.mode == M_FANOUT || o.mode == M_SLOW || o.mode == M_IDLE)
         o.channels = 1;
+    if (o.mode == M_CHAT) {
+        if (o.groups < 1 || o.n % o.groups != 0)
+            die("chat: -n must be a multiple of --groups");
+        o.channels = o.n + o.groups; /* private channels 0..n-1, then the groups */
+    }
     if (o.channels < 1)
         o.channels = 1;
 }
@@ -1580,6 +1716,10 @@ int main(int argc, char **argv)
     if (shared == MAP_FAILED)
         die("mmap: %s", strerror(errno));
     memset(shared, 0, sizeof *shared * (size_t)o.workers);
+    chan_pub = mmap(NULL, sizeof *chan_pub * ((size_t)o.channels + 1), PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (chan_pub == MAP_FAILED)
+        die("mmap: %s", strerror(errno));
     stalled_ep = mmap(NULL, sizeof *stalled_ep * (size_t)(o.stalled + 1), PROT_READ | PROT_WRITE,
                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (stalled_ep == MAP_FAILED)
@@ -1605,9 +1745,7 @@ int main(int argc, char **argv)
     P.loop = EV_DEFAULT;
     ev_timer_init(&P.tick, tick_cb, 0.002, 0.002);
     ev_timer_start(P.loop, &P.tick);
-    P.chan_seq = calloc((size_t)o.channels + 1, sizeof *P.chan_seq);
-    if (!P.chan_seq)
-        die("out of memory");
+    P.chan_seq = chan_pub;
     ready_base = o.ready_path ? ready_count() : -1;
     if (o.ready_path && ready_base < 0)
         note("cannot read %s from %s: not waiting for the server's count", o.ready_key,
@@ -1617,13 +1755,19 @@ int main(int argc, char **argv)
     int64_t t0, t1, lg0, lg1;
 
     static const char *const mode_names[] = {"fanout", "channels", "idle", "churn", "poll",
-                                             "slow"};
+                                             "slow", "chat"};
     printf("mode=%s proto=%s ", mode_names[o.mode], o.proto == P_SIO ? "sio" : "ws");
 
     if (o.mode == M_CHURN) {
         for (int i = 0; i < o.workers; i++)
             send_cmd(i, CMD_CHURN, 0, 0);
         pump(0.5, NULL); /* warm up */
+        struct cmdstats *rs = calloc(2, sizeof *rs);
+        if (!rs)
+            die("out of memory");
+        int want_rs = o.proto == P_SIO && o.pub == PUB_REDIS;
+        if (want_rs)
+            redis_cmdstats(&rs[0]);
         uint64_t c0 = SUM(cycles), f0 = SUM(failed);
         lg0 = workers_cpu_at_mark(0) + bench_self_cpu_ns();
         bench_proc_read(o.server_pid, &s0);
@@ -1631,8 +1775,11 @@ int main(int argc, char **argv)
         pump(o.duration, NULL);
         t1 = bench_now_ns();
         bench_proc_read(o.server_pid, &s1);
+        uint64_t c1 = SUM(cycles);
+        if (want_rs)
+            redis_cmdstats(&rs[1]);
         lg1 = workers_cpu_at_mark(0) + bench_self_cpu_ns();
-        uint64_t cyc = SUM(cycles) - c0;
+        uint64_t cyc = c1 - c0;
         double secs = (double)(t1 - t0) / 1e9;
         out_kv("cycles", "%llu", (unsigned long long)cyc);
         out_kv("cycles_per_s", "%.0f", (double)cyc / secs);
@@ -1644,6 +1791,7 @@ int main(int argc, char **argv)
             out_kv("srv_wait_pct", "%.0f", 100.0 * (double)(s1.wait_ns - s0.wait_ns) / (double)(t1 - t0));
         out_kv("lg_cpu_pct", "%.0f", 100.0 * (double)(lg1 - lg0) / (double)(t1 - t0));
         out_kv("secs", "%.2f", secs);
+        print_cmdstats(&rs[0], &rs[1], cyc, "redis_cmds_per_cycle", "redis_cmds");
         finish_workers();
         print_stats_keys();
         putchar('\n');
@@ -1686,6 +1834,8 @@ int main(int argc, char **argv)
     if (o.pub == PUB_REDIS)
         pump(5, redis_is_up);
     uint32_t subscribers = (uint32_t)o.n + (o.mode == M_SLOW ? (uint32_t)o.stalled : 0);
+    if (o.mode == M_CHAT && o.proto == P_SIO)
+        subscribers *= 2; /* juggernautd counts a subscription per channel */
     connect_clients(total, subscribers);
     if (o.pub == PUB_REDIS && !P.redis_up)
         die("Redis did not answer");
@@ -1696,6 +1846,14 @@ int main(int argc, char **argv)
         pump(0.2, NULL);
     }
     int64_t t_mid = o.mode == M_SLOW ? bench_now_ns() + (int64_t)(o.duration * 0.5e9) : 0;
+    /* Redis's commands per published message (juggernautd: the load generator's own PUBLISH
+     * is one of them) */
+    struct cmdstats *prs = calloc(2, sizeof *prs);
+    if (!prs)
+        die("out of memory");
+    int want_prs = o.proto == P_SIO && o.pub == PUB_REDIS;
+    if (want_prs)
+        redis_cmdstats(&prs[0]);
     lg0 = workers_cpu_at_mark(t_mid) + bench_self_cpu_ns();
     perf_start();
     bench_proc_read(o.server_pid, &s0);
@@ -1741,6 +1899,8 @@ int main(int argc, char **argv)
     }
     pump(o.burst > 0 ? 5 : 1, all_acked);
     bench_proc_read(o.server_pid, &s1);
+    if (want_prs)
+        redis_cmdstats(&prs[1]);
     int64_t sys_writes = perf_stop();
     t1 = bench_now_ns();
     lg1 = workers_cpu_at_mark(t_mid) + bench_self_cpu_ns();
@@ -1767,6 +1927,10 @@ int main(int argc, char **argv)
     double secs = (double)span / 1e9;
     out_kv("n", "%d", o.n);
     out_kv("channels", "%d", o.channels);
+    if (o.mode == M_CHAT) {
+        out_kv("groups", "%d", o.groups);
+        out_kv("group_published", "%llu", (unsigned long long)P.group_published);
+    }
     if (o.burst > 0) {
         out_kv("burst", "%ld", o.burst);
         out_kv("bursts", "%d", o.bursts);
@@ -1784,6 +1948,9 @@ int main(int argc, char **argv)
     out_kv("gaps", "%llu", (unsigned long long)SUM(gaps));
     out_kv("bad", "%llu", (unsigned long long)SUM(bad));
     out_kv("rate", "%.0f", secs > 0 ? (double)delivered / secs : 0.0);
+    /* messages (not deliveries) through the whole path per second: in cluster mode what the
+     * leader sequenced and the subscribers got */
+    out_kv("msg_rate", "%.0f", secs > 0 && delivered > 0 ? (double)P.published / secs : 0.0);
     out_kv("p50_us", "%.0f", (double)bench_hist_quantile(&all, 0.50) / 1e3);
     out_kv("p99_us", "%.0f", (double)bench_hist_quantile(&all, 0.99) / 1e3);
     out_kv("max_us", "%.0f", (double)all.max / 1e3);
@@ -1814,6 +1981,8 @@ int main(int argc, char **argv)
     out_kv("rss_start_kb", "%lld", (long long)s0.rss_kb);
     out_kv("rss_max_kb", "%lld", (long long)rss_max);
     out_kv("rss_end_kb", "%lld", (long long)s1.rss_kb);
+    if (want_prs)
+        print_cmdstats(&prs[0], &prs[1], P.published, "redis_cmds_per_msg", "redis_cmds_msg");
     print_stats_keys();
     putchar('\n');
     return 0;

@@ -2,20 +2,30 @@
 # bench/run.sh: juggernautd vs Nchan vs the kernel's ceiling, scenario by scenario, REPS
 # repetitions interleaved, one Markdown table of medians (bench/README.md).
 #
-#   bash bench/run.sh            full run (12-20 min)    (make bench)
-#   QUICK=1 bash bench/run.sh    smaller and shorter (< 5 min)   (make bench QUICK=1)
+#   bash bench/run.sh            full run (20-30 min)    (make bench)
+#   QUICK=1 bash bench/run.sh    smaller and shorter (~5 min)   (make bench QUICK=1)
 #   REPS=N                       repetitions (default 3)
-#   SCENARIOS="fanout rate"      a subset: fanout rate big channels idle poll churn slow
+#   SCENARIOS="fanout rate"      a subset: fanout rate big channels chat idle poll churn slow
+#                                sweep chatsweep (the last two are not in the default set)
 #   PERF=1                       also count the servers' write-family syscalls with perf stat
-#   BENCH_CLUSTER=no|yes|both    juggernautd with "cluster no" (default: the legacy direct
-#                                path, column "juggernautd"), "cluster yes" (target juggc), or
-#                                both, one after the other, plus a "Cluster mode cost" table
+#   BENCH_CLUSTER=both|yes|no    juggernautd with "cluster yes" (the shipped default, target
+#                                juggc) and "cluster no" (the legacy direct path, target jugg):
+#                                both (default: yes leads the table, no beside it, plus a
+#                                "Cluster mode cost" table), or only one of them
+#   BENCH_BASELINE=PATH          a second juggernautd binary (e.g. build/base/juggernautd from
+#                                `make bench-base BASE_REV=main`) run beside this build with the
+#                                same config in every juggernautd run (targets juggbc, juggb),
+#                                plus a "Baseline" table of both and their ratio
+#   SWEEP_RATES="5000 10000 ..." offered loads (msg/s) of the sweep scenario (channels)
+#   CHAT_SWEEP_RATES="250 ..."   the same for chatsweep (chat)
 #
 # Everything runs on 127.0.0.1 with ports chosen free; every process started here is
 # stopped by pid when the script exits. Servers are pinned to CPU 0, the load generator
 # and Redis to CPU 1. Output: the table on stdout and in build/bench/last.md; the raw
 # key=value lines of every run in build/bench/raw.txt.
 set -euo pipefail
+# BENCH_BASELINE may be relative to where the script was called from
+[ -n "${BENCH_BASELINE:-}" ] && [ -e "$BENCH_BASELINE" ] && BENCH_BASELINE=$(realpath "$BENCH_BASELINE")
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/build/bench
@@ -26,20 +36,26 @@ QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
 REPS=${REPS:-}
 [ -n "$REPS" ] || REPS=3
-SCENARIOS=${SCENARIOS:-"fanout rate big channels idle poll churn slow"}
-BENCH_CLUSTER=${BENCH_CLUSTER:-no}
+SCENARIOS=${SCENARIOS:-"fanout rate big channels chat idle poll churn slow"}
+BENCH_CLUSTER=${BENCH_CLUSTER:-both}
 case $BENCH_CLUSTER in
 no) JMODES="no" ;;
 yes) JMODES="yes" ;;
-both) JMODES="no yes" ;;
-*) echo "bench: BENCH_CLUSTER must be no, yes or both" >&2; exit 2 ;;
+both) JMODES="yes no" ;;   # the shipped default first: it leads the table
+*) echo "bench: BENCH_CLUSTER must be both, yes or no" >&2; exit 2 ;;
 esac
+BENCH_BASELINE=${BENCH_BASELINE:-}
+if [ -n "$BENCH_BASELINE" ]; then
+    [ -x "$BENCH_BASELINE" ] || { echo "bench: BENCH_BASELINE=$BENCH_BASELINE is not an executable" >&2; exit 2; }
+    BENCH_BASELINE=$(realpath "$BENCH_BASELINE")
+fi
 SRV_CPU=0
 LG_CPU=1
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
-sh scripts/install-deps.sh nginx libnginx-mod-nchan redis-server redis-tools iproute2 procps >&2
+sh scripts/install-deps.sh nginx libnginx-mod-nchan redis-server redis-tools iproute2 procps \
+    gnuplot-nox >&2
 for f in "$JUGG" "$LG" "$CEIL"; do
     [ -x "$f" ] || { log "missing $f: run 'make all bench-tools' first"; exit 1; }
 done
@@ -59,6 +75,8 @@ if [ -n "$QUICK" ]; then
     N_MID=5000;    K_MID=1
     N_BIG=10000;   K_BIG=1
     N_CH=5000;     M_CH=10000
+    N_CHAT=2000;   G_CHAT=20;    M_CHAT=8000
+    SWEEP_SECS=3
     IDLE1=500;     IDLE2=3000
     RATE_SECS=3;   CAL_SECS=2
     CHURN_SECS=3;  SLOW_SECS=5
@@ -69,6 +87,8 @@ else
     N_MID=10000;   K_MID=2
     N_BIG=19000;   K_BIG=1
     N_CH=10000;    M_CH=100000
+    N_CHAT=10000;  G_CHAT=100;   M_CHAT=20000
+    SWEEP_SECS=5
     IDLE1=1000;    IDLE2=19000
     RATE_SECS=10;  CAL_SECS=3
     CHURN_SECS=10; SLOW_SECS=16
@@ -79,6 +99,11 @@ fi
 SLOW_READERS=50; SLOW_STALLED=1000; SLOW_RATE=1000
 SLOW_STALL_RATE=80; SLOW_STALL_SIZE=16384; SLOW_OBUF=256k
 CHURN_CONC=64
+# sweep: channels (N_CH x 1 subscriber) at these offered loads, msg/s, each for SWEEP_SECS;
+# a server stops at the first load it does not keep up with (its saturation)
+SWEEP_RATES=${SWEEP_RATES:-"5000 10000 20000 40000 80000 160000 320000"}
+# chatsweep: the chat shape at these offered loads, msg/s (x 50.5 deliveries per message)
+CHAT_SWEEP_RATES=${CHAT_SWEEP_RATES:-"250 500 1000 2000 4000 8000 16000"}
 RATE_START=100   # msg/s to 1,000 subscribers tried first for the below-saturation run
 
 # ---- processes -----------------------------------------------------------------------
@@ -87,6 +112,11 @@ chmod 755 "$TMP"   # nginx's worker runs as www-data
 # a private copy: another session rebuilding build/release must not change the daemon mid-run
 cp "$JUGG" "$TMP/juggernautd"
 JUGG=$TMP/juggernautd
+JUGG_BASE=""
+if [ -n "$BENCH_BASELINE" ]; then
+    cp "$BENCH_BASELINE" "$TMP/juggernautd-base"
+    JUGG_BASE=$TMP/juggernautd-base
+fi
 declare -A PID=()      # name -> pid of every process this script started and still runs
 
 stop() { # stop NAME: SIGTERM, wait up to 5 s, then SIGKILL
@@ -143,8 +173,15 @@ start_redis() {
 JP=$(free_port); TAKEN="$TAKEN$JP "
 JUGG_CLUSTER=${JMODES%% *}   # "cluster" of the juggernautd that start_jugg starts
 JUGG_OBUF=16m                # its max-output-buffer
-jtarget() { if [ "$1" = yes ]; then echo juggc; else echo jugg; fi; }
-start_jugg() { # start_jugg: juggernautd with cluster $JUGG_CLUSTER, max-output-buffer $JUGG_OBUF
+JUGG_BIN=new                 # which binary: new (this build) or base (BENCH_BASELINE)
+# jtarget MODE [BIN]: the raw target name: jugg/juggc (this build, cluster no/yes),
+# juggb/juggbc (the baseline)
+jtarget() {
+    local t=jugg
+    [ "${2:-new}" = base ] && t=juggb
+    if [ "$1" = yes ]; then echo "${t}c"; else echo "$t"; fi
+}
+start_jugg() { # start_jugg: juggernautd ($JUGG_BIN) with cluster $JUGG_CLUSTER, max-output-buffer $JUGG_OBUF
     # an empty Redis for every daemon: no cluster state (sessions, lease, history) of the
     # previous one, which would be reaped, or waited for, in the middle of a measurement
     redis-cli -p "$RP" FLUSHALL >/dev/null
@@ -159,7 +196,9 @@ max-output-buffer $JUGG_OBUF
 drain-period 0
 cluster $JUGG_CLUSTER
 EOF
-    taskset -c "$SRV_CPU" "$JUGG" --config "$TMP/jugg.conf" >"$TMP/jugg.log" 2>&1 &
+    local bin=$JUGG
+    [ "$JUGG_BIN" = base ] && bin=$JUGG_BASE
+    taskset -c "$SRV_CPU" "$bin" --config "$TMP/jugg.conf" >"$TMP/jugg.log" 2>&1 &
     PID[jugg]=$!
     wait_port "$JP" jugg
     JUGG_PID=${PID[jugg]}
@@ -176,10 +215,13 @@ bench_get() { # bench_get PATH: GET it from juggernautd, the answer (head and bo
     (exec 3<>"/dev/tcp/127.0.0.1/$JP" && printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$1" >&3 &&
         cat <&3) 2>/dev/null
 }
-use_jugg() { # use_jugg no|yes: (re)start juggernautd unless it runs with that cluster mode
-    [ "$JUGG_CLUSTER" = "$1" ] && [ -n "${PID[jugg]:-}" ] && return 0
+use_jugg() { # use_jugg no|yes [new|base]: (re)start juggernautd unless that binary runs
+             # with that cluster mode
+    local bin=${2:-new}
+    [ "$JUGG_CLUSTER" = "$1" ] && [ "$JUGG_BIN" = "$bin" ] && [ -n "${PID[jugg]:-}" ] && return 0
     stop jugg
     JUGG_CLUSTER=$1
+    JUGG_BIN=$bin
     start_jugg
 }
 
@@ -201,6 +243,7 @@ restart_servers() { # restart_servers [max-output-buffer]: fresh daemons (memory
     stop jugg
     stop nginx
     JUGG_CLUSTER=${JMODES%% *}
+    JUGG_BIN=new
     JUGG_OBUF=${1:-16m}
     start_jugg
     start_nginx
@@ -240,14 +283,19 @@ lg_nchan() {
     echo --proto ws --pub http --port "$NP" --server-pid "$NGINX_PID" "${PERF_FLAG[@]}"
 }
 # record_jugg SCEN REP loadgen-arguments...: record juggernautd once per mode of
-# BENCH_CLUSTER, as target jugg (cluster no) and juggc (cluster yes)
+# BENCH_CLUSTER, as target juggc (cluster yes) and jugg (cluster no); with BENCH_BASELINE
+# the baseline binary right after each, as juggbc and juggb
+JBINS="new"
+[ -n "$JUGG_BASE" ] && JBINS="new base"
 record_jugg() {
-    local scen=$1 rep=$2 m
+    local scen=$1 rep=$2 m b
     shift 2
     for m in $JMODES; do
-        use_jugg "$m"
-        # shellcheck disable=SC2046
-        record "$scen" "$(jtarget "$m")" "$rep" "$LG" $(lg_jugg) "$@"
+        for b in $JBINS; do
+            use_jugg "$m" "$b"
+            # shellcheck disable=SC2046
+            record "$scen" "$(jtarget "$m" "$b")" "$rep" "$LG" $(lg_jugg) "$@"
+        done
     done
 }
 READY_J=(--ready /stats:subscriptions)
@@ -281,6 +329,54 @@ calibrate_rate() { # the rate (msg/s to N_SMALL subscribers, halving from RATE_S
         r=$(( r / 2 ))
     done
     RATE=$r
+}
+
+# sweep_run NAME D2 RATE... -- loadgen-arguments...: the shape given by the arguments at
+# each offered load RATE (msg/s; D2 = 2 x the deliveries per message), for juggernautd in
+# the first mode of BENCH_CLUSTER (and the baseline) and Nchan, raw scenario NAME-RATE.
+# Fresh servers for every step (a saturated step leaves a backlog); a server leaves the
+# sweep after the first step it does not keep up with. Uses $rep of the caller.
+sweep_run() {
+    local name=$1 d2=$2 r t m=${JMODES%% *} done_t=" " line rate lost wait left
+    shift 2
+    local rates=()
+    while [ "$1" != -- ]; do rates+=("$1"); shift; done
+    shift
+    for r in "${rates[@]}"; do
+        for t in $JBINS nchan; do
+            case $done_t in *" $t "*) continue ;; esac
+            restart_servers
+            if [ "$t" = nchan ]; then
+                # shellcheck disable=SC2046
+                record "$name-$r" nchan "$rep" "$LG" $(lg_nchan) "$@" --rate "$r" \
+                    --duration "$SWEEP_SECS" "${READY_N[@]}"
+            else
+                use_jugg "$m" "$t"
+                # shellcheck disable=SC2046
+                record "$name-$r" "$(jtarget "$m" "$t")" "$rep" "$LG" $(lg_jugg) "$@" --rate "$r" \
+                    --duration "$SWEEP_SECS" "${READY_J[@]}"
+            fi
+            line=$(tail -1 "$RAW")
+            rate=$(echo "$line" | tr ' ' '\n' | sed -n 's/^rate=//p')
+            lost=$(echo "$line" | tr ' ' '\n' | sed -n 's/^lost=//p')
+            wait=$(echo "$line" | tr ' ' '\n' | sed -n 's/^srv_wait_pct=//p')
+            # saturated: under 90 % of the offered deliveries made, or messages lost; not
+            # when the server spent a quarter of the time waiting for its CPU (other work on
+            # the machine): that step says nothing about the server, the next one is tried
+            if [ -z "$rate" ] || [ "$rate" -lt $(( r * d2 * 9 / 20 )) ] || [ "${lost:-0}" -gt 0 ]; then
+                if [ "${wait:-0}" -ge 25 ]; then
+                    log "$name: $t missed $r msg/s while waiting ${wait}% of the time for its CPU: not counted as saturation"
+                else
+                    log "$name: $t saturated at $r msg/s (delivered ${rate:-?}/s, lost ${lost:-?})"
+                    done_t="$done_t$t "
+                fi
+            fi
+        done
+        left=0
+        for t in $JBINS nchan; do case $done_t in *" $t "*) ;; *) left=1 ;; esac; done
+        if [ "$left" = 0 ]; then break; fi
+    done
+    return 0
 }
 
 scenario() { # scenario NAME REP
@@ -319,6 +415,27 @@ scenario() { # scenario NAME REP
             PUBLISH bench-nobody "$payload" 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"' || true)
         echo "scen=channels target=redisbench rep=$rep rate=${rb%.*}" >>"$RAW"
         log "channels redis-benchmark #$rep: rate=$rb"
+        ;;
+    chat)
+        restart_servers
+        label chat "chat: $N_CHAT users, each on a private channel and on 1 of $G_CHAT groups of $((N_CHAT / G_CHAT)) (juggernautd: 2 subscribes on 1 WebSocket; Nchan: 1 multiplexed WebSocket), burst of $M_CHAT msgs alternating private / group"
+        record_jugg chat "$rep" --mode chat -n "$N_CHAT" --groups "$G_CHAT" \
+            --burst "$M_CHAT" "${READY_J[@]}"
+        # shellcheck disable=SC2046
+        record chat nchan "$rep" "$LG" $(lg_nchan) --mode chat -n "$N_CHAT" --groups "$G_CHAT" \
+            --burst "$M_CHAT" "${READY_N[@]}"
+        ;;
+    sweep)
+        label sweep "channels at an offered load: $N_CH channels x 1 subscriber, ${SWEEP_SECS}s per step"
+        # shellcheck disable=SC2086
+        sweep_run sweep 2 $SWEEP_RATES -- --mode channels -n "$N_CH" --channels "$N_CH"
+        ;;
+    chatsweep)
+        label chatsweep "chat at an offered load: $N_CHAT users, private channel + 1 of $G_CHAT groups of $((N_CHAT / G_CHAT)), messages alternating private / group ($(( 1 + N_CHAT / G_CHAT )) deliveries per 2 messages), ${SWEEP_SECS}s per step"
+        # deliveries per message, times 2: (1 private + N/G group members) per 2 messages
+        # shellcheck disable=SC2086
+        sweep_run chatsweep $(( 1 + N_CHAT / G_CHAT )) $CHAT_SWEEP_RATES -- --mode chat \
+            -n "$N_CHAT" --groups "$G_CHAT"
         ;;
     idle)
         restart_servers
@@ -364,15 +481,17 @@ scenario() { # scenario NAME REP
 START=$(date +%s)
 {
     echo "version juggernautd $("$JUGG" --version 2>&1 | head -1)"
+    [ -n "$JUGG_BASE" ] && echo "version baseline $BENCH_BASELINE: $("$JUGG_BASE" --version 2>&1 | head -1), $(sha256sum "$JUGG_BASE" | cut -c1-12) (this build: $(sha256sum "$JUGG" | cut -c1-12))"
     echo "version nginx $(nginx -v 2>&1 | sed 's/^nginx version: //')"
     echo "version nchan $(dpkg-query -W -f='${Version}' libnginx-mod-nchan 2>/dev/null)"
     echo "version redis $(redis-server --version | sed 's/^Redis server //' | cut -d' ' -f1)"
     echo "version kernel $(uname -r)"
     echo "version cpus $(nproc) x $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
     echo "version date $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "version command ${QUICK:+QUICK=1 }make bench (REPS=$REPS; SCENARIOS=$SCENARIOS; BENCH_CLUSTER=$BENCH_CLUSTER)"
+    echo "version command ${QUICK:+QUICK=1 }make bench (REPS=$REPS; SCENARIOS=$SCENARIOS; BENCH_CLUSTER=$BENCH_CLUSTER${JUGG_BASE:+; BENCH_BASELINE=$BENCH_BASELINE})"
     echo "version load $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average at start)"
     echo "version bench_cluster $BENCH_CLUSTER"
+    echo "version lead $(jtarget "${JMODES%% *}")"
 } >>"$RAW"
 
 start_redis
@@ -391,4 +510,10 @@ echo "version seconds $(( $(date +%s) - START ))" >>"$RAW"
 mkdir -p "$OUT"
 cp "$RAW" "$OUT/raw.txt"
 awk -f bench/table.awk "$RAW" | tee "$OUT/last.md"
+if grep -q '^scen=sweep-' "$RAW"; then
+    bash bench/plot.sh "$OUT/raw.txt" "$OUT/sweep.png" sweep >&2 || log "plot failed"
+fi
+if grep -q '^scen=chatsweep-' "$RAW"; then
+    bash bench/plot.sh "$OUT/raw.txt" "$OUT/chatsweep.png" chatsweep >&2 || log "plot failed"
+fi
 log "done in $(( $(date +%s) - START )) s; table in build/bench/last.md, raw lines in build/bench/raw.txt"
