@@ -289,6 +289,10 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;
     }
+    if (well_formed)
+        jg_debug("c#%llu session %s: %s %s%s%s", (unsigned long long)c->id, sid,
+                 req->method == HTTP_GET ? "GET" : req->method == HTTP_POST ? "POST" : "other", transport,
+                 c->claimed ? " (claimed)" : "", s ? "" : " (no copy here)");
     if (core->shared && well_formed && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS) {
         /* the backplane decides who holds the session: take it over (polls land anywhere),
          * confirm the last polling answer, write the record of a new one; the request
