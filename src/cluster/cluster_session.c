@@ -385,10 +385,15 @@ bool jg_cluster_claim_needed(void *bp, const struct jg_claim *cl, struct jg_sess
         /* Redis away: the record is queued, and the request served here */
         jg_cluster_session_opened(c, s, false);
     }
-    /* a session not here, or a polling GET (its record confirms the last answer). With
-     * Redis away, the instance that holds a session serves it as it is (no message can be
-     * sequenced meanwhile anyway). A draining instance claims only what it holds. */
-    bool need = !s || unrecorded(cl, s) || (cl->polling_get && ready);
+    /* a session not here, or a polling GET (its record confirms the last answer), or any
+     * request while a claim of the session from here is on its way: that claim's reply may
+     * replace the copy here (the session moved meanwhile) with one built from the record as
+     * it was before this request's subscribe, unsubscribe or meta, which Redis then tells no
+     * one (this instance owns the session by then). A claim sent behind it resumes the
+     * request on the copy that stays. With Redis away, the instance that holds a session
+     * serves it as it is (no message can be sequenced meanwhile anyway). A draining
+     * instance claims only what it holds. */
+    bool need = !s || unrecorded(cl, s) || (ready && (cl->polling_get || jg_cluster_claim_pending(c, cl->sid)));
     return need && (!c->core->draining || s);
 }
 
