@@ -124,7 +124,7 @@ struct fx {
     struct jg_server srv;
     struct jg_config cfg;
     char dir[64], index[96];
-    int fds[4];
+    int fds[8];
     size_t nfds;
 };
 
@@ -262,10 +262,61 @@ static void test_post_during_own_claim_reaches_the_copy_that_stays(void **state)
     assert_non_null(strstr(out, "hello"));
 }
 
+/* The "t" argument of recorded command I (FCALL jg_claim 0 <sid> <me> <t> ...). */
+static void claim_t(int i, char out[32])
+{
+    assert_true(i >= 0);
+    const char *p = cmds[i].text;
+    for (int field = 0; field < 5; field++) {
+        p = strchr(p, ' ');
+        assert_non_null(p);
+        p++;
+    }
+    size_t n = strcspn(p, " ");
+    assert_true(n < 32);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* The "t" a GET with T and request id ID (NULL: none) claims with; its claim is answered. */
+static void poll_t(struct fx *f, const char *t, const char *id, char out[32])
+{
+    char req[256];
+    snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/" SID "?t=%s HTTP/1.1\r\nHost: x\r\n%s%s%s\r\n", t,
+             id ? "X-Request-Id: " : "", id ? id : "", id ? "\r\n" : "");
+    size_t mark = ncmds;
+    client_request(f, req);
+    pump(f);
+    int i = find_cmd("FCALL jg_claim 0 " SID, mark);
+    claim_t(i, out);
+    answer_record(i, f->srv.cluster->id, "2", true);
+    pump(f);
+}
+
+/* jg_claim confirms the last answer unless the poll has the same t as the one it answered:
+ * a retry of that request, whose answer was lost, gets the same messages again. Two polls
+ * of one client sent within one millisecond have the same t too, and the second got the
+ * first one's messages again (duplicates in cluster.test.js). The balancer's request id,
+ * which a retry keeps, tells them apart. */
+static void test_polls_with_one_t_are_told_apart_by_the_request_id(void **state)
+{
+    struct fx *f = *state;
+    assert_non_null(jg_session_claimed(&f->srv.core, SID, true));
+    char first[32], next[32], retry[32], bare[32];
+    poll_t(f, "1796370746812", "7F000001:BCFE_7F000001:46B4_6B127233_0000:1EF5", first);
+    poll_t(f, "1796370746812", "7F000001:BD04_7F000001:46B4_6B127233_0001:1EF5", next);
+    poll_t(f, "1796370746812", "7F000001:BCFE_7F000001:46B4_6B127233_0000:1EF5", retry);
+    poll_t(f, "1796370746812", NULL, bare);
+    assert_string_not_equal(first, next);   /* a new poll */
+    assert_string_equal(first, retry);      /* the same request again */
+    assert_string_equal(bare, "1796370746812");   /* no balancer id: t as it is */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_post_during_own_claim_reaches_the_copy_that_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_polls_with_one_t_are_told_apart_by_the_request_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
