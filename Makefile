@@ -102,8 +102,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS) $(wildcard tests/unit/*.h)
 	@echo "  CC   $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(TEST_LDFLAGS) $(WARN) -std=c11 -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(CMOCKA)
 
-# test_cluster replaces the Redis broker with a fake bus at link time
-$(BUILD)/tests/test_cluster: TEST_LDFLAGS := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for,--wrap=jg_broker_start
+# test_cluster and test_claim_race replace the Redis broker with a fake bus at link time
+FAKE_BUS  := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for
+$(BUILD)/tests/test_cluster: TEST_LDFLAGS := $(FAKE_BUS),--wrap=jg_broker_start
+$(BUILD)/tests/test_claim_race: TEST_LDFLAGS := $(FAKE_BUS)
 
 unit: $(UNIT)
 	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done

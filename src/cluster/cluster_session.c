@@ -153,6 +153,7 @@ static void pend_reply(void *user, redisReply *r, void *priv)
     struct jg_session *s = c ? jg_session_find(c->core, a->sid) : NULL;
     if (s && jg_session_serial(s) == a->serial) {   /* not a newer copy of the session (that one has no answer pending) */
         long long rc = r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        jg_debug("session %s: answer up to %llu recorded: %lld", a->sid, (unsigned long long)a->to, rc);
         bool ok = rc == 1 || rc == -1;   /* -1: no record to protect; it is registered again */
         jg_session_poll_recorded(s, ok, a->to);
         if (rc == -1)
@@ -302,6 +303,7 @@ static void send_claim(struct jg_cluster *c, struct claim_ctx *cl, bool have)
     const char *args[] = { cl->sid, c->id, cl->t, ttl, cl->connects ? "1" : "0", cl->polling ? "1" : "0",
                            cl->create ? "1" : "0", have ? "1" : "0" };
     c->stats->claims++;
+    jg_debug("session %s: claim sent (t %s, have %d, create %d)", cl->sid, cl->t, have, cl->create);
     jg_cluster_fcall(c, claim_reply, cl, true, "jg_claim", 8, args, NULL);
 }
 
@@ -330,6 +332,12 @@ static void claim_reply(void *user, redisReply *r, void *priv)
     if (t && t->claims)
         t->claims--;
     if (r && r->type == REDIS_REPLY_ARRAY) {
+        const redisReply *old = field(r, "old_owner");
+        jg_debug("session %s: claim reply (t %s): gen %llu, old owner %s%s; here: copy %d, noticed drop gen %llu, "
+                 "%zu bytes of notices kept", cl->sid, cl->t, (unsigned long long)field_u64(r, "gen"),
+                 old && old->type == REDIS_REPLY_STRING ? old->str : "?", field_u64(r, "short") == 1 ? ", short" : "",
+                 jg_session_find(c->core, cl->sid) != NULL, (unsigned long long)(t ? t->gen : 0),
+                 t ? t->notices.len : 0);
         struct jg_session *s = adopt_record(c, cl->sid, r);
         if (t && t->gen > field_u64(r, "gen"))
             superseded_by = t->gen;   /* another instance claimed it after us */
@@ -382,10 +390,15 @@ bool jg_cluster_claim_needed(void *bp, const struct jg_claim *cl, struct jg_sess
         /* Redis away: the record is queued, and the request served here */
         jg_cluster_session_opened(c, s, false);
     }
-    /* a session not here, or a polling GET (its record confirms the last answer). With
-     * Redis away, the instance that holds a session serves it as it is (no message can be
-     * sequenced meanwhile anyway). A draining instance claims only what it holds. */
-    bool need = !s || unrecorded(cl, s) || (cl->polling_get && ready);
+    /* a session not here, or a polling GET (its record confirms the last answer), or any
+     * request while a claim of the session from here is on its way: that claim's reply may
+     * replace the copy here (the session moved meanwhile) with one built from the record as
+     * it was before this request's subscribe, unsubscribe or meta, which Redis then tells no
+     * one (this instance owns the session by then). A claim sent behind it resumes the
+     * request on the copy that stays. With Redis away, the instance that holds a session
+     * serves it as it is (no message can be sequenced meanwhile anyway). A draining
+     * instance claims only what it holds. */
+    bool need = !s || unrecorded(cl, s) || (ready && (cl->polling_get || jg_cluster_claim_pending(c, cl->sid)));
     return need && (!c->core->draining || s);
 }
 
@@ -464,6 +477,7 @@ static bool buffer_notice(struct jg_cluster *c, const char *sid, const char *tex
 static void apply_notice(struct jg_cluster *c, const char *text, size_t len, bool keep)
 {
     char *copy = jg_xstrndup(text, len);
+    jg_debug("notice%s: %s", keep ? "" : " (kept)", copy);
     char *verb = copy, *sid = strchr(copy, ' ');
     struct jg_session *s = NULL;
     if (sid) {

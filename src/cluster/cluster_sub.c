@@ -222,6 +222,7 @@ void jg_cluster_subscribed(void *bp, struct jg_session *s, struct jg_sub *sub, c
     char from[24];   /* where this copy began delivering it (see jg_subscribe) */
     snprintf(from, sizeof from, "%llu", (unsigned long long)jg_sub_seq_hi(sub));
     const char *args[] = { jg_session_sid(s), c->id, channel, chjson.data, presence ? "1" : "0", from };
+    jg_debug("session %s: subscribed to %s from %s", jg_session_sid(s), channel, from);
     jg_cluster_fcall(c, subscribe_reply, NULL, true, "jg_subscribe", 6, args, NULL);
     jg_sb_free(&chjson);
     if (!has_since && history <= 0 && !presence)

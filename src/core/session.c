@@ -278,6 +278,7 @@ static void deliver(struct jg_session *s, struct jg_buf **q, size_t n)
     struct jg_core_packets *pk = &s->core->pkts;
     struct jg_buf *frame = NULL;
     struct jg_buf **cache = (n == 1 && q[0] == pk->connect) ? &pk->connect_frame : &frame;
+    jg_debug("session %s: %zu packets out (%s)", s->sid, n, s->ops->name);
     s->ops->deliver(s->transport, q, n, cache);   /* a polling transport detaches */
     jg_buf_unref(frame);
 }
@@ -365,6 +366,7 @@ static void *detach(struct jg_session *s)
 void jg_session_release_poll(struct jg_session *s)
 {
     if (s->transport && !s->ops->streaming) {
+        jg_debug("session %s: held poll answered 8::", s->sid);
         struct jg_buf *noop = s->core->pkts.noop;
         s->ops->deliver(s->transport, &noop, 1, NULL);   /* answers 8:: and detaches */
     }

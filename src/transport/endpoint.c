@@ -253,6 +253,18 @@ static void claimed(void *arg, enum jg_claim_result result)
     }
 }
 
+/* The key of a poll: its "t" (jg_session_poll_key), mixed with the balancer's id of the
+ * request when it sends one (X-Request-Id, conf/haproxy.cfg). A retry of a poll whose answer
+ * was lost is byte-identical (same t, same id) and gets that answer again; two polls of one
+ * client sent within the same millisecond have the same t, but not the same id. */
+static uint64_t poll_key(const struct jg_http_req *req, const char *t, size_t tlen)
+{
+    uint64_t key = jg_session_poll_key(t, tlen);
+    for (const char *p = req->request_id; p && *p; p++)
+        key = (key ^ (unsigned char)*p) * 1099511628211ULL;   /* FNV-1a, on from the key */
+    return key;
+}
+
 /* GET/POST/OPTIONS on /socket.io/1/<transport>/<sid> */
 static void transport_request(struct jg_conn *c, const char *transport, const char *sid, const char *rest,
                               size_t restlen)
@@ -289,6 +301,10 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         jg_http_respond(c, 403, "text/plain", NULL, "origin not allowed", 18);
         return;
     }
+    if (well_formed)
+        jg_debug("c#%llu session %s: %s %s%s%s", (unsigned long long)c->id, sid,
+                 req->method == HTTP_GET ? "GET" : req->method == HTTP_POST ? "POST" : "other", transport,
+                 c->claimed ? " (claimed)" : "", s ? "" : " (no copy here)");
     if (core->shared && well_formed && !c->claimed && kind >= 0 && req->method != HTTP_OPTIONS) {
         /* the backplane decides who holds the session: take it over (polls land anywhere),
          * confirm the last polling answer, write the record of a new one; the request
@@ -298,7 +314,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
         struct jg_claim cl = {
             .sid = sid,
             .has_t = t != NULL,
-            .t = t ? jg_session_poll_key(t, tlen) : 0,
+            .t = t ? poll_key(req, t, tlen) : 0,
             .connects = req->method == HTTP_GET,
             .polling = kind == JG_TR_XHR_POLLING || kind == JG_TR_JSONP_POLLING,
             .disconnect = disconnect,
@@ -324,7 +340,7 @@ static void transport_request(struct jg_conn *c, const char *transport, const ch
     if (s && req->method == HTTP_GET) {
         size_t tlen = 0;
         const char *t = jg_query_param(req->url.data, req->url.len, "t", &tlen);
-        jg_session_set_poll_t(s, t ? jg_session_poll_key(t, tlen) : 0);
+        jg_session_set_poll_t(s, t ? poll_key(req, t, tlen) : 0);
     }
 
     if (disconnect) {

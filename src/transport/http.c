@@ -32,6 +32,7 @@ void jg_http_req_free(struct jg_http_req *req)
     free(req->if_none_match);
     free(req->authorization);
     free(req->content_type);
+    free(req->request_id);
     free(req);
 }
 
@@ -97,6 +98,8 @@ static void commit_header(struct jg_http_req *req)
         slot = &req->authorization;
     else if (!strcasecmp(name, "Content-Type"))
         slot = &req->content_type;
+    else if (!strcasecmp(name, "X-Request-Id"))
+        slot = &req->request_id;
     else if (!strcasecmp(name, "Upgrade"))
         req->upgrade_websocket = strcasestr(value, "websocket") != NULL;
     if (slot) {

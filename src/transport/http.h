@@ -23,6 +23,8 @@ struct jg_http_req {
     char *if_none_match;         /* owned; If-None-Match or NULL */
     char *authorization;         /* owned; Authorization or NULL (admin POST /publish) */
     char *content_type;          /* owned; Content-Type or NULL (the console's POST) */
+    char *request_id;            /* owned; X-Request-Id or NULL: the balancer's id of the
+                                    request, the same in its retries (conf/haproxy.cfg) */
     struct jg_sb body;           /* request body (bounded by max-post-body) */
     /* parser bookkeeping */
     struct jg_sb field;          /* header name being read */

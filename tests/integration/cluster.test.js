@@ -290,6 +290,8 @@ before(async () => {
         history: '"* 2000 3600"',
         'drain-period': DRAIN_PERIOD,
         'close-timeout': CLOSE_TIMEOUT,
+        // JG_TEST_LOG_LEVEL=debug (with JG_TEST_LOG_DIR to keep the logs): to trace a failure
+        ...(process.env.JG_TEST_LOG_LEVEL ? { 'log-level': process.env.JG_TEST_LOG_LEVEL } : {}),
       },
     });
     inst.push(i);

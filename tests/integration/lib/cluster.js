@@ -217,7 +217,12 @@ class Instance {
     // bind a port its predecessor used for longer than that is reported)
     while (Date.now() < deadline) {
       try {
-        this.daemon = await h.startDaemon({ redisUrl: this.redisUrl, port: this.port, config: this.config, timeout: Math.max(2000, deadline - Date.now()) });
+        // JG_TEST_LOG_DIR: every incarnation's whole log in <dir>/<name>-<incarnation>.log
+        const logDir = process.env.JG_TEST_LOG_DIR;
+        const logFile = logDir ? path.join(logDir, `${this.name}-${this.incarnations.length + 1}.log`) : undefined;
+        if (logDir) fs.mkdirSync(logDir, { recursive: true });
+        this.daemon = await h.startDaemon({ redisUrl: this.redisUrl, port: this.port, config: this.config, logFile,
+          timeout: Math.max(2000, deadline - Date.now()) });
         const inc = { daemon: this.daemon, startedAt: Date.now(), stats: null, statsAt: 0, exit: null };
         this.daemon.exited.then((e) => { inc.exit = e; });
         this.incarnations.push(inc);

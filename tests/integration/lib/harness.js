@@ -292,7 +292,8 @@ function referenceSettings(config) {
  * opts: redisUrl (required), config ({key: value}), port, args (extra CLI args),
  *       env (extra environment), ready ('health' = GET /health answers 200 [default],
  *       'http' = any HTTP answer), subscribed (default true: wait until Redis shows the
- *       daemon subscribed to `juggernaut`), timeout (ms, default 10000). */
+ *       daemon subscribed to `juggernaut`), timeout (ms, default 10000), logFile (also
+ *       append everything the daemon prints to this file). */
 async function startDaemon(opts = {}) {
   const { redisUrl, config = {} } = opts;
   if (!redisUrl) throw new Error('startDaemon: redisUrl is required');
@@ -354,6 +355,13 @@ async function startDaemon(opts = {}) {
   };
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);
+  if (opts.logFile) {
+    // the whole log, for tracing a failure (kept in memory only bounded)
+    const out = fs.createWriteStream(opts.logFile, { flags: 'a' });
+    child.stdout.on('data', (d) => out.write(d));
+    child.stderr.on('data', (d) => out.write(d));
+    child.once('exit', () => setTimeout(() => out.end(), 200));
+  }
   const logs = () => head + (tail.length ? tail.join('') : '');
 
   const sent = new Set();
