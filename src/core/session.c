@@ -18,7 +18,6 @@
 #include "proto/sid.h"
 
 #define SPENT_SKEW 60.0           /* s of clock skew jg_sid_verify tolerates */
-
 struct jg_session {
     char sid[JG_SID_MAX + 1];
     bool connected;                      /* "1::" has been sent */
@@ -57,7 +56,6 @@ struct jg_session_table {
 };
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
 /* (Re)arms the session's one timer; its meaning follows from the transport state. */
 static void set_timer(struct jg_session *s, double seconds)
 {
@@ -233,6 +231,7 @@ bool jg_session_used(const struct jg_session *s) { return s->used; }
 bool jg_session_holds_poll(const struct jg_session *s) { return s->transport && !s->ops->streaming; }
 bool jg_session_streaming(const struct jg_session *s) { return s->transport && s->ops->streaming; }
 size_t jg_session_queue_len(const struct jg_session *s) { return s->queue.len; }
+struct ev_timer *jg_session_timer_watcher(struct jg_session *s) { return &s->timer; }
 uint64_t jg_session_serial(const struct jg_session *s) { return s->serial; }
 json_t *jg_session_meta(const struct jg_session *s) { return s->meta; }
 struct jg_session_subs *jg_session_subs(struct jg_session *s) { return &s->subs; }

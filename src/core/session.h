@@ -92,6 +92,8 @@ bool jg_session_holds_poll(const struct jg_session *s);
 bool jg_session_streaming(const struct jg_session *s);
 /* What the session's running timer means (for tests and debugging). */
 enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s);
+/* The session's one timer, for tests and the fuzzing harnesses that fire it by hand. */
+struct ev_timer *jg_session_timer_watcher(struct jg_session *s);
 /* Packets waiting for a transport (for tests). */
 size_t jg_session_queue_len(const struct jg_session *s);
 /* Unique per copy: a reply meant for an ended copy never reaches a newer one with the sid. */

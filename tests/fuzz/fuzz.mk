@@ -55,7 +55,7 @@ $(FUZZ_BINS): $(FUZZ_BUILD)/%: $(FUZZ_BUILD)/harness/%.o $(FUZZ_BUILD)/harness/f
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wl,--wrap=getrandom $(FUZZ_WRAP) -o $@ $^ $(LDLIBS)
 
 # fuzz_cluster is Redis: it keeps the commands the daemon sends and answers them itself
-$(FUZZ_BUILD)/fuzz_cluster: FUZZ_WRAP := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for
+$(FUZZ_BUILD)/fuzz_cluster: FUZZ_WRAP := -Wl,--wrap=jg_broker_command,--wrap=jg_broker_ready,--wrap=jg_broker_subscribed,--wrap=jg_broker_down_for,--wrap=jg_broker_start
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -63,6 +63,18 @@ void __wrap_jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void 
 bool __wrap_jg_broker_ready(const struct jg_broker *b);
 bool __wrap_jg_broker_subscribed(const struct jg_broker *b);
 double __wrap_jg_broker_down_for(const struct jg_broker *b);
+void __wrap_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h, const char *const *channels,
+                            size_t nchannels);
+
+/* The cluster's hooks (the subscriber link "comes up" through them); no link connects. */
+static struct jg_broker_hooks hooks;
+
+void __wrap_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h, const char *const *channels,
+                            size_t nchannels)
+{
+    (void)b, (void)channels, (void)nchannels;
+    hooks = *h;
+}
 
 void __wrap_jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void *priv, bool requeue, int argc,
                               const char *const *argv, const size_t *lens)
@@ -77,7 +89,7 @@ void __wrap_jg_broker_command(struct jg_broker *b, jg_broker_reply_fn *cb, void 
     if (!cb)
         return;
     if (nwaiting == MAX_WAITING) {
-        cb(fz_server(), NULL, priv);   /* the queue is full: given up */
+        cb(fz_server()->cluster, NULL, priv);   /* the queue is full: given up */
         return;
     }
     waiting[nwaiting++] = (struct waiting){ cb, priv };
@@ -106,7 +118,7 @@ static void answer(size_t i, redisReply *r)
     struct waiting w = waiting[i];
     memmove(&waiting[i], &waiting[i + 1], (nwaiting - i - 1) * sizeof *waiting);
     nwaiting--;
-    w.cb(fz_server(), r, w.priv);
+    w.cb(fz_server()->cluster, r, w.priv);
 }
 
 static void give_up_all(void)
@@ -236,7 +248,7 @@ static void fresh_cluster(struct jg_server *srv)
     struct jg_cluster *old = srv->cluster;
     srv->cluster = NULL;
     jg_cluster_free(old);
-    srv->cluster = jg_cluster_new(srv);
+    srv->cluster = jg_cluster_new(&srv->core, srv->broker);
     fz_timer_fire(&srv->cluster->beat);   /* stopped: no timer of an old input fires */
 }
 
@@ -288,9 +300,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 6: {
-            struct jg_session *ses = jg_session_find(srv, fz_sid(byte(&in) % 8));
+            struct jg_session *ses = jg_session_find(&srv->core, fz_sid(byte(&in) % 8));
             n = text(&in, &s);
-            if (ses && !ses->ended)
+            if (ses)
                 jg_pubsub_client_message(ses, s, n);
             break;
         }
@@ -303,14 +315,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 8:
-            if (!srv->draining)
-                jg_session_create(srv);
+            if (!srv->core.draining)
+                jg_session_create(&srv->core);
             break;
         case 9:
             fz_fire_sessions((enum fz_timer)(byte(&in) % 3));
             break;
         case 10:
-            jg_cluster_subscriber_ready(srv->cluster);
+            hooks.subscriber_ready(hooks.user);
             break;
         case 11:
             drain();
@@ -322,7 +334,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 13:
-            srv->draining = true;
+            srv->core.draining = true;
             jg_cluster_draining(srv->cluster);
             break;
         }

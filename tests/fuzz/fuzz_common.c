@@ -17,7 +17,9 @@
 #include "transport/conn.h"
 #include "base/list.h"
 #include "base/log.h"
+#include "app/router.h"
 #include "app/server.h"
+#include "transport/endpoint.h"
 #include "core/session.h"
 
 #define MAX_SIDS 64
@@ -155,6 +157,7 @@ struct jg_server *fz_server(void)
         fz_fail("ev_loop_new");
     if (jg_server_init(&F.srv, F.loop, &F.cfg) != 0)
         fz_fail("jg_server_init");
+    F.srv.net.dispatch = jg_router_dispatch;   /* as main wires it */
     remove_public_dir();   /* the files are in memory now; nothing is left behind by a crash */
     for (unsigned i = 0; i < FZ_MAX_CONNS; i++)
         F.slots[i].peer = -1;
@@ -240,7 +243,7 @@ struct jg_conn *fz_conn_open(unsigned slot, bool admin)
     /* a small send buffer: a peer that does not read makes writev return EAGAIN soon */
     int sndbuf = 4096;
     setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    s->c = jg_conn_new(&F.srv, sv[0], "127.0.0.1:9");
+    s->c = jg_endpoint_accept(&F.srv.net, sv[0], "127.0.0.1:9");
     s->c->admin = admin;
     s->peer = sv[1];
     F.opened++;
@@ -299,13 +302,13 @@ void fz_hooks(void)
 {
     struct jg_server *srv = &F.srv;
     /* prepare phase (server.c flush_cb) */
-    jg_conn_process_resumed(srv);
-    jg_session_reap(srv);
-    jg_conn_flush_all(srv);
+    jg_conn_process_resumed(&srv->net);
+    jg_session_reap(&srv->core);
+    jg_conn_flush_all(&srv->net);
     /* check phase (server.c reap_cb) */
-    jg_session_reap(srv);
+    jg_session_reap(&srv->core);
     forget_closed();
-    jg_conn_reap(srv);
+    jg_conn_reap(&srv->net);
 }
 
 void fz_io_event(ev_io *w, int revents)
@@ -331,7 +334,7 @@ void fz_fire_sessions(enum fz_timer which)
     if (n < 10)
         n = 10;   /* "@k" may have named a sid adopted before it was generated */
     for (unsigned k = 0; k < n; k++) {
-        struct jg_session *s = jg_session_find(&F.srv, fz_sid(k));
+        struct jg_session *s = jg_session_find(&F.srv.core, fz_sid(k));
         if (!s)
             continue;
         enum jg_session_timer_kind want = which == FZ_CLOSE_TIMER ? JG_TIMER_CLOSE
@@ -339,7 +342,7 @@ void fz_fire_sessions(enum fz_timer which)
                                                                   : JG_TIMER_POLL;
         if (jg_session_timer_kind(s) != want)
             continue;
-        fz_timer_fire(&s->timer);
+        fz_timer_fire(jg_session_timer_watcher(s));
         fz_hooks();
     }
 }
@@ -347,9 +350,9 @@ void fz_fire_sessions(enum fz_timer which)
 void fz_end(void)
 {
     struct jg_server *srv = &F.srv;
-    while (!jg_list_empty(&srv->conns))
-        jg_conn_close(jg_container_of(srv->conns.next, struct jg_conn, all_node), "fuzz reset");
-    jg_session_end_all(srv, "fuzz reset");
+    while (!jg_list_empty(&srv->net.conns))
+        jg_conn_close(jg_container_of(srv->net.conns.next, struct jg_conn, all_node), "fuzz reset");
+    jg_session_end_all(&srv->core, "fuzz reset");
     fz_hooks();
     for (unsigned i = 0; i < FZ_MAX_CONNS; i++) {
         if (F.slots[i].peer >= 0)
@@ -366,13 +369,13 @@ void fz_end(void)
                 (long long)st->connections, (long long)st->sessions, (long long)st->ws_connections,
                 (long long)st->polls_pending, (long long)st->htmlfile_streams, (long long)st->channels,
                 (long long)st->subscriptions);
-    if (jg_session_count(srv->sessions) || jg_channel_count(srv->channels))
-        fz_fail("%zu sessions and %zu channels left after the reset", jg_session_count(srv->sessions),
-                jg_channel_count(srv->channels));
-    if (!jg_list_empty(&srv->conns) || !jg_list_empty(&srv->closing) || !jg_list_empty(&srv->pending_write) ||
-        !jg_list_empty(&srv->resume))
+    if (jg_session_count(&srv->core) || jg_channel_count(srv->core.channels))
+        fz_fail("%zu sessions and %zu channels left after the reset", jg_session_count(&srv->core),
+                jg_channel_count(srv->core.channels));
+    if (!jg_list_empty(&srv->net.conns) || !jg_list_empty(&srv->net.closing) ||
+        !jg_list_empty(&srv->net.pending_write) || !jg_list_empty(&srv->net.resume))
         fz_fail("connection lists not empty after the reset");
-    srv->draining = false;
+    srv->core.draining = false;
     F.cfg.duplicate_subscribe = false;
-    jg_session_forget_spent(srv);   /* the next input may adopt the same sids again */
+    jg_session_forget_spent(&srv->core);   /* the next input may adopt the same sids again */
 }

@@ -68,7 +68,7 @@ static void send_chunk(unsigned slot, const char *p, size_t n)
     } else {
         ssize_t w = write(fz_peer(slot), p, n);
         (void)w;   /* a full socket keeps the rest: the client would block */
-        fz_io_event(&c->read_watcher, EV_READ);
+        fz_io_event(&c->io, EV_READ);
     }
 }
 
@@ -77,11 +77,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_begin();
     struct jg_server *srv = fz_server();
     flags = size ? data[0] : 0;
-    srv->draining = flags & 1;
+    srv->core.draining = flags & 1;
     srv->cfg->duplicate_subscribe = flags & 2;
 
-    struct jg_session *s0 = jg_session_create(srv);
-    struct jg_session *s1 = jg_session_create(srv);
+    struct jg_session *s0 = jg_session_create(&srv->core);
+    struct jg_session *s1 = jg_session_create(&srv->core);
     (void)s0;
     static const char sub_a[] = "{\"type\":\"subscribe\",\"channel\":\"a\"}";
     jg_pubsub_client_message(s1, sub_a, sizeof sub_a - 1);
@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         off += n;
         if (op == 2) {
             if (n)
-                jg_pubsub_redis_message(srv, chunk, n);
+                jg_pubsub_message(&srv->core, chunk, n);
         } else {
             send_chunk(slot, chunk, n);
         }
@@ -125,13 +125,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 6:
             fz_drain(slot, NULL, 0, NULL);
             if (c)
-                fz_io_event(&c->write_watcher, EV_WRITE);
+                fz_io_event(&c->io, EV_WRITE);
             break;
         case 7:
             if (fz_peer(slot) >= 0)
                 shutdown(fz_peer(slot), SHUT_WR);
             if (c)
-                fz_io_event(&c->read_watcher, EV_READ);
+                fz_io_event(&c->io, EV_READ);
             break;
         default:
             break;
@@ -144,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fz_hooks();
     }
     if (flags & 32) {
-        jg_session_end_some(srv, 64, "fuzz: draining");
+        jg_session_end_some(&srv->core, 64, "fuzz: draining");
         fz_hooks();
     }
     /* the clients read everything; blocked writers get their write event */
@@ -152,7 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < FZ_MAX_CONNS; i++) {
         struct jg_conn *c = fz_conn(i);
         if (c)
-            fz_io_event(&c->write_watcher, EV_WRITE);
+            fz_io_event(&c->io, EV_WRITE);
     }
     fz_hooks();
     drain_all(true);

@@ -94,7 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the same text from a live session: subscriptions, meta, custom events */
     fz_begin();
     struct jg_server *srv = fz_server();
-    struct jg_session *s = jg_session_create(srv);
+    struct jg_session *s = jg_session_create(&srv->core);
     jg_pubsub_client_message(s, text, size);
     jg_pubsub_client_message(s, text, size);
     static const char sub_a[] = "{\"type\":\"subscribe\",\"channel\":\"a\"}";

@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct jg_server *srv = fz_server();
     struct jg_session *s[5];
     for (int i = 0; i < 5; i++)
-        s[i] = jg_session_create(srv);
+        s[i] = jg_session_create(&srv->core);
     subscribe(s[0], "a");
     subscribe(s[0], "b");
     subscribe(s[1], "a");
@@ -107,19 +107,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     subscribe(s[3], "c");
     subscribe(s[4], "c");
     request(0, "GET /socket.io/1/websocket/%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", s[0]->sid, 1);
-    request(1, "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.1\r\nHost: x\r\n\r\n", s[1]->sid, 2);
-    request(2, "GET /socket.io/1/htmlfile/%s?t=1 HTTP/1.1\r\nHost: x\r\n\r\n", s[2]->sid, 1);
-    request(4, "GET /socket.io/1/jsonp-polling/%s?t=1&i=3 HTTP/1.1\r\nHost: x\r\n\r\n", s[4]->sid, 2);
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", jg_session_sid(s[0]), 1);
+    request(1, "GET /socket.io/1/xhr-polling/%s?t=1 HTTP/1.1\r\nHost: x\r\n\r\n", jg_session_sid(s[1]), 2);
+    request(2, "GET /socket.io/1/htmlfile/%s?t=1 HTTP/1.1\r\nHost: x\r\n\r\n", jg_session_sid(s[2]), 1);
+    request(4, "GET /socket.io/1/jsonp-polling/%s?t=1&i=3 HTTP/1.1\r\nHost: x\r\n\r\n", jg_session_sid(s[4]), 2);
     drain();
 
     size_t len;
     char *text = fz_subst(data, size, &len);
     check_publish(text, len);
-    jg_pubsub_redis_message(srv, text, len);
+    jg_pubsub_message(&srv->core, text, len);
     fz_hooks();
     drain();
-    jg_pubsub_redis_message(srv, text, len);
+    jg_pubsub_message(&srv->core, text, len);
     fz_hooks();
     drain();
     request(1, "GET /socket.io/1/xhr-polling/%s?t=2 HTTP/1.1\r\nHost: x\r\n\r\n", fz_sid(1), 1);

@@ -45,7 +45,7 @@ static void send_frames(struct jg_conn *c, const char *p, size_t n, bool via_soc
     }
     ssize_t w = write(fz_peer(0), p, n);
     (void)w;
-    fz_io_event(&c->read_watcher, EV_READ);
+    fz_io_event(&c->io, EV_READ);
 }
 
 static void publish(struct jg_server *srv, size_t len)
@@ -57,7 +57,7 @@ static void publish(struct jg_server *srv, size_t len)
     memset(msg + n, 'x', len);
     n += (int)len;
     n += snprintf(msg + n, sizeof msg - (size_t)n, "\"}");
-    jg_pubsub_redis_message(srv, msg, (size_t)n);
+    jg_pubsub_message(&srv->core, msg, (size_t)n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool via_socket = flags & 2;
     bool stall = flags & 8;
 
-    struct jg_session *s = jg_session_create(srv);
+    struct jg_session *s = jg_session_create(&srv->core);
     static const char sub_a[] = "{\"type\":\"subscribe\",\"channel\":\"a\"}";
     jg_pubsub_client_message(s, sub_a, sizeof sub_a - 1);
 
@@ -82,7 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       "GET /socket.io/1/websocket/%s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n",
-                      (flags & 4) ? "unknown-session-id" : s->sid);
+                      (flags & 4) ? "unknown-session-id" : jg_session_sid(s));
     size_t reqlen = (size_t)rn;
     char *first = NULL;
     if (flags & 1) {
@@ -132,10 +132,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 4:
             fz_drain(0, NULL, 0, NULL);
             if (c)
-                fz_io_event(&c->write_watcher, EV_WRITE);
+                fz_io_event(&c->io, EV_WRITE);
             break;
         case 5: {
-            struct jg_session *s0 = jg_session_find(srv, fz_sid(0));
+            struct jg_session *s0 = jg_session_find(&srv->core, fz_sid(0));
             if (s0)
                 jg_session_end(s0, "fuzz: server ends the session", true);
             break;
@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7:
             shutdown(fz_peer(0), SHUT_WR);
             if (c)
-                fz_io_event(&c->read_watcher, EV_READ);
+                fz_io_event(&c->io, EV_READ);
             break;
         default:
             break;
@@ -163,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_drain(0, NULL, 0, NULL);
     c = fz_conn(0);
     if (c)
-        fz_io_event(&c->write_watcher, EV_WRITE);
+        fz_io_event(&c->io, EV_WRITE);
     fz_hooks();
     free(frames);
     fz_end();
