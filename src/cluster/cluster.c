@@ -98,7 +98,7 @@ static void read_shared_secret(struct jg_cluster *c)
     jg_broker_command(c->broker, secret_reply, NULL, false, 5, argv, NULL);
 }
 
-static void jg_cluster_publisher_ready(struct jg_cluster *c, struct redisAsyncContext *ac)
+static void publisher_link_up(struct jg_cluster *c, struct redisAsyncContext *ac)
 {
     jg_cluster_step_down(c, "the Redis link was re-established");
     redisAsyncCommand(ac, library_reply, NULL, "FUNCTION LOAD REPLACE %s", jg_lua_library);
@@ -229,7 +229,7 @@ uint64_t jg_cluster_last_seq(const struct jg_cluster *c)
 
 static void publisher_ready(void *user, struct redisAsyncContext *ac)
 {
-    jg_cluster_publisher_ready(user, ac);
+    publisher_link_up(user, ac);
 }
 
 static void subscriber_ready(void *user)

@@ -1,5 +1,5 @@
 'use strict';
-// Issue 17: the admin console's endpoints (src/console.c) without a browser, so they run
+// Issue 17: the admin console's endpoints (src/app/console.c) without a browser, so they run
 // under ASan+UBSan in `make check-asan` (tests/browser/console.test.js drives the page):
 // off without a publish-token, the credential (Basic with the token as password, or
 // Bearer; wrong, malformed or oversized ones refused and counted), /console/state and
