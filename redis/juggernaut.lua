@@ -18,14 +18,22 @@ local function num(n)
   return string.format('%.0f', n)
 end
 
--- The next sequence number. A missing counter (first start, or a Redis that lost its data)
+-- The last sequence number. A missing counter (first start, or a Redis that lost its data)
 -- starts from the current time in microseconds, so numbers never go backwards for clients
 -- that remember one.
-local function next_seq()
-  if redis.call('EXISTS', 'jg:seq') == 0 then
+local function last_seq()
+  local cur = redis.call('GET', 'jg:seq')
+  if not cur then
     local t = redis.call('TIME')
-    redis.call('SET', 'jg:seq', num(tonumber(t[1]) * 1000000 + tonumber(t[2])))
+    cur = num(tonumber(t[1]) * 1000000 + tonumber(t[2]))
+    redis.call('SET', 'jg:seq', cur)
   end
+  return cur
+end
+
+-- The next sequence number.
+local function next_seq()
+  last_seq()
   return num(redis.call('INCR', 'jg:seq'))
 end
 
@@ -506,7 +514,9 @@ local function jg_subscribe(keys, args)
   if not r[1] then
     return { '0', 0 }
   end
-  local cur = redis.call('GET', 'jg:seq') or '0'
+  -- never 0, even before the first message: an instance taking the session over reads a
+  -- subscription at 0 (with no cursor) as nothing to replay, and would skip the first ones
+  local cur = last_seq()
   if r[3] then
     return { cur, 0 }
   end

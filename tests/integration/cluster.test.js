@@ -148,11 +148,12 @@ function describeLoss(c, expected) {
     const seen = new Set(c.recv.filter((r) => r.ci === ci).map((r) => r.n));
     for (let n = 0; n <= expected[ci]; n++) {
       if (seen.has(n)) continue;
-      const at = P.pubAt[ci][n] || P.startedAt;
+      // n 0 is the fence, published in the setup (the publisher's times start at n 1)
+      const at = P.pubAt[ci][n] || (n === 0 && chaos.fencedAt) || P.startedAt;
       const near = c.recv.filter((r) => r.at >= at - 1000 && r.at <= at + 3000).slice(0, 12)
         .map((r) => `${r.ci}#${r.n}@${r.seq} +${r.at - at}ms`).join(' ');
       const sid = c.sessions[0].sid;
-      return `loss: client ${c.idx} ${c.kind} ${sid} missed ${CHANNELS[ci]}#${n}, published at +${at - P.startedAt} ms ` +
+      return `loss: client ${c.idx} ${c.kind} ${sid} missed ${CHANNELS[ci]}#${n}${n === 0 ? ' (the fence)' : ''}, published at ${at >= P.startedAt ? '+' : ''}${at - P.startedAt} ms ` +
         `(${new Date(at).toISOString().slice(11, 23)}); received around it (ms after that publish): ${near}\n` +
         `    its requests logged from 1 s before to 3 s after (logged at, server, method, t, status, retries, server answer ms):\n      ` +
         `${pollLog.between(sid, at - 1000, at + 3000).join('\n      ')}`;
@@ -356,6 +357,7 @@ describe('cluster chaos: 3 instances behind round-robin HAProxy, 200 clients, 5,
     // Wait for it up to polling-duration + 5 s so the chaos run starts from a clean state
     // even when a poll held it back, then require it within FENCE_BOUND.
     const fencedAt = Date.now();
+    chaos.fencedAt = fencedAt;
     for (const ch of CHANNELS) await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: { n: 0 } }));
     const hasFence = (c) => c.chIdx.every((ci) => c.lastN(ci) >= 0);
     await ops.waitFor(() => clients.every(hasFence), (POLLING_DURATION + 5) * 1000, 'the fence message on every channel at every client', 100).catch(() => {});
