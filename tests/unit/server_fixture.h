@@ -67,6 +67,24 @@ static inline int fixture_server_start(struct ev_loop **loop, struct jg_server *
     return 0;
 }
 
+static inline void fixture_break_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ONE);
+}
+
+/* Runs LOOP for SECS seconds of real time: connections' bytes are read and written, timers
+ * due meanwhile fire. */
+static inline void fixture_pump(struct ev_loop *loop, double secs)
+{
+    ev_timer t;
+    ev_timer_init(&t, fixture_break_cb, secs, 0);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
+}
+
 static inline void fixture_server_stop(struct ev_loop *loop, struct jg_server *srv, struct jg_config *cfg,
                                        const char *dir, const char *index)
 {

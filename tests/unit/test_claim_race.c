@@ -89,19 +89,10 @@ static int setup(void **state)
     return 0;
 }
 
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    ev_break(loop, EVBREAK_ONE);
-}
-
 /* Runs the loop for a few milliseconds: the connections' bytes are read and written. */
 static void pump(struct fx *f)
 {
-    ev_timer t;
-    ev_timer_init(&t, break_cb, 0.02, 0);
-    ev_timer_start(f->loop, &t);
-    ev_run(f->loop, 0);
-    ev_timer_stop(f->loop, &t);
+    fixture_pump(f->loop, 0.02);
 }
 
 static int teardown(void **state)

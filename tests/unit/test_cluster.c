@@ -367,19 +367,10 @@ static void test_fresh_instance_replays_sessions_claimed_before_its_catchup(void
     jg_session_transport_done(s, &stream);
 }
 
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    ev_break(loop, EVBREAK_ONE);
-}
-
 /* Runs the loop for a few milliseconds: the connection's bytes are read and written. */
 static void pump(struct fx *f)
 {
-    ev_timer t;
-    ev_timer_init(&t, break_cb, 0.02, 0);
-    ev_timer_start(f->loop, &t);
-    ev_run(f->loop, 0);
-    ev_timer_stop(f->loop, &t);
+    fixture_pump(f->loop, 0.02);
 }
 
 /* What the server wrote on FD so far (up to LEN - 1 bytes). */

@@ -87,21 +87,10 @@ static int teardown_server(void **state)
 
 /* ---- loop and socket helpers ---- */
 
-static void break_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    (void)w;
-    (void)revents;
-    ev_break(loop, EVBREAK_ONE);
-}
-
 /* Runs the loop for SECS seconds of real time. */
 static void pump(struct fixture *f, double secs)
 {
-    ev_timer t;
-    ev_timer_init(&t, break_cb, secs, 0);
-    ev_timer_start(f->loop, &t);
-    ev_run(f->loop, 0);
-    ev_timer_stop(f->loop, &t);
+    fixture_pump(f->loop, secs);
 }
 
 /* A new client connection: returns the peer index. */
