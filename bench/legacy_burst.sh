@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/legacy_burst.sh N CLUSTER(yes|no): PUBLISH juggernaut N messages (10,000 channels,
-# no subscribers) in one pipelined burst to a fresh juggernautd; prints the daemon's CPU
-# until it has applied them all, and its legacy_unsequenced counter / warning lines.
+# no subscribers) in one pipelined burst to a fresh juggernautd; prints how fast they were
+# sequenced and applied, the daemon's CPU until it has applied them all, and its
+# legacy_unsequenced counter / warning lines.
 set -eu
 N=${1:-100000}; CL=${2:-yes}
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ for i in range($N):
     out.append('*3\r\n\$7\r\nPUBLISH\r\n\$10\r\njuggernaut\r\n\$%d\r\n%s\r\n'%(len(m),m))
 open('$D/cmds','w').write(''.join(out))
 "
-c0=$(cut -d' ' -f1 /proc/$JPID/schedstat)
+c0=$(cut -d' ' -f1 /proc/$JPID/schedstat); r0=$(cut -d' ' -f1 /proc/$RPID/schedstat)
+t0=$(date +%s%N)
 redis-cli -p $RP --pipe < $D/cmds >/dev/null
 key=$([ $CL = yes ] && echo sequenced_in || echo messages_in)
 for i in $(seq 600); do
@@ -28,7 +30,8 @@ for i in $(seq 600); do
     case $s in *"\"$key\":$N"[,}]*) break ;; esac
     sleep 0.1
 done
-c1=$(cut -d' ' -f1 /proc/$JPID/schedstat)
-echo "N=$N cluster=$CL: daemon CPU $(( (c1 - c0) / 1000000 )) ms = $(( (c1 - c0) / 1000 / N )) us/message;" \
+c1=$(cut -d' ' -f1 /proc/$JPID/schedstat); r1=$(cut -d' ' -f1 /proc/$RPID/schedstat)
+t1=$(date +%s%N)
+echo "N=$N cluster=$CL: applied in $(( (t1 - t0) / 1000000 )) ms = $(( N * 1000 / ((t1 - t0) / 1000000) )) messages/s; daemon CPU $(( (c1 - c0) / 1000000 )) ms = $(( (c1 - c0) / N )) ns/message, Redis CPU $(( (r1 - r0) / N )) ns/message (redis-cli --pipe included);" \
      "$(echo "$s" | tr ',' '\n' | grep -E '"(messages_in|messages_sequenced|sequenced_in|legacy_unsequenced)"' | tr '\n' ' ')" \
      "warning lines: $(grep -c 'not sequenced within' $D/j.log || true)"

@@ -13,6 +13,7 @@ keys"). Numbers travel as strings: Lua's numbers are doubles and print 1e15 as "
 
 local PUB_SEQUENCED = 'juggernaut:sequenced'
 local MAX_HISTORY_REPLY = 1000
+local PACK_MAX = 1000          -- messages per jg_sequence_packed (cluster_seq.c's BATCH_MAX)
 
 local function num(n)
   return string.format('%.0f', n)
@@ -58,27 +59,64 @@ local function history_rule(rules, channel)
   return count, age
 end
 
-local function add_history(rules, channel, seq, text)
-  local count, age = history_rule(rules, channel)
-  if count <= 0 then
+-- The history writes of one call, gathered per channel and written at its end
+-- (history_flush): per message one XADD, per channel one SET and one EXPIRE. Each entry
+-- carries "p", the seq of the channel's previous message, so the oldest entry still held
+-- tells exactly what was trimmed before it (the floor of a "since"); jg:history-last:<channel>
+-- keeps the newest seq after the stream itself has expired.
+local function history_new(rules)
+  return { rules = rules, rule = {}, per_channel = {}, channels = {} }
+end
+
+local function history_add(h, channel, seq, text)
+  local r = h.rule[channel]
+  if r == nil then
+    local count, age = history_rule(h.rules, channel)
+    r = count > 0 and { count, age } or false
+    h.rule[channel] = r
+  end
+  if not r then
     return
   end
-  local key = 'jg:history:' .. channel
-  local meta_key = 'jg:history-meta:' .. channel
-  -- Keep "count" entries; the highest seq trimmed away is the floor below which a "since"
-  -- can no longer be answered. "last" is the newest seq: once the whole stream has
-  -- expired (idle longer than its age), everything up to it counts as trimmed.
-  if redis.call('XLEN', key) >= count then
-    local drop = redis.call('XRANGE', key, '-', '+', 'COUNT', redis.call('XLEN', key) - count + 1)
-    redis.call('XTRIM', key, 'MAXLEN', count - 1)
-    redis.call('HSET', meta_key, 'floor', string.match(drop[#drop][1], '^(%d+)'))
+  local l = h.per_channel[channel]
+  if not l then
+    l = {}
+    h.per_channel[channel] = l
+    h.channels[#h.channels + 1] = channel
+  elseif l[#l - 1] == seq then
+    return   -- the channel twice in one message
   end
-  redis.call('XADD', key, seq .. '-0', 'm', text, 't', num(now_ms()))
-  redis.call('HSET', meta_key, 'last', seq)
-  if age > 0 then
-    redis.call('EXPIRE', key, age)
+  l[#l + 1] = seq
+  l[#l + 1] = text
+end
+
+local function history_flush(h)
+  if #h.channels == 0 then
+    return
   end
-  redis.call('EXPIRE', meta_key, math.max(age * 10, 86400))
+  local now = num(now_ms())
+  for _, channel in ipairs(h.channels) do
+    local l, count, age = h.per_channel[channel], h.rule[channel][1], h.rule[channel][2]
+    local key = 'jg:history:' .. channel
+    local prev = redis.call('SET', 'jg:history-last:' .. channel, l[#l - 1], 'EX', math.max(age * 10, 86400), 'GET')
+    if not prev then
+      -- a channel last written by a version before "p" kept its last seq in the meta hash
+      prev = redis.call('HGET', 'jg:history-meta:' .. channel, 'last') or '0'
+    end
+    for i = 1, #l, 2 do
+      redis.call('XADD', key, 'MAXLEN', count, l[i] .. '-0', 'm', l[i + 1], 't', now, 'p', prev)
+      prev = l[i]
+    end
+    if age > 0 then
+      redis.call('EXPIRE', key, age)
+    end
+  end
+end
+
+-- jg:log keeps the last LOG_SIZE seqs, whether an entry holds one message or a packed batch.
+local function log_add(log_size, last, fields)
+  local floor = math.max(0, tonumber(last) - (tonumber(log_size) or 10000) + 1)
+  redis.call('XADD', 'jg:log', 'MINID', '~', num(floor), last .. '-0', unpack(fields))
 end
 
 -- The targets of a published message, like juggernaut.c: "channels" if truthy, else
@@ -101,16 +139,15 @@ local function targets(msg)
   return out
 end
 
--- Sequences one message of kind K ("L" legacy, "D" direct, "P" presence): log, history
--- (not for presence), and the internal channel every instance delivers from. CFG is
--- HMGET jg:config log-size history, read once per call.
-local function sequence_with(cfg, kind, text, channels)
+-- Sequences one message of kind K ("L" legacy, "D" direct, "P" presence): its own log
+-- entry, history (not for presence, gathered in H) and its own message on the internal
+-- channel every instance delivers from. CFG is HMGET jg:config log-size history.
+local function sequence_with(cfg, h, kind, text, channels)
   local seq = next_seq()
-  local log_size = tonumber(cfg[1]) or 10000
-  redis.call('XADD', 'jg:log', 'MAXLEN', '~', log_size, seq .. '-0', 'k', kind, 'm', text)
+  log_add(cfg[1], seq, { 'k', kind, 'm', text })
   if kind ~= 'P' then
     for _, ch in ipairs(channels) do
-      add_history(cfg[2], ch, seq, text)
+      history_add(h, ch, seq, text)
     end
   end
   redis.call('PUBLISH', PUB_SEQUENCED, seq .. ' ' .. kind .. ' ' .. text)
@@ -118,7 +155,11 @@ local function sequence_with(cfg, kind, text, channels)
 end
 
 local function sequence(kind, text, channels)
-  return sequence_with(redis.call('HMGET', 'jg:config', 'log-size', 'history'), kind, text, channels)
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local h = history_new(cfg[2])
+  local seq = sequence_with(cfg, h, kind, text, channels)
+  history_flush(h)
+  return seq
 end
 
 local function decode_object(text)
@@ -152,29 +193,89 @@ local function jg_sequence(keys, args)
   return sequence('L', args[2], channels)
 end
 
--- FCALL jg_sequence_batch 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: the leader
--- sequences the messages a loop turn brought, in order, in one call. Fenced like
--- jg_sequence. Returns the last seq.
+-- The arguments of a batch, (<json> <nchannels> <channel>...) x N from index 3: true if
+-- well formed, checked before anything is written.
+local function batch_ok(args, n)
+  local i = 3
+  for _ = 1, n do
+    local nch = tonumber(args[i + 1])
+    if not args[i] or not nch or nch < 0 or i + 1 + nch > #args then
+      return false
+    end
+    i = i + 2 + nch
+  end
+  return i == #args + 1
+end
+
+-- FCALL jg_sequence_batch 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: the
+-- leader sequences the messages a loop turn brought, in order, in one call, each with its
+-- own log entry and internal message (what instances before packed batches read). Fenced
+-- like jg_sequence. Returns the last seq.
 local function jg_sequence_batch(keys, args)
   if redis.call('GET', 'jg:leader') ~= args[1] then
     return redis.error_reply('NOTLEADER')
   end
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
   local n = tonumber(args[2]) or 0
+  if not batch_ok(args, n) then
+    return redis.error_reply('ERR jg_sequence_batch: malformed arguments')
+  end
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local h = history_new(cfg[2])
   local i, last = 3, nil
   for _ = 1, n do
-    local text, nch = args[i], tonumber(args[i + 1])
-    if not text or not nch then
-      return redis.error_reply('ERR jg_sequence_batch: malformed arguments')
-    end
+    local nch = tonumber(args[i + 1])
     local channels = {}
     for k = 1, nch do
       channels[k] = args[i + 1 + k]
     end
+    last = sequence_with(cfg, h, 'L', args[i], channels)
     i = i + 2 + nch
-    last = sequence_with(cfg, 'L', text, channels)
   end
+  history_flush(h)
   return last
+end
+
+-- FCALL jg_sequence_packed 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: like
+-- jg_sequence_batch, but the N messages (consecutive seqs) share one log entry, id the
+-- last seq, field "b", and one internal message, both the packed text
+--     "B <first-seq> <n>\n" then per message "L<bytes>:<json>"
+-- While an instance that cannot read packed batches is alive (it beats without a wire
+-- version: jg:wire1-seen), it falls back to jg_sequence_batch. At most PACK_MAX messages,
+-- so a reader of the log knows an entry covers no seq below its id - PACK_MAX.
+local function jg_sequence_packed(keys, args)
+  if redis.call('GET', 'jg:leader') ~= args[1] then
+    return redis.error_reply('NOTLEADER')
+  end
+  local n = tonumber(args[2]) or 0
+  if n < 1 or n > PACK_MAX or not batch_ok(args, n) then
+    return redis.error_reply('ERR jg_sequence_packed: malformed arguments')
+  end
+  if redis.call('EXISTS', 'jg:wire1-seen') == 1 then
+    return jg_sequence_batch(keys, args)
+  end
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
+  local h = history_new(cfg[2])
+  last_seq()
+  local last = redis.call('INCRBY', 'jg:seq', n)
+  local seq = last - n
+  local out = { 'B ', num(seq + 1), ' ', tostring(n), '\n' }
+  local i = 3
+  for _ = 1, n do
+    local text, nch = args[i], tonumber(args[i + 1])
+    seq = seq + 1
+    local s = num(seq)
+    for k = 1, nch do
+      history_add(h, args[i + 1 + k], s, text)
+    end
+    out[#out + 1] = 'L' .. #text .. ':'
+    out[#out + 1] = text
+    i = i + 2 + nch
+  end
+  local packed = table.concat(out)
+  log_add(cfg[1], num(last), { 'b', packed })
+  history_flush(h)
+  redis.call('PUBLISH', PUB_SEQUENCED, packed)
+  return num(last)
 end
 
 -- When an instance began listening on "juggernaut" (ms), from its jg_beat state: 0 for a
@@ -229,11 +330,16 @@ local function jg_release(keys, args)
 end
 
 -- FCALL jg_beat 0 <id> <ms> <config-log-size> <config-history> <young[:since-ms]|mature>
--- [<spent-s>]: instance heartbeat; "mature" once it has been subscribed for 3 x
+-- [<spent-s> [<wire>]]: instance heartbeat; "mature" once it has been subscribed for 3 x
 -- leader-lease, before that "young:<when it subscribed, ms>" (jg_lease prefers whoever
 -- listened longest). SPENT-S: how long a signed sid stays valid (handshake-expiry + clock skew).
+-- WIRE: what the instance reads on juggernaut:sequenced and jg:log; 2 = packed batches too.
+-- An instance without it (an older version) keeps jg:wire1-seen alive: no packed batches.
 local function jg_beat(keys, args)
   redis.call('SET', 'jg:instance:' .. args[1], args[5] or 'young', 'PX', args[2])
+  if (tonumber(args[7]) or 1) < 2 then
+    redis.call('SET', 'jg:wire1-seen', args[1], 'PX', args[2])
+  end
   redis.call('SADD', 'jg:instances', args[1])
   redis.call('HSET', 'jg:config', 'log-size', args[3], 'history', args[4])
   if args[6] then
@@ -692,11 +798,22 @@ local function jg_backfill(keys, args)
   local entries = {}
   if since ~= '' then
     entries = redis.call('XRANGE', key, '(' .. since .. '-0', '+', 'COUNT', MAX_HISTORY_REPLY)
+    -- the meta hash: what versions before "p" wrote (floor, last)
     local m = redis.call('HMGET', 'jg:history-meta:' .. channel, 'floor', 'last')
     local floor = tonumber(m[1] or '0')
-    if #entries == 0 and redis.call('EXISTS', key) == 0 then
-      if m[2] then
-        floor = math.max(floor, tonumber(m[2]))   -- the stream expired whole
+    if #entries > 0 or redis.call('EXISTS', key) == 1 then
+      -- the oldest entry held: everything up to its "p" was trimmed
+      local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
+      local f = first and first[2] or {}
+      for i = 1, #f, 2 do
+        if f[i] == 'p' then
+          floor = math.max(floor, tonumber(f[i + 1]) or 0)
+        end
+      end
+    else
+      local last = redis.call('GET', 'jg:history-last:' .. channel) or m[2]
+      if last then
+        floor = math.max(floor, tonumber(last))   -- the stream expired whole
       elseif tonumber(since) < tonumber(out[1]) then
         floor = tonumber(out[1])   -- nothing known about this channel: cannot vouch for it
       end
@@ -744,6 +861,7 @@ end
 redis.register_function('jg_publish', jg_publish)
 redis.register_function('jg_sequence', jg_sequence)
 redis.register_function('jg_sequence_batch', jg_sequence_batch)
+redis.register_function('jg_sequence_packed', jg_sequence_packed)
 redis.register_function('jg_lease', jg_lease)
 redis.register_function('jg_beat', jg_beat)
 redis.register_function('jg_release', jg_release)

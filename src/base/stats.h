@@ -57,6 +57,7 @@
     X(messages_sequenced, counter, messages_sequenced_total, "Messages on juggernaut this instance sequenced as the leader") \
     X(sequenced_in, counter, sequenced_in_total, "Sequenced messages received (cluster mode)") \
     X(sequence_gaps, counter, sequence_gaps_total, "Gaps in the sequence filled from the Redis log") \
+    X(sequenced_malformed, counter, sequenced_malformed_total, "Messages on juggernaut:sequenced that were not well formed (ignored)") \
     X(legacy_unsequenced, counter, legacy_unsequenced_total, "Messages on juggernaut no leader sequenced in time (dropped)") \
     X(claims, counter, claims_total, "Transport requests that claimed their session in Redis") \
     X(takeovers, counter, takeovers_total, "Sessions taken over from another instance (or rebuilt here)") \

@@ -102,6 +102,7 @@ static void publisher_link_up(struct jg_cluster *c, struct redisAsyncContext *ac
 {
     jg_cluster_step_down(c, "the Redis link was re-established");
     redisAsyncCommand(ac, library_reply, NULL, "FUNCTION LOAD REPLACE %s", jg_lua_library);
+    c->unpacked_only = false;   /* the library is ours again */
     /* beat before anything queued (session records) runs: an instance that owns sessions is
      * one the reapers know */
     const struct jg_config *cfg = c->cfg;
@@ -110,8 +111,8 @@ static void publisher_link_up(struct jg_cluster *c, struct redisAsyncContext *ac
     snprintf(logsize, sizeof logsize, "%zu", cfg->cluster_log_size);
     char spent[24];
     snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
-    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young", spent };
-    redisAsyncCommandArgv(ac, NULL, NULL, 9, argv, NULL);
+    const char *argv[] = { "FCALL", "jg_beat", "0", c->id, ttl, logsize, cfg->history, "young", spent, JG_CLUSTER_WIRE };
+    redisAsyncCommandArgv(ac, NULL, NULL, 10, argv, NULL);
     if (!cfg->cluster_secret)
         read_shared_secret(c);
     /* and claim the lease (or see who holds it) now rather than at the next tick */
@@ -189,8 +190,8 @@ static void beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     char spent[24];   /* how long a signed sid stays valid: its ended session's jg:spent */
     snprintf(spent, sizeof spent, "%lld", (long long)cfg->handshake_expiry + 60);
-    const char *beat[] = { c->id, ttl, logsize, cfg->history, state, spent };
-    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 6, beat, NULL);
+    const char *beat[] = { c->id, ttl, logsize, cfg->history, state, spent, JG_CLUSTER_WIRE };
+    jg_cluster_fcall(c, NULL, NULL, false, "jg_beat", 7, beat, NULL);
     jg_cluster_forget_drops(c, ev_now(loop) - 10);
     if (c->core->draining) {
         jg_cluster_draining(c);

@@ -39,7 +39,7 @@ struct legacy {
                                        comes back sequenced */
     uint64_t hash;                  /* of the text */
     double at;                      /* ev_now when heard */
-    bool sent;                      /* handed to jg_sequence by this instance as leader */
+    bool sent;                      /* handed to Redis to sequence by this instance as leader */
 };
 
 struct text_count {
@@ -83,8 +83,10 @@ struct jg_cluster {
     struct held_seq *held_head, *held_tail;
     struct jg_list legacy;          /* struct legacy, oldest first */
     size_t nlegacy;
-    size_t nunsent;                 /* of those, not handed to jg_sequence_batch: always the
+    size_t nunsent;                 /* of those, not handed to Redis to sequence: always the
                                        newest ones (a suffix of the list) */
+    bool unpacked_only;             /* the Redis library has no jg_sequence_packed (an older
+                                       instance loaded its own): jg_sequence_batch */
     struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
     struct jg_ring ring;            /* recent sequenced messages */
     ev_timer beat;
@@ -118,8 +120,21 @@ void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, 
 void jg_cluster_deliver_to_sub(const struct jg_ring_entry *e, const char *channel, struct jg_sub *sub);
 /* The ring's messages on SUB's channel it has not had (presence ones only after P_AFTER). */
 void jg_cluster_replay_sub(struct jg_cluster *c, struct jg_sub *sub, uint64_t p_after);
-/* An XRANGE entry of jg:log: its seq, kind and message text (pointing into E). */
-bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len);
+/* What the instances read (jg_beat's wire version): 2 = packed batches as well. */
+#define JG_CLUSTER_WIRE "2"
+/* Messages per packed batch at most (redis/juggernaut.lua's PACK_MAX): a jg:log entry
+ * covers no seq below its id - JG_CLUSTER_PACK_MAX. */
+#define JG_CLUSTER_PACK_MAX 1000
+
+/* One sequenced message: its seq, kind and JSON text. */
+typedef void jg_cluster_seq_fn(void *arg, uint64_t seq, char kind, const char *json, size_t len);
+/* The messages of a packed batch (jg_sequence_packed: "B <first-seq> <n>\n", then per
+ * message "<kind><bytes>:<json>") to FN in order, pointing into TEXT, once all of it proved
+ * well formed; -1 and none of them if it is not. */
+int jg_cluster_unpack(const char *text, size_t len, jg_cluster_seq_fn *fn, void *arg);
+/* The messages of an XRANGE entry of jg:log (one, or a packed batch) to FN in order,
+ * pointing into E; false if it holds none. */
+bool jg_cluster_log_entry(const redisReply *e, jg_cluster_seq_fn *fn, void *arg);
 /* The ring's messages S has not had on any of its channels, in sequence order (what is
  * older than the ring is read from the Redis log first). */
 void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s);

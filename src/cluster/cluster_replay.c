@@ -111,6 +111,27 @@ struct log_replay {
     uint64_t from, to;              /* the session missed (FROM, TO]; the ring has what follows */
 };
 
+struct log_replay_walk {
+    struct jg_cluster *c;
+    struct jg_session *s;
+    struct log_replay *lr;
+    uint64_t next;                  /* the next seq due */
+};
+
+static void log_replay_one(void *arg, uint64_t seq, char kind, const char *text, size_t len)
+{
+    struct log_replay_walk *w = arg;
+    struct jg_ring_entry e = { .seq = seq, .kind = kind };
+    const char *error;
+    if (seq < w->next || seq > w->lr->to || jg_jug_publish_parse(text, len, &e.p, &error) != 0)
+        return;
+    if (seq > w->next)
+        tell_lost(w->c, w->s, w->next, seq - 1);
+    deliver_to_session(w->c, &e, w->s, true);
+    w->next = seq + 1;
+    jg_jug_publish_deinit(&e.p);
+}
+
 /* The part of a moved session's backlog older than the ring, read from jg:log: delivered
  * in order, then the ring's part (replay_session again, now from TO). */
 static void log_replay_reply(void *user, redisReply *r, void *priv)
@@ -120,24 +141,12 @@ static void log_replay_reply(void *user, redisReply *r, void *priv)
     struct jg_session *s = c ? jg_session_find(c->core, lr->sid) : NULL;
     if (!s)
         goto out;
-    uint64_t next = lr->from + 1;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t k = 0; k < r->elements; k++) {
-            struct jg_ring_entry e = { 0 };
-            const char *text, *error;
-            size_t len;
-            if (!jg_cluster_log_entry(r->element[k], &e.seq, &e.kind, &text, &len) || e.seq <= lr->from ||
-                e.seq > lr->to || jg_jug_publish_parse(text, len, &e.p, &error) != 0)
-                continue;
-            if (e.seq > next)
-                tell_lost(c, s, next, e.seq - 1);
-            deliver_to_session(c, &e, s, true);
-            next = e.seq + 1;
-            jg_jug_publish_deinit(&e.p);
-        }
-    }
-    if (next <= lr->to)
-        tell_lost(c, s, next, lr->to);
+    struct log_replay_walk w = { c, s, lr, lr->from + 1 };
+    if (r && r->type == REDIS_REPLY_ARRAY)
+        for (size_t k = 0; k < r->elements; k++)
+            jg_cluster_log_entry(r->element[k], log_replay_one, &w);
+    if (w.next <= lr->to)
+        tell_lost(c, s, w.next, lr->to);
     set_backfilling(s, false, lr->to);
     jg_cluster_replay_session(c, s);
     jg_session_flush(s);
@@ -165,7 +174,8 @@ void jg_cluster_replay_session(struct jg_cluster *c, struct jg_session *s)
         c->stats->replays_from_log++;
         char start[48], end[48];
         snprintf(start, sizeof start, "(%llu-0", (unsigned long long)from);
-        snprintf(end, sizeof end, "%llu-0", (unsigned long long)lr->to);
+        /* a packed entry's id is its last seq: the one holding TO may end past it */
+        snprintf(end, sizeof end, "%llu-0", (unsigned long long)(lr->to + JG_CLUSTER_PACK_MAX - 1));
         const char *argv[] = { "XRANGE", "jg:log", start, end };
         jg_broker_command(c->broker, log_replay_reply, lr, false, 4, argv, NULL);
         return;

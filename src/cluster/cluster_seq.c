@@ -119,20 +119,27 @@ static void sequence_reply(void *user, redisReply *r, void *priv)
         return;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        if (!strncmp(r->str, "NOTLEADER", 9))
+        if (!strncmp(r->str, "NOTLEADER", 9)) {
             jg_cluster_step_down(c, "another instance holds the lease");
-        else
-            jg_error("cluster: jg_sequence_batch failed: %s", r->str);
+        } else if (!c->unpacked_only && strstr(r->str, "not found")) {
+            /* nothing of the call was written: the batch goes again, the old way */
+            jg_warn("cluster: Redis has an older juggernaut library (an instance of an older version "
+                    "loaded it): sequencing one log entry per message until this instance reconnects");
+            c->unpacked_only = true;
+            jg_cluster_step_down(c, "the library in Redis cannot pack batches");
+        } else {
+            jg_error("cluster: sequencing a batch failed: %s", r->str);
+        }
         return;
     }
     c->stats->messages_sequenced += (int64_t)n;
 }
 
-#define BATCH_MAX 1000              /* messages per jg_sequence_batch */
-#define BATCH_BYTES (4 << 20)       /* of text per jg_sequence_batch */
+#define BATCH_MAX JG_CLUSTER_PACK_MAX   /* messages per call */
+#define BATCH_BYTES (4 << 20)           /* of text per call */
 
 /* Hands the legacy messages not sequenced yet, oldest first, to Redis: one
- * jg_sequence_batch per BATCH_MAX of them (never a round trip per message). */
+ * jg_sequence_packed per BATCH_MAX of them (never a round trip per message). */
 static void sequence_pending(struct jg_cluster *c)
 {
     /* the unsent ones are the newest: find the first from the tail */
@@ -180,7 +187,8 @@ static void sequence_pending(struct jg_cluster *c)
             lens[1] = strlen(counts[0]);
             struct batch *b = jg_xcalloc(1, sizeof *b);
             b->n = n;
-            jg_cluster_fcall(c, sequence_reply, b, false, "jg_sequence_batch", (int)nargs, args, lens);
+            jg_cluster_fcall(c, sequence_reply, b, false,
+                             c->unpacked_only ? "jg_sequence_batch" : "jg_sequence_packed", (int)nargs, args, lens);
         }
         free(args);
         free(lens);
@@ -309,17 +317,76 @@ static int split_sequenced(const char *text, size_t len, uint64_t *seq, char *ki
     return *seq ? 0 : -1;
 }
 
+/* The decimal number at *P (before END), up to STOP: *P moves past STOP. */
+static bool read_number(const char **p, const char *end, char stop, uint64_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (s == *p || s >= end || *s != stop)
+        return false;
+    *p = s + 1;
+    *out = v;
+    return true;
+}
+
+/* Walks a packed batch; FN NULL only checks it. */
+static int walk_packed(const char *text, size_t len, jg_cluster_seq_fn *fn, void *arg)
+{
+    const char *p = text, *end = text + len;
+    uint64_t first, n;
+    if (len < 2 || p[0] != 'B' || p[1] != ' ')
+        return -1;
+    p += 2;
+    if (!read_number(&p, end, ' ', &first) || !read_number(&p, end, '\n', &n) || !first || !n ||
+        n > JG_CLUSTER_PACK_MAX)
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t bytes;
+        if (p >= end)
+            return -1;
+        char kind = *p++;
+        if (!read_number(&p, end, ':', &bytes) || bytes > (uint64_t)(end - p))
+            return -1;
+        if (fn)
+            fn(arg, first + i, kind, p, (size_t)bytes);
+        p += bytes;
+    }
+    return p == end ? 0 : -1;
+}
+
+int jg_cluster_unpack(const char *text, size_t len, jg_cluster_seq_fn *fn, void *arg)
+{
+    if (walk_packed(text, len, NULL, NULL) != 0)
+        return -1;
+    return walk_packed(text, len, fn, arg);
+}
+
+static void receive_cb(void *arg, uint64_t seq, char kind, const char *json, size_t len)
+{
+    receive(arg, seq, kind, json, len);
+}
+
 void jg_cluster_sequenced_message(struct jg_cluster *c, const char *text, size_t len)
 {
     uint64_t seq;
     char kind;
     const char *json;
     size_t jlen;
-    if (split_sequenced(text, len, &seq, &kind, &json, &jlen) != 0) {
-        jg_warn("cluster: malformed message on %s ignored (%zu bytes)", JG_CLUSTER_SEQUENCED, len);
+    if (len && text[0] == 'B') {
+        if (jg_cluster_unpack(text, len, receive_cb, c) == 0)
+            return;
+    } else if (split_sequenced(text, len, &seq, &kind, &json, &jlen) == 0) {
+        receive(c, seq, kind, json, jlen);
         return;
     }
-    receive(c, seq, kind, json, jlen);
+    c->stats->sequenced_malformed++;
+    jg_warn("cluster: malformed message on %s ignored (%zu bytes); %lld so far", JG_CLUSTER_SEQUENCED, len,
+            (long long)c->stats->sequenced_malformed);
 }
 
 static void drain_held(struct jg_cluster *c)
@@ -335,28 +402,35 @@ static void drain_held(struct jg_cluster *c)
     }
 }
 
-/* An XRANGE/XREVRANGE entry: [id, [field, value, ...]] */
-bool jg_cluster_log_entry(const redisReply *e, uint64_t *seq, char *kind, const char **text, size_t *len)
+/* An XRANGE/XREVRANGE entry: [id, [field, value, ...]]: "k" and "m" for one message (id
+ * its seq), or "b" for a packed batch (id its last seq). */
+bool jg_cluster_log_entry(const redisReply *e, jg_cluster_seq_fn *fn, void *arg)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
         e->element[1]->type != REDIS_REPLY_ARRAY)
         return false;
-    *seq = parse_u64(e->element[0]->str, e->element[0]->len);
-    *kind = 'D';
-    *text = NULL;
-    *len = 0;
+    uint64_t seq = parse_u64(e->element[0]->str, e->element[0]->len);
+    char kind = 'D';
+    const char *text = NULL;
+    size_t len = 0;
     const redisReply *f = e->element[1];
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
-        if (f->element[i]->type != REDIS_REPLY_STRING || f->element[i + 1]->type != REDIS_REPLY_STRING)
+        const redisReply *name = f->element[i], *value = f->element[i + 1];
+        if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING)
             continue;
-        if (!strcmp(f->element[i]->str, "k") && f->element[i + 1]->len)
-            *kind = f->element[i + 1]->str[0];
-        else if (!strcmp(f->element[i]->str, "m")) {
-            *text = f->element[i + 1]->str;
-            *len = f->element[i + 1]->len;
+        if (!strcmp(name->str, "b"))
+            return jg_cluster_unpack(value->str, value->len, fn, arg) == 0;
+        if (!strcmp(name->str, "k") && value->len)
+            kind = value->str[0];
+        else if (!strcmp(name->str, "m")) {
+            text = value->str;
+            len = value->len;
         }
     }
-    return *seq && *text;
+    if (!seq || !text)
+        return false;
+    fn(arg, seq, kind, text, len);
+    return true;
 }
 
 void jg_cluster_catchup_done(struct jg_cluster *c)
@@ -381,6 +455,19 @@ static void replay_claimed_early(struct jg_session *s, void *arg)
     jg_cluster_replay_session(arg, s);
 }
 
+struct catchup {
+    struct jg_cluster *c;
+    uint64_t after;                 /* apply what follows it */
+    bool fan_out;
+};
+
+static void catchup_apply(void *arg, uint64_t seq, char kind, const char *json, size_t len)
+{
+    struct catchup *cu = arg;
+    if (seq > cu->after && seq > cu->c->last_seq)
+        apply(cu->c, seq, kind, json, len, cu->fan_out);
+}
+
 static void catchup_reply(void *user, redisReply *r, void *priv)
 {
     struct jg_cluster *c = user;
@@ -394,15 +481,18 @@ static void catchup_reply(void *user, redisReply *r, void *priv)
         return;
     }
     size_t n = r->elements;
-    for (size_t k = 0; k < n; k++) {
-        const redisReply *e = r->element[tail ? n - 1 - k : k];
-        uint64_t seq;
-        char kind;
-        const char *text;
-        size_t len;
-        if (jg_cluster_log_entry(e, &seq, &kind, &text, &len) && seq > c->last_seq)
-            apply(c, seq, kind, text, len, !tail);
+    struct catchup cu = { c, 0, !tail };
+    if (tail && n) {
+        /* the ring's worth of the newest seqs (a packed entry holds many), oldest first */
+        const redisReply *newest = r->element[0];
+        uint64_t last = newest->type == REDIS_REPLY_ARRAY && newest->elements == 2 &&
+                                newest->element[0]->type == REDIS_REPLY_STRING
+                            ? parse_u64(newest->element[0]->str, newest->element[0]->len)
+                            : 0;
+        cu.after = last > c->ring.cap ? last - c->ring.cap : 0;
     }
+    for (size_t k = 0; k < n; k++)
+        jg_cluster_log_entry(r->element[tail ? n - 1 - k : k], catchup_apply, &cu);
     if (!tail && n == CATCHUP_BATCH) {
         c->catching_up = false;
         jg_cluster_catchup(c);

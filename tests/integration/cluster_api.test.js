@@ -14,6 +14,7 @@ const h = require('./lib/harness');
 const T_HOOK = { timeout: 60000 };
 const TOKEN = 'publish-token-0123456789abcdef';
 const SECRET = 'cluster-api-secret-0123456789abcdef';
+const HISTORY = '* 100 3600; short- 3 3600; none- 0 0; aged- 5 1';
 
 let redis;
 let a; // instance A (admin port, publish token)
@@ -29,7 +30,7 @@ async function startInstance(extra = {}) {
     config: Object.assign({
       cluster: 'yes', 'cluster-secret': SECRET, 'admin-port': admin, 'admin-bind': '127.0.0.1',
       'publish-token': TOKEN, 'drain-period': 1, 'instance-timeout': 2, 'leader-lease': 1,
-      history: '"* 100 3600; short- 3 3600; none- 0 0"',
+      history: `"${HISTORY}"`,
     }, extra),
   });
   d.adminPort = admin;
@@ -197,6 +198,56 @@ describe('history and recovery', () => {
     d.close();
   });
 
+  test('"since" exactly at what a packed burst trimmed is complete; one below it is "history trimmed"', async () => {
+    const ch = h.uid('short-');   // history keeps 3 on short-*
+    const other = h.uid('other');
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, ch);
+    const p = pub.pipeline();
+    for (let i = 1; i <= 6; i++) {   // interleaved: the channel's seqs are not consecutive
+      p.publish('juggernaut', JSON.stringify({ channel: ch, data: i }));
+      p.publish('juggernaut', JSON.stringify({ channel: other, data: i }));
+    }
+    await p.exec();
+    await c.waitForMessages(6);
+    const seqs = onChannel(c, ch).map((m) => m.seq);
+    assert.equal(seqs.length, 6);
+    // 1, 2 and 3 were trimmed: a client that had 3 misses nothing history lacks
+    const d = await h.sioConnect(b.base, { transports: ['websocket'] });
+    d.send({ type: 'subscribe', channel: ch, since: seqs[2] });
+    await d.waitForMessages(3);
+    await h.sleep(200);
+    assert.deepEqual(parsed(d).map((m) => m.data), [4, 5, 6]);
+    // a client whose last seq is just below 3 (a message on another channel) missed 3
+    const e = await h.sioConnect(b.base, { transports: ['websocket'] });
+    e.send({ type: 'subscribe', channel: ch, since: seqs[2] - 1 });
+    await e.waitForMessages(4);
+    assert.equal(parsed(e)[0].error, 'history trimmed');
+    assert.deepEqual(parsed(e).slice(1).map((m) => m.data), [4, 5, 6]);
+    for (const x of [c, d, e]) x.close();
+  });
+
+  test('a history that expired whole by age: "since" its last seq is complete, before it "history trimmed"', async () => {
+    const ch = h.uid('aged-');   // history keeps 5 for 1 s on aged-*
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, ch);
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 1 }));
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 2 }));
+    await c.waitForMessages(2);
+    const seqs = onChannel(c, ch).map((m) => m.seq);
+    await until(async () => (await pub.exists(`jg:history:${ch}`)) === 0, 5000, 'the stream to expire');
+    assert.equal(await pub.get(`jg:history-last:${ch}`), String(seqs[1]));
+    const d = await h.sioConnect(b.base, { transports: ['websocket'] });
+    await subscribed(d, ch, { since: seqs[1] });
+    await h.sleep(300);
+    assert.deepEqual(parsed(d), [], 'nothing missed, nothing to say');
+    const e = await h.sioConnect(b.base, { transports: ['websocket'] });
+    e.send({ type: 'subscribe', channel: ch, since: seqs[0] });
+    await e.waitForMessages(1);
+    assert.equal(parsed(e)[0].error, 'history trimmed');
+    for (const x of [c, d, e]) x.close();
+  });
+
   test('a channel with history off keeps none and answers "since" with "history trimmed"', async () => {
     const ch = h.uid('none-');
     const seq = Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 1 })));
@@ -218,6 +269,73 @@ async function until(pred, ms, what) {
     await h.sleep(50);
   }
 }
+
+describe('packed batches', () => {
+  // entries of jg:log after ID (exclusive), oldest first
+  const logAfter = async (id) => pub.call('XRANGE', 'jg:log', `(${id}`, '+');
+  const logTip = async () => {
+    const last = await pub.call('XREVRANGE', 'jg:log', '+', '-', 'COUNT', 1);
+    return last.length ? last[0][0] : '0-0';
+  };
+  async function burst(ch, n) {
+    const p = pub.pipeline();
+    for (let i = 0; i < n; i++) p.publish('juggernaut', JSON.stringify({ channel: ch, data: i }));
+    await p.exec();
+  }
+  function inOrder(c, ch, n) {
+    const got = onChannel(c, ch);
+    assert.deepEqual(got.map((m) => m.data), Array.from({ length: n }, (_, i) => i));
+    for (let i = 1; i < n; i++) assert.ok(got[i].seq > got[i - 1].seq, `seq ${got[i].seq} after ${got[i - 1].seq}`);
+  }
+
+  test('a pipelined burst: every message reaches both instances once, in order; jg:log holds far fewer entries', async () => {
+    const ch = h.uid('burst');
+    const ca = await h.sioConnect(a.base, { transports: ['websocket'] });
+    const cb = await h.sioConnect(b.base, { transports: ['xhr-polling'] });
+    await subscribed(ca, ch);
+    await subscribed(cb, ch);
+    const tip = await logTip();
+    const N = 300;
+    await burst(ch, N);
+    await ca.waitForMessages(N, 10000);
+    await cb.waitForMessages(N, 10000);
+    await h.sleep(200);
+    inOrder(ca, ch, N);
+    inOrder(cb, ch, N);
+    const entries = await logAfter(tip);
+    assert.ok(entries.length < N / 3, `jg:log grew by ${entries.length} entries for ${N} messages`);
+    assert.ok(entries.some((e) => e[1][0] === 'b'), 'a packed entry (field b)');
+    ca.close();
+    cb.close();
+  });
+
+  test('while an instance of an older version beats (no wire version), one log entry per message; packing resumes when it is gone', async () => {
+    const ch = h.uid('mixed');
+    const c = await h.sioConnect(b.base, { transports: ['websocket'] });
+    await subscribed(c, ch);
+    // what a juggernautd before packed batches sends every beat: no 7th argument
+    await pub.call('FCALL', 'jg_beat', '0', 'an-older-version', '1500', '10000', HISTORY, 'mature', '120');
+    assert.equal(await pub.get('jg:wire1-seen'), 'an-older-version');
+    let tip = await logTip();
+    await burst(ch, 60);
+    await c.waitForMessages(60, 10000);
+    let entries = await logAfter(tip);
+    assert.equal(entries.length, 60, 'one entry per message');
+    assert.ok(entries.every((e) => e[1][0] === 'k' && e[1][2] === 'm'), 'the fields an older version reads');
+    inOrder(c, ch, 60);
+
+    await until(async () => (await pub.exists('jg:wire1-seen')) === 0, 5000, 'the older instance\'s mark to expire');
+    await pub.call('SREM', 'jg:instances', 'an-older-version');
+    c.messages.length = 0;
+    tip = await logTip();
+    await burst(ch, 60);
+    await c.waitForMessages(60, 10000);
+    entries = await logAfter(tip);
+    assert.ok(entries.length < 30, `packed again: ${entries.length} entries for 60 messages`);
+    inOrder(c, ch, 60);
+    c.close();
+  });
+});
 
 describe('presence', () => {
   test('snapshot, join and leave per identity (two tabs of one user are one member); GET /presence and the Redis hash', async () => {

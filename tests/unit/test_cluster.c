@@ -163,11 +163,11 @@ static void test_leader_change_sequences_pending_in_order(void **state)
     answer_empty_array(xr);
     assert_int_equal(c->role, LEADER);
     /* both in one call, in the order heard: leader id, count 2, then text, 1 channel, "x" */
-    int s1 = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    int s1 = find_cmd("FCALL jg_sequence_packed 0 ", mark);
     assert_true(s1 >= 0);
     assert_int_equal(find_cmd("FCALL jg_sequence", (size_t)s1 + 1), -1);
     char want[256];
-    snprintf(want, sizeof want, "FCALL jg_sequence_batch 0 %s 2 %s 1 x %s 1 x", jg_cluster_id(c), a, b);
+    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 2 %s 1 x %s 1 x", jg_cluster_id(c), a, b);
     assert_string_equal(cmds[s1].text, want);
 }
 
@@ -186,11 +186,11 @@ static void test_leader_batches_a_loop_turn(void **state)
     }
     assert_int_equal(find_cmd("FCALL jg_sequence", mark), -1);   /* not one by one */
     ev_invoke(f->loop, &c->batch, EV_PREPARE);                    /* the loop is about to sleep */
-    int b = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    int b = find_cmd("FCALL jg_sequence_packed 0 ", mark);
     assert_true(b >= 0);
     assert_int_equal(find_cmd("FCALL jg_sequence", (size_t)b + 1), -1);
     char head[96];
-    snprintf(head, sizeof head, "FCALL jg_sequence_batch 0 %s 50 ", jg_cluster_id(c));
+    snprintf(head, sizeof head, "FCALL jg_sequence_packed 0 %s 50 ", jg_cluster_id(c));
     assert_memory_equal(cmds[b].text, head, strlen(head));
     const char *prev = cmds[b].text;
     for (int i = 0; i < 50; i++) {   /* each with its two channels, in order */
@@ -218,7 +218,7 @@ static void test_notleader_steps_down(void **state)
     size_t mark = ncmds;
     jg_cluster_legacy_message(c, m, strlen(m));
     ev_invoke(f->loop, &c->batch, EV_PREPARE);
-    int seq = find_cmd("FCALL jg_sequence_batch", mark);
+    int seq = find_cmd("FCALL jg_sequence_packed", mark);
     assert_true(seq >= 0);
     redisReply err = { .type = REDIS_REPLY_ERROR, .str = "NOTLEADER", .len = 9 };
     answer(seq, &err);
@@ -226,6 +226,119 @@ static void test_notleader_steps_down(void **state)
     assert_int_equal(f->srv.stats.cluster_leader, 0);
     struct legacy *l = jg_container_of(c->legacy.next, struct legacy, node);
     assert_false(l->sent);   /* the next leader sequences it */
+}
+
+/* An instance of an older version loaded its library last (it has no jg_sequence_packed):
+ * the leader steps down with what it sent pending again, and once it leads again it
+ * sequences the old way; its next connect loads its own library and packs again. */
+static void test_library_without_packed_falls_back(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    become_leader(f);
+    const char *m = "{\"channels\":[\"y\"],\"data\":4}";
+    size_t mark = ncmds;
+    jg_cluster_legacy_message(c, m, strlen(m));
+    ev_invoke(f->loop, &c->batch, EV_PREPARE);
+    int seq = find_cmd("FCALL jg_sequence_packed", mark);
+    assert_true(seq >= 0);
+    const char *text = "ERR Function not found";
+    redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
+    answer(seq, &err);
+    assert_int_equal(c->role, FOLLOWER);
+    assert_true(c->unpacked_only);
+    assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
+
+    mark = ncmds;
+    become_leader(f);
+    char want[160];
+    snprintf(want, sizeof want, "FCALL jg_sequence_batch 0 %s 1 %s 1 y", jg_cluster_id(c), m);
+    int again = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    assert_true(again >= 0);
+    assert_string_equal(cmds[again].text, want);
+    assert_int_equal(find_cmd("FCALL jg_sequence_packed", mark), -1);
+}
+
+/* The packed text of messages FIRST.. with data D[0..N): "B <first> <n>\n" + "L<bytes>:<json>"... */
+static void packed(char *out, size_t cap, uint64_t first, const int *d, int n)
+{
+    int at = snprintf(out, cap, "B %llu %d\n", (unsigned long long)first, n);
+    for (int i = 0; i < n; i++) {
+        char json[64];
+        int len = snprintf(json, sizeof json, "{\"channels\":[\"x\"],\"data\":%d}", d[i]);
+        at += snprintf(out + at, cap - (size_t)at, "L%d:%s", len, json);
+    }
+}
+
+/* A packed batch on juggernaut:sequenced is its messages, in order, with consecutive seqs; one
+ * that is not well formed is ignored whole, counted, and leaves the stream where it was. */
+static void test_packed_batch_delivers_each_message(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    struct jg_session *s = jg_session_claimed(&f->srv.core, "PPPPPPPPPPPPPPPPPPPPPP", false);
+    struct jg_sub *sub = jg_channel_subscribe(f->srv.core.channels, "x", s, false);
+    jg_sub_set_seq_hi(sub, 100);
+    c->last_seq = 100;
+    char text[512];
+    static const int d[3] = { 1, 2, 3 };
+    packed(text, sizeof text, 101, d, 3);
+    jg_cluster_sequenced_message(c, text, strlen(text));
+    assert_int_equal(c->last_seq, 103);
+    assert_int_equal(f->srv.stats.sequenced_in, 3);
+    assert_int_equal(jg_session_queue_len(s), 3);
+    assert_int_equal(jg_sub_seq_hi(sub), 103);
+
+    static const char *const bad[] = {
+        "B 104 2\nL27:{\"channels\":[\"x\"],\"data\":4}",                      /* one of two */
+        "B 104 1\nL99:{\"channels\":[\"x\"],\"data\":4}",                      /* length past the end */
+        "B 104 1\nL27:{\"channels\":[\"x\"],\"data\":4}xx",                    /* bytes after it */
+        "B 0 1\nL27:{\"channels\":[\"x\"],\"data\":4}",                        /* seq 0 */
+        "B 104 1001\nL27:{\"channels\":[\"x\"],\"data\":4}",                   /* more than a pack */
+        "B 104 1\nL-1:{}", "B 104", "B", "B 99999999999999999999999 1\nL2:{}", "B 104 1\nL27",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        jg_cluster_sequenced_message(c, bad[i], strlen(bad[i]));
+    assert_int_equal(f->srv.stats.sequenced_malformed, (int64_t)(sizeof bad / sizeof *bad));
+    assert_int_equal(c->last_seq, 103);
+    assert_int_equal(jg_session_queue_len(s), 3);
+}
+
+/* A gap before a packed batch is filled from jg:log, whose packed entry (id: its last seq)
+ * also holds seqs already applied: only the missing ones are applied, then the held batch. */
+static void test_gap_filled_from_a_packed_log_entry(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    c->last_seq = 100;
+    char text[512];
+    static const int later[2] = { 105, 106 };
+    packed(text, sizeof text, 105, later, 2);
+    size_t mark = ncmds;
+    jg_cluster_sequenced_message(c, text, strlen(text));   /* 101..104 missed */
+    assert_int_equal(c->last_seq, 100);
+    assert_int_equal(f->srv.stats.sequence_gaps, 1);
+    int xr = find_cmd("XRANGE jg:log (100-0 + COUNT", mark);
+    assert_true(xr >= 0);
+
+    char batch[512];
+    static const int earlier[5] = { 100, 101, 102, 103, 104 };   /* 100 was applied already */
+    packed(batch, sizeof batch, 100, earlier, 5);
+    redisReply id = { .type = REDIS_REPLY_STRING, .str = "104-0", .len = 5 };
+    redisReply name = { .type = REDIS_REPLY_STRING, .str = "b", .len = 1 };
+    redisReply value = { .type = REDIS_REPLY_STRING, .str = batch, .len = strlen(batch) };
+    redisReply *fv[2] = { &name, &value };
+    redisReply fields = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = fv };
+    redisReply *ev[2] = { &id, &fields };
+    redisReply entry = { .type = REDIS_REPLY_ARRAY, .elements = 2, .element = ev };
+    redisReply *el[1] = { &entry };
+    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 1, .element = el };
+    answer(xr, &r);
+    assert_int_equal(c->last_seq, 106);
+    assert_int_equal(f->srv.stats.sequenced_in, 6);   /* 101..104 from the log, 105 and 106 held */
+    assert_int_equal(c->ring.len, 6);
+    assert_int_equal(jg_ring_at(&c->ring, 0)->seq, 101);
+    assert_int_equal(jg_ring_at(&c->ring, 5)->seq, 106);
 }
 
 /* Shutting down: the lease is handed over at once (jg_release), and the draining instance
@@ -505,6 +618,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_change_sequences_pending_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_batches_a_loop_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_library_without_packed_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_packed_batch_delivers_each_message, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_gap_filled_from_a_packed_log_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draining_releases_the_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_young_instance_says_since_when_it_listens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fresh_instance_replays_sessions_claimed_before_its_catchup, setup,
