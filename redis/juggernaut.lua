@@ -16,7 +16,7 @@ local MAX_HISTORY_REPLY = 1000
 local PACK_MAX = 1000          -- messages per jg_sequence_packed (cluster_seq.c's BATCH_MAX)
 
 local function num(n)
-  return string.format('%.0f', n)
+  return string.format('%d', n)   -- Lua 5.1 formats %d as a C long: exact to 2^53
 end
 
 -- The last sequence number. A missing counter (first start, or a Redis that lost its data)
@@ -43,29 +43,44 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- History rule for CHANNEL from the "history" config text: "<prefix> <count> <age>;..."
--- ("*" matches every channel; the longest matching prefix wins). Returns count, age (s).
-local function history_rule(rules, channel)
-  local best_len, count, age = -1, 0, 0
-  for rule in string.gmatch(rules or '', '[^;]+') do
+-- The "history" config text "<prefix> <count> <age>;..." as a list of {prefix, count, age}.
+local function history_rules(text)
+  local rules = {}
+  for rule in string.gmatch(text or '', '[^;]+') do
     local prefix, c, a = string.match(rule, '^%s*(%S+)%s+(%d+)%s+(%d+)%s*$')
     if prefix then
-      local plen = (prefix == '*') and 0 or #prefix
-      if plen > best_len and (prefix == '*' or string.sub(channel, 1, plen) == prefix) then
-        best_len, count, age = plen, tonumber(c), tonumber(a)
-      end
+      rules[#rules + 1] = { prefix, tonumber(c), tonumber(a) }
+    end
+  end
+  return rules
+end
+
+-- History rule for CHANNEL (RULES: history_rules or the config text): count, age (s).
+-- "*" matches every channel; the longest matching prefix wins.
+local function history_rule(rules, channel)
+  if type(rules) ~= 'table' then
+    rules = history_rules(rules)
+  end
+  local best_len, count, age = -1, 0, 0
+  for _, r in ipairs(rules) do
+    local prefix = r[1]
+    local plen = (prefix == '*') and 0 or #prefix
+    if plen > best_len and (prefix == '*' or string.sub(channel, 1, plen) == prefix) then
+      best_len, count, age = plen, r[2], r[3]
     end
   end
   return count, age
 end
 
 -- The history writes of one call, gathered per channel and written at its end
--- (history_flush): per message one XADD, per channel one SET and one EXPIRE. Each entry
--- carries "p", the seq of the channel's previous message, so the oldest entry still held
--- tells exactly what was trimmed before it (the floor of a "since"); jg:history-last:<channel>
--- keeps the newest seq after the stream itself has expired.
+-- (history_flush): per channel one RPUSH of its messages, one SET, one EXPIRE, and an
+-- LTRIM once the list is full. A list, not a stream: a new stream costs Redis a 4 KB node
+-- and ~16 us, and a chat has many channels with a few messages each. Each item is
+-- "<seq> <t-ms> <p> <json>", P the seq of the channel's previous message, so the oldest
+-- item still held tells exactly what was trimmed before it (the floor of a "since");
+-- jg:history-last:<channel> keeps the newest seq after the list itself has expired.
 local function history_new(rules)
-  return { rules = rules, rule = {}, per_channel = {}, channels = {} }
+  return { rules = history_rules(rules), rule = {}, per_channel = {}, channels = {} }
 end
 
 local function history_add(h, channel, seq, text)
@@ -97,15 +112,23 @@ local function history_flush(h)
   local now = num(now_ms())
   for _, channel in ipairs(h.channels) do
     local l, count, age = h.per_channel[channel], h.rule[channel][1], h.rule[channel][2]
-    local key = 'jg:history:' .. channel
+    local key = 'jg:history-list:' .. channel
     local prev = redis.call('SET', 'jg:history-last:' .. channel, l[#l - 1], 'EX', math.max(age * 10, 86400), 'GET')
     if not prev then
-      -- a channel last written by a version before "p" kept its last seq in the meta hash
+      -- a channel last written by a version before history lists kept it in the meta hash
       prev = redis.call('HGET', 'jg:history-meta:' .. channel, 'last') or '0'
     end
+    local items, len = {}, 0
     for i = 1, #l, 2 do
-      redis.call('XADD', key, 'MAXLEN', count, l[i] .. '-0', 'm', l[i + 1], 't', now, 'p', prev)
+      items[#items + 1] = l[i] .. ' ' .. now .. ' ' .. prev .. ' ' .. l[i + 1]
       prev = l[i]
+      if #items == 500 or i + 1 == #l then   -- unpack's stack: 500 at a time
+        len = redis.call('RPUSH', key, unpack(items))
+        items = {}
+      end
+    end
+    if len > count then
+      redis.call('LTRIM', key, -count, -1)
     end
     if age > 0 then
       redis.call('EXPIRE', key, age)
@@ -783,6 +806,94 @@ end
 
 ---- history and presence reads ---------------------------------------------------------
 
+-- One item of a history list: seq, t (ms), p (the channel's previous seq), json.
+local function history_item(item)
+  local seq, t, p, at = string.match(item, '^(%d+) (%d+) (%d+) ()')
+  return seq, tonumber(t), p, string.sub(item, at or 1)
+end
+
+-- Entries {seq, t, text} of the history stream a version before lists wrote
+-- (jg:history:<channel>, fields m and t), XRANGE FROM..TO (XREVRANGE if REV, still
+-- returned oldest first), at most MAX.
+local function stream_entries(channel, from, to, max, rev)
+  local key = 'jg:history:' .. channel
+  local r = rev and redis.call('XREVRANGE', key, to, from, 'COUNT', max) or
+      redis.call('XRANGE', key, from, to, 'COUNT', max)
+  local out = {}
+  for k = 1, #r do
+    local e = r[rev and #r + 1 - k or k]
+    local f, text, t = e[2], nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 'm' then text = f[i + 1] elseif f[i] == 't' then t = tonumber(f[i + 1]) end
+    end
+    if text then
+      out[#out + 1] = { string.match(e[1], '^(%d+)'), t, text }
+    end
+  end
+  return out
+end
+
+-- History of CHANNEL after seq SINCE, oldest first ({seq, t, text}, at most
+-- MAX_HISTORY_REPLY), and true if some of what followed SINCE is gone. SEQ_NOW: jg:seq.
+local function history_since(channel, since, seq_now)
+  local s = tonumber(since)
+  local items = redis.call('LRANGE', 'jg:history-list:' .. channel, 0, -1)
+  local out, floor = {}, nil
+  if #items > 0 then
+    local _, _, p = history_item(items[1])
+    floor = p and tonumber(p)   -- everything up to the oldest item's predecessor was trimmed...
+  end
+  if not floor or s < floor then
+    -- ...unless a version before lists still holds it in a stream (floor: its meta hash)
+    local m = redis.call('HMGET', 'jg:history-meta:' .. channel, 'floor', 'last')
+    if redis.call('EXISTS', 'jg:history:' .. channel) == 1 then
+      out = stream_entries(channel, '(' .. since .. '-0', floor and (num(floor) .. '-0') or '+', MAX_HISTORY_REPLY)
+      floor = tonumber(m[1]) or 0
+    elseif not floor then
+      local last = redis.call('GET', 'jg:history-last:' .. channel) or m[2]
+      if last then
+        floor = tonumber(last)   -- the list expired whole
+      elseif s < tonumber(seq_now) then
+        floor = tonumber(seq_now)   -- nothing known about this channel: cannot vouch for it
+      else
+        floor = 0
+      end
+    end
+  end
+  for _, item in ipairs(items) do
+    if #out >= MAX_HISTORY_REPLY then
+      break
+    end
+    local seq, t, _, text = history_item(item)
+    if seq and tonumber(seq) > s then
+      out[#out + 1] = { seq, t, text }
+    end
+  end
+  return out, s < floor
+end
+
+-- The last COUNT messages of CHANNEL's history ({seq, t, text}, oldest first).
+local function history_last(channel, count)
+  local n = math.min(count, MAX_HISTORY_REPLY)
+  local items = redis.call('LRANGE', 'jg:history-list:' .. channel, -n, -1)
+  local out = {}
+  if #items < n and redis.call('EXISTS', 'jg:history:' .. channel) == 1 then
+    local to = '+'
+    if #items > 0 then
+      local _, _, p = history_item(items[1])
+      to = (p or '0') .. '-0'
+    end
+    out = stream_entries(channel, '-', to, n - #items, true)
+  end
+  for _, item in ipairs(items) do
+    local seq, t, _, text = history_item(item)
+    if seq then
+      out[#out + 1] = { seq, t, text }
+    end
+  end
+  return out
+end
+
 -- FCALL jg_backfill 0 <channel> <since | ""> <count | 0> <presence 0|1> <max-age-s> [<max-presence>]:
 -- what a subscribe asked to catch up on, consistent with one point of the sequence.
 -- Returns {seq-now, trimmed (0|1), {seq, text}..., presence {sid, meta}...} as
@@ -790,57 +901,27 @@ end
 -- most MAX-PRESENCE; presence-total only when presence was asked for).
 local function jg_backfill(keys, args)
   local channel, since, count, want_presence = args[1], args[2], tonumber(args[3]) or 0, args[4] == '1'
-  local key = 'jg:history:' .. channel
   local out = { redis.call('GET', 'jg:seq') or '0', 0, 0 }
   local cfg = redis.call('HGET', 'jg:config', 'history')
   local _, age = history_rule(cfg, channel)
   local oldest_ok = (age > 0) and (now_ms() - age * 1000) or 0
   local entries = {}
   if since ~= '' then
-    entries = redis.call('XRANGE', key, '(' .. since .. '-0', '+', 'COUNT', MAX_HISTORY_REPLY)
-    -- the meta hash: what versions before "p" wrote (floor, last)
-    local m = redis.call('HMGET', 'jg:history-meta:' .. channel, 'floor', 'last')
-    local floor = tonumber(m[1] or '0')
-    if #entries > 0 or redis.call('EXISTS', key) == 1 then
-      -- the oldest entry held: everything up to its "p" was trimmed
-      local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)[1]
-      local f = first and first[2] or {}
-      for i = 1, #f, 2 do
-        if f[i] == 'p' then
-          floor = math.max(floor, tonumber(f[i + 1]) or 0)
-        end
-      end
-    else
-      local last = redis.call('GET', 'jg:history-last:' .. channel) or m[2]
-      if last then
-        floor = math.max(floor, tonumber(last))   -- the stream expired whole
-      elseif tonumber(since) < tonumber(out[1]) then
-        floor = tonumber(out[1])   -- nothing known about this channel: cannot vouch for it
-      end
-    end
-    if tonumber(since) < floor then
+    local trimmed
+    entries, trimmed = history_since(channel, since, out[1])
+    if trimmed then
       out[2] = 1
     end
   elseif count > 0 then
-    entries = redis.call('XREVRANGE', key, '+', '-', 'COUNT', math.min(count, MAX_HISTORY_REPLY))
-    local rev = {}
-    for i = #entries, 1, -1 do
-      rev[#rev + 1] = entries[i]
-    end
-    entries = rev
+    entries = history_last(channel, count)
   end
   local n = 0
   for _, e in ipairs(entries) do
-    local f = e[2]
-    local text, t
-    for i = 1, #f, 2 do
-      if f[i] == 'm' then text = f[i + 1] elseif f[i] == 't' then t = tonumber(f[i + 1]) end
-    end
-    if t and t < oldest_ok then
+    if e[2] and e[2] < oldest_ok then
       out[2] = 1   -- too old by age: it counts as trimmed
-    elseif text then
-      out[#out + 1] = string.match(e[1], '^(%d+)')
-      out[#out + 1] = text
+    else
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[3]
       n = n + 1
     end
   end

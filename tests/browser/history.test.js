@@ -333,11 +333,11 @@ async function waitForHistory(channel, n, ms = 10000) {
   const deadline = Date.now() + ms;
   let len = 0;
   while (Date.now() < deadline) {
-    len = await pub.xlen(`jg:history:${channel}`);
+    len = await pub.llen(`jg:history-list:${channel}`);
     if (len >= n) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`jg:history:${channel} has ${len} entries, wanted ${n}`);
+  throw new Error(`jg:history-list:${channel} has ${len} entries, wanted ${n}`);
 }
 
 test('no uncaught errors in any page', { skip: SKIP }, () => {

@@ -235,7 +235,7 @@ describe('history and recovery', () => {
     await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 2 }));
     await c.waitForMessages(2);
     const seqs = onChannel(c, ch).map((m) => m.seq);
-    await until(async () => (await pub.exists(`jg:history:${ch}`)) === 0, 5000, 'the stream to expire');
+    await until(async () => (await pub.exists(`jg:history-list:${ch}`)) === 0, 5000, 'the history to expire');
     assert.equal(await pub.get(`jg:history-last:${ch}`), String(seqs[1]));
     const d = await h.sioConnect(b.base, { transports: ['websocket'] });
     await subscribed(d, ch, { since: seqs[1] });
@@ -248,10 +248,44 @@ describe('history and recovery', () => {
     for (const x of [c, d, e]) x.close();
   });
 
+  test('history a version before lists left in a stream is still served, joined to what follows it', async () => {
+    const ch = h.uid('upgraded');
+    // what that version wrote: a stream (fields m, t), trimmed below 500, meta floor and last
+    const now = String(Date.now());
+    for (const [seq, data] of [[600, 'old-1'], [700, 'old-2']]) {
+      await pub.call('XADD', `jg:history:${ch}`, `${seq}-0`, 'm', JSON.stringify({ channel: ch, data }), 't', now);
+    }
+    await pub.call('HSET', `jg:history-meta:${ch}`, 'floor', '500', 'last', '700');
+    const c = await h.sioConnect(a.base, { transports: ['websocket'] });
+    await subscribed(c, ch);
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 'new-1' }));
+    await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 'new-2' }));
+    await c.waitForMessages(2);
+    const datas = (x) => parsed(x).filter((m) => !m.error).map((m) => m.data);
+
+    const d = await h.sioConnect(b.base, { transports: ['websocket'] });
+    d.send({ type: 'subscribe', channel: ch, since: 500 });
+    await d.waitForMessages(4);
+    await h.sleep(200);
+    assert.deepEqual(parsed(d).map((m) => m.data), ['old-1', 'old-2', 'new-1', 'new-2'], 'complete: no error');
+    const e = await h.sioConnect(b.base, { transports: ['websocket'] });
+    e.send({ type: 'subscribe', channel: ch, since: 499 });
+    await e.waitForMessages(5);
+    assert.equal(parsed(e)[0].error, 'history trimmed');
+    assert.deepEqual(datas(e), ['old-1', 'old-2', 'new-1', 'new-2']);
+    const f = await h.sioConnect(b.base, { transports: ['websocket'] });
+    f.send({ type: 'subscribe', channel: ch, history: 3 });
+    await f.waitForMessages(3);
+    await h.sleep(200);
+    assert.deepEqual(datas(f), ['old-2', 'new-1', 'new-2']);
+    for (const x of [c, d, e, f]) x.close();
+  });
+
   test('a channel with history off keeps none and answers "since" with "history trimmed"', async () => {
     const ch = h.uid('none-');
     const seq = Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 1 })));
     await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 2 }));
+    assert.equal(await pub.exists(`jg:history-list:${ch}`), 0);
     assert.equal(await pub.exists(`jg:history:${ch}`), 0);
     const c = await h.sioConnect(a.base, { transports: ['websocket'] });
     c.send({ type: 'subscribe', channel: ch, since: seq });
