@@ -134,6 +134,7 @@ test: install-test-deps
 	@$(MAKE) --no-print-directory valgrind
 	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory upgrade-from
 	@$(MAKE) --no-print-directory check-asan
 	@node scripts/run-tests.js --only browser
 	@$(MAKE) --no-print-directory test-ruby
@@ -165,6 +166,22 @@ js-client:
 test-js-client: js-client
 	@test -d node_modules || npm ci --no-audit --no-fund --loglevel=error
 	@node --test --test-reporter=spec clients/js/test/package.test.js
+
+# The previous release's daemon, for tests/integration/upgrade.test.js (a rolling upgrade of
+# a cluster from it to this build): build/upgrade-from/juggernautd, built from git once.
+UPGRADE_FROM_REV ?= 7e0d1b0
+upgrade-from: build/upgrade-from/$(UPGRADE_FROM_REV)/juggernautd
+	@ln -sf $(UPGRADE_FROM_REV)/juggernautd build/upgrade-from/juggernautd
+
+build/upgrade-from/%/juggernautd:
+	@git cat-file -e $*^{commit} 2>/dev/null || { echo "upgrade-from: revision $* is not in this clone's \
+	history (a shallow clone? git fetch --unshallow), set UPGRADE_FROM_REV"; exit 1; }
+	@rm -rf $(@D) && mkdir -p $(@D)/src
+	@git archive --format=tar $* | tar -x -C $(@D)/src
+	@echo "  BUILD juggernautd $* (upgrade-from)"
+	$(Q)$(MAKE) --no-print-directory -C $(@D)/src build/release/juggernautd >$(@D)/build.log 2>&1 || \
+	  { tail -20 $(@D)/build.log; exit 1; }
+	@cp $(@D)/src/build/release/juggernautd $@ && rm -rf $(@D)/src
 
 # black-box suite only (needs `make` first); JUGGERNAUTD_BIN picks the binary
 check: all
@@ -230,7 +247,7 @@ deb-check: deb
 clean:
 	rm -rf build
 
-.PHONY: check-deps chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check js-client test-js-client
+.PHONY: upgrade-from check-deps chaos example example-stop test-example test-ruby all unit deps install-deps install-test-deps run test check check-asan valgrind asan headers install clean man deb deb-check js-client test-js-client
 -include $(OBJS:.o=.d)
 # libFuzzer harnesses: make fuzz FUZZ_SECONDS=N, make fuzz-regress and make fuzz-smoke (both in make test)
 -include tests/fuzz/fuzz.mk

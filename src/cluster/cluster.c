@@ -46,12 +46,34 @@ void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, 
 
 /* ---- heartbeat, lease, reaping ---- */
 
-static void library_reply(redisAsyncContext *ac, void *reply, void *priv)
+static void library_loaded(redisReply *r)
 {
-    redisReply *r = reply;
     if (r && r->type == REDIS_REPLY_ERROR)
         jg_error("cluster: loading redis/juggernaut.lua into Redis failed: %s. Cluster mode needs Redis 7.0 or "
                  "newer; set \"cluster no\" for an older Redis", r->str);
+}
+
+static void library_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    library_loaded(reply);
+}
+
+static void library_reloaded(void *user, redisReply *r, void *priv)
+{
+    library_loaded(r);
+}
+
+void jg_cluster_reload_library(struct jg_cluster *c)
+{
+    /* ours has every function an older version calls, with the same arguments */
+    const char *load[] = { "FUNCTION", "LOAD", "REPLACE", jg_lua_library };
+    jg_broker_command(c->broker, library_reloaded, NULL, false, 4, load, NULL);
+    /* the instance that loaded the older library beats through ours from now on, which
+     * keeps this mark alive: until then no packed batch may reach it */
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(c->cfg->instance_timeout * 1000));
+    const char *mark[] = { "SET", "jg:wire1-seen", c->id, "PX", ttl };
+    jg_broker_command(c->broker, NULL, NULL, false, 5, mark, NULL);
 }
 
 /* SET jg:secret NX GET: nil = our candidate is the secret now, else the one another
@@ -102,7 +124,6 @@ static void publisher_link_up(struct jg_cluster *c, struct redisAsyncContext *ac
 {
     jg_cluster_step_down(c, "the Redis link was re-established");
     redisAsyncCommand(ac, library_reply, NULL, "FUNCTION LOAD REPLACE %s", jg_lua_library);
-    c->unpacked_only = false;   /* the library is ours again */
     /* beat before anything queued (session records) runs: an instance that owns sessions is
      * one the reapers know */
     const struct jg_config *cfg = c->cfg;

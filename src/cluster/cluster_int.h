@@ -85,8 +85,6 @@ struct jg_cluster {
     size_t nlegacy;
     size_t nunsent;                 /* of those, not handed to Redis to sequence: always the
                                        newest ones (a suffix of the list) */
-    bool unpacked_only;             /* the Redis library has no jg_sequence_packed (an older
-                                       instance loaded its own): jg_sequence_batch */
     struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
     struct jg_ring ring;            /* recent sequenced messages */
     ev_timer beat;
@@ -113,6 +111,9 @@ static inline uint64_t parse_u64(const char *s, size_t len)
     return v;
 }
 
+/* Loads this version's library into Redis again (an instance of an older version loaded
+ * its own at its connect), and marks that one alive (jg:wire1-seen) for its beats to keep. */
+void jg_cluster_reload_library(struct jg_cluster *c);
 /* FCALL NAME 0 ARGS... on the publisher link (jg_broker_command's CB/PRIV/REQUEUE). */
 void jg_cluster_fcall(struct jg_cluster *c, jg_broker_reply_fn *cb, void *priv, bool requeue, const char *name,
                       int nargs, const char *const *args, const size_t *lens);

@@ -121,12 +121,12 @@ static void sequence_reply(void *user, redisReply *r, void *priv)
     if (r->type == REDIS_REPLY_ERROR) {
         if (!strncmp(r->str, "NOTLEADER", 9)) {
             jg_cluster_step_down(c, "another instance holds the lease");
-        } else if (!c->unpacked_only && strstr(r->str, "not found")) {
-            /* nothing of the call was written: the batch goes again, the old way */
-            jg_warn("cluster: Redis has an older juggernaut library (an instance of an older version "
-                    "loaded it): sequencing one log entry per message until this instance reconnects");
-            c->unpacked_only = true;
-            jg_cluster_step_down(c, "the library in Redis cannot pack batches");
+        } else if (strstr(r->str, "not found")) {
+            /* nothing of the call was written: the batch goes again once ours is back */
+            jg_warn("cluster: Redis had an older juggernaut library (an instance of an older version loaded it "
+                    "when it connected): loading ours again; one log entry per message while that instance runs");
+            jg_cluster_reload_library(c);
+            jg_cluster_step_down(c, "the library in Redis was an older version's");
         } else {
             jg_error("cluster: sequencing a batch failed: %s", r->str);
         }
@@ -187,8 +187,7 @@ static void sequence_pending(struct jg_cluster *c)
             lens[1] = strlen(counts[0]);
             struct batch *b = jg_xcalloc(1, sizeof *b);
             b->n = n;
-            jg_cluster_fcall(c, sequence_reply, b, false,
-                             c->unpacked_only ? "jg_sequence_batch" : "jg_sequence_packed", (int)nargs, args, lens);
+            jg_cluster_fcall(c, sequence_reply, b, false, "jg_sequence_packed", (int)nargs, args, lens);
         }
         free(args);
         free(lens);

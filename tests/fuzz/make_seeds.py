@@ -465,6 +465,20 @@ def cluster_seeds():
               r_arr(r_str("40-0"), r_arr(r_str("k"), r_str("L"), r_str("m"), r_str('{"channel":"a","data":40}'))),
               r_arr(r_str("bad"), r_int(3)))) +
           op_seq('43 D {"channel":"a"}') + op_reply(0, r_arr()) + op_seq("x y z") + op_seq("44 D [1]"))
+    # packed batches (jg_sequence_packed) on juggernaut:sequenced and in jg:log, the library
+    # fallback, and a batch that is not well formed
+    pa = '{"channel":"a","data":1}'
+    pb = '{"channels":["a","b"],"data":2,"except":"@1"}'
+    write("fuzz_cluster", "packed",
+          OP_HANDSHAKE + op_reply(0, r_int(1)) +
+          op_msg(0, {"type": "subscribe", "channel": "a"}) + op_reply(0, r_arr(r_str("50"), r_int(1))) +
+          op_seq(f"B 51 2\nL{len(pa)}:{pa}L{sent_len(pb.encode())}:{pb}") +
+          op_seq(f"B 55 1\nL{len(pa)}:{pa}") +
+          op_reply(0, r_arr(r_arr(r_str("54-0"), r_arr(r_str("b"), r_str(f"B 52 3\nD{len(pa)}:{pa}P2:{{}}L{len(pa)}:{pa}"))))) +
+          op_seq(f"B 56 2\nL{len(pa)}:{pa}") + op_seq("B 57 1\nL99:{}") +
+          op_beat(3) + op_reply(1, r_int(1)) + op_reply(0, r_arr()) +
+          op_legacy(pa) + op_reply(0, r_err("ERR Function not found")) + op_beat(3) + op_reply(0, r_int(1)) +
+          op_http(0, poll("@0")) + OP_READ)
     # admin endpoints: presence (HGETALL) and POST /publish (jg_publish)
     write("fuzz_cluster", "admin_presence",
           op_beat(3) + op_giveup(0) + op_giveup(0) + op_admin(0, "GET /presence/a%20b HTTP/1.1\r\nHost: x\r\n\r\n") +

@@ -229,9 +229,10 @@ static void test_notleader_steps_down(void **state)
 }
 
 /* An instance of an older version loaded its library last (it has no jg_sequence_packed):
- * the leader steps down with what it sent pending again, and once it leads again it
- * sequences the old way; its next connect loads its own library and packs again. */
-static void test_library_without_packed_falls_back(void **state)
+ * the leader loads its own again (a superset), marks the older instance alive so nothing
+ * packed reaches it, and steps down with what it sent pending again; leading again, it
+ * sends them once more. */
+static void test_older_library_is_replaced(void **state)
 {
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
@@ -244,19 +245,23 @@ static void test_library_without_packed_falls_back(void **state)
     assert_true(seq >= 0);
     const char *text = "ERR Function not found";
     redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
+    mark = ncmds;
     answer(seq, &err);
     assert_int_equal(c->role, FOLLOWER);
-    assert_true(c->unpacked_only);
     assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
+    int load = find_cmd("FUNCTION LOAD REPLACE #!lua name=juggernaut", mark);
+    assert_true(load >= 0);
+    char want[160];
+    snprintf(want, sizeof want, "SET jg:wire1-seen %s PX ", jg_cluster_id(c));
+    int wire = find_cmd(want, mark);
+    assert_true(wire > load);
 
     mark = ncmds;
     become_leader(f);
-    char want[160];
-    snprintf(want, sizeof want, "FCALL jg_sequence_batch 0 %s 1 %s 1 y", jg_cluster_id(c), m);
-    int again = find_cmd("FCALL jg_sequence_batch 0 ", mark);
+    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 1 %s 1 y", jg_cluster_id(c), m);
+    int again = find_cmd("FCALL jg_sequence_packed 0 ", mark);
     assert_true(again >= 0);
     assert_string_equal(cmds[again].text, want);
-    assert_int_equal(find_cmd("FCALL jg_sequence_packed", mark), -1);
 }
 
 /* The packed text of messages FIRST.. with data D[0..N): "B <first> <n>\n" + "L<bytes>:<json>"... */
@@ -618,7 +623,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_change_sequences_pending_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_batches_a_loop_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_library_without_packed_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_older_library_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_batch_delivers_each_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_filled_from_a_packed_log_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_draining_releases_the_lease, setup, teardown),

@@ -293,7 +293,8 @@ function referenceSettings(config) {
  *       env (extra environment), ready ('health' = GET /health answers 200 [default],
  *       'http' = any HTTP answer), subscribed (default true: wait until Redis shows the
  *       daemon subscribed to `juggernaut`), timeout (ms, default 10000), logFile (also
- *       append everything the daemon prints to this file). */
+ *       append everything the daemon prints to this file), bin (another juggernautd
+ *       binary than JUGGERNAUTD_BIN's, e.g. an older version). */
 async function startDaemon(opts = {}) {
   const { redisUrl, config = {} } = opts;
   if (!redisUrl) throw new Error('startDaemon: redisUrl is required');
@@ -332,7 +333,7 @@ async function startDaemon(opts = {}) {
       }, opts.env || {}),
     });
   } else {
-    bin = daemonBinary();
+    bin = opts.bin || daemonBinary();
     if (!fs.existsSync(bin)) throw new Error(`juggernautd binary not found at ${bin} (build it with make, or set JUGGERNAUTD_BIN)`);
     child = spawn(bin, ['--config', configPath, '--port', String(port), '--bind', '127.0.0.1',
       '--redis-url', redisUrl, ...(opts.args || [])], {
