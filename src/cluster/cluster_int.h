@@ -38,6 +38,7 @@ struct legacy {
                                        jg_sequence, and the whole of it to the ring when it
                                        comes back sequenced */
     uint64_t hash;                  /* of the text */
+    struct text_count *same_hash;   /* the count of pending entries with this hash */
     double at;                      /* ev_now when heard */
     bool sent;                      /* handed to Redis to sequence by this instance as leader */
 };

@@ -42,8 +42,8 @@ static struct text_count *text_count(struct jg_cluster *c, uint64_t h, bool crea
 
 static void legacy_remove(struct jg_cluster *c, struct legacy *l)
 {
-    struct text_count *t = text_count(c, l->hash, false);
-    if (t && --t->n == 0) {
+    struct text_count *t = l->same_hash;
+    if (--t->n == 0) {
         HASH_DEL(c->pending_texts, t);
         free(t);
     }
@@ -74,8 +74,12 @@ static void legacy_give_up(struct jg_cluster *c, struct legacy *l, const char *w
 static bool legacy_seen(struct jg_cluster *c, const char *text, size_t len, struct jg_jug_publish *p)
 {
     uint64_t h = text_hash(text, len);
-    if (!text_count(c, h, false))
-        return false;   /* not heard here */
+    /* most often the oldest pending one; otherwise, if no pending text has its hash, it
+     * was not heard here and needs no scan */
+    struct legacy *oldest = jg_list_empty(&c->legacy) ? NULL : jg_container_of(c->legacy.next, struct legacy, node);
+    bool at_head = oldest && oldest->hash == h && oldest->len == len && !memcmp(oldest->text, text, len);
+    if (!at_head && !text_count(c, h, false))
+        return false;
     double too_old = ev_now(c->loop) - 3 * c->cfg->leader_lease;
     struct jg_list *pos, *n;
     jg_list_each_safe(pos, n, &c->legacy) {
@@ -232,7 +236,8 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
     l->len = len;
     l->p = p;
     l->hash = text_hash(text, len);
-    text_count(c, l->hash, true)->n++;
+    l->same_hash = text_count(c, l->hash, true);
+    l->same_hash->n++;
     l->at = ev_now(c->loop);
     jg_list_add_tail(&c->legacy, &l->node);
     c->nlegacy++;
