@@ -32,7 +32,6 @@ enum role { FOLLOWER, ALIGNING, LEADER };
 
 struct legacy {
     struct jg_list node;
-    char *text;
     size_t len;
     struct jg_jug_publish p;        /* the text parsed once, when heard: its channels go to
                                        jg_sequence, and the whole of it to the ring when it
@@ -41,6 +40,7 @@ struct legacy {
     struct text_count *same_hash;   /* the count of pending entries with this hash */
     double at;                      /* ev_now when heard */
     bool sent;                      /* handed to Redis to sequence by this instance as leader */
+    char text[];                    /* LEN bytes and a NUL, in the same allocation */
 };
 
 struct text_count {

@@ -52,7 +52,6 @@ static void legacy_remove(struct jg_cluster *c, struct legacy *l)
     if (!l->sent)
         c->nunsent--;
     jg_jug_publish_deinit(&l->p);
-    free(l->text);
     free(l);
 }
 
@@ -231,8 +230,8 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
         else
             legacy_give_up(c, old, "too many waiting (a burst with no leader)");
     }
-    struct legacy *l = jg_xcalloc(1, sizeof *l);
-    l->text = jg_xstrndup(text, len);
+    struct legacy *l = jg_xcalloc(1, sizeof *l + len + 1);
+    memcpy(l->text, text, len);
     l->len = len;
     l->p = p;
     l->hash = text_hash(text, len);
