@@ -125,8 +125,6 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             refuse(srv, fd);
             continue;
         }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         struct jg_conn *c = jg_endpoint_accept(&srv->net, fd, peer);
         c->addr = addr;
         c->admin = l->role == JG_LISTEN_ADMIN;
@@ -226,6 +224,8 @@ static int listen_on(struct jg_listener *l, const char *addr, int port, bool reu
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (reuseport)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* Linux copies it to every accepted socket: no setsockopt per connection */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s%s", addr, port, strerror(errno),
                  errno == EADDRINUSE ? " (another process holds the port: stop it, pick another port, "
