@@ -81,6 +81,10 @@ function waitExit(child, ms) {
 // ---------------------------------------------------------------------------------
 // ports
 
+// Ports this process handed out: the kernel may offer a port again as soon as it is closed,
+// and a daemon given the same port twice (say --port and agent-port) cannot start.
+const portsHandedOut = new Set();
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -88,7 +92,11 @@ function freePort() {
     s.on('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const { port } = s.address();
-      s.close(() => (port === 6379 ? freePort().then(resolve, reject) : resolve(port)));
+      s.close(() => {
+        if (port === 6379 || portsHandedOut.has(port)) return freePort().then(resolve, reject);
+        portsHandedOut.add(port);
+        return resolve(port);
+      });
     });
   });
 }
