@@ -137,9 +137,10 @@ local function history_flush(h)
 end
 
 -- jg:log keeps the last LOG_SIZE seqs, whether an entry holds one message or a packed batch.
+-- Exact MINID, not "~": that trims whole nodes of 100 entries, 100,000 messages when packed.
 local function log_add(log_size, last, fields)
   local floor = math.max(0, tonumber(last) - (tonumber(log_size) or 10000) + 1)
-  redis.call('XADD', 'jg:log', 'MINID', '~', num(floor), last .. '-0', unpack(fields))
+  redis.call('XADD', 'jg:log', 'MINID', num(floor), last .. '-0', unpack(fields))
 end
 
 -- The targets of a published message, like juggernaut.c: "channels" if truthy, else
@@ -834,7 +835,8 @@ local function stream_entries(channel, from, to, max, rev)
 end
 
 -- History of CHANNEL after seq SINCE, oldest first ({seq, t, text}, at most
--- MAX_HISTORY_REPLY), and true if some of what followed SINCE is gone. SEQ_NOW: jg:seq.
+-- MAX_HISTORY_REPLY), true if some of what followed SINCE is gone, and the floor it was
+-- judged by (the highest seq trimmed). SEQ_NOW: jg:seq.
 local function history_since(channel, since, seq_now)
   local s = tonumber(since)
   local items = redis.call('LRANGE', 'jg:history-list:' .. channel, 0, -1)
@@ -869,7 +871,7 @@ local function history_since(channel, since, seq_now)
       out[#out + 1] = { seq, t, text }
     end
   end
-  return out, s < floor
+  return out, s < floor, floor
 end
 
 -- The last COUNT messages of CHANNEL's history ({seq, t, text}, oldest first).
@@ -890,6 +892,25 @@ local function history_last(channel, count)
     if seq then
       out[#out + 1] = { seq, t, text }
     end
+  end
+  return out
+end
+
+-- FCALL jg_history 0 <channel> [<since> [<limit>]]: the channel's history after seq SINCE (0:
+-- all of it), oldest first, at most LIMIT (and 1,000) messages, for publishers and tools
+-- (the Ruby client's Juggernaut.history), whatever the storage: {floor, seq1, json1, ...}.
+-- FLOOR is the highest seq trimmed: a SINCE below it has lost messages (0: none trimmed).
+local function jg_history(keys, args)
+  local channel, since = args[1], args[2] or '0'
+  if not channel or not string.match(since, '^%d+$') then
+    return redis.error_reply('ERR jg_history: <channel> [<since seq> [<limit>]]')
+  end
+  local limit = math.min(tonumber(args[3]) or MAX_HISTORY_REPLY, MAX_HISTORY_REPLY)
+  local entries, _, floor = history_since(channel, since, '0')
+  local out = { num(floor) }
+  for i = 1, math.min(#entries, limit) do
+    out[#out + 1] = entries[i][1]
+    out[#out + 1] = entries[i][3]
   end
   return out
 end
@@ -957,4 +978,5 @@ redis.register_function('jg_end', jg_end)
 redis.register_function('jg_reap', jg_reap)
 redis.register_function('jg_reap_dead', jg_reap_dead)
 redis.register_function('jg_backfill', jg_backfill)
+redis.register_function('jg_history', jg_history)
 redis.register_function('jg_presence', jg_presence)

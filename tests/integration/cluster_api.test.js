@@ -281,6 +281,25 @@ describe('history and recovery', () => {
     for (const x of [c, d, e, f]) x.close();
   });
 
+  test('FCALL jg_history: the history after a seq, a limit, and the floor (the highest seq trimmed)', async () => {
+    const ch = h.uid('short-');   // history keeps 3 on short-*
+    const seqs = [];
+    for (let i = 1; i <= 5; i++) {
+      seqs.push(String(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: i }))));
+    }
+    const data = (r) => r.slice(1).filter((_, i) => i % 2 === 1).map((m) => JSON.parse(m).data);
+    let r = await pub.call('FCALL', 'jg_history', '0', ch);
+    assert.equal(r[0], seqs[1], 'messages 1 and 2 trimmed');
+    assert.deepEqual(r.slice(1).filter((_, i) => i % 2 === 0), seqs.slice(2));
+    assert.deepEqual(data(r), [3, 4, 5]);
+    r = await pub.call('FCALL', 'jg_history', '0', ch, seqs[3]);
+    assert.deepEqual(data(r), [5]);
+    r = await pub.call('FCALL', 'jg_history', '0', ch, '0', '1');
+    assert.deepEqual(data(r), [3]);
+    assert.deepEqual(await pub.call('FCALL', 'jg_history', '0', h.uid('never')), ['0'], 'no history, nothing trimmed');
+    await assert.rejects(pub.call('FCALL', 'jg_history', '0', ch, 'x'), /jg_history/);
+  });
+
   test('a channel with history off keeps none and answers "since" with "history trimmed"', async () => {
     const ch = h.uid('none-');
     const seq = Number(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data: 1 })));

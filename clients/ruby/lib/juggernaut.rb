@@ -107,21 +107,22 @@ module Juggernaut
 
   # The messages published to +channel+ after sequence number +seq+ that the channel's
   # history still holds (cluster mode, `history` setting), oldest first, each the parsed
-  # message with its "seq". Pass seq 0 for the whole history; +limit+ caps the count.
+  # message with its "seq". Pass seq 0 for the whole history; +limit+ caps the count (at
+  # most 1,000 per call: page with since: the last seq). Reads through FCALL jg_history,
+  # so it does not depend on how the history is stored.
   # Check history_floor(channel) to know whether anything after +seq+ was trimmed.
   def history(channel, since: 0, limit: nil)
-    args = ["XRANGE", "jg:history:#{channel}", "(#{Integer(since)}-0", "+"]
-    args += ["COUNT", Integer(limit)] if limit
-    redis.call(args).map do |id, fields|
-      h = Hash[*fields]
-      JSON.parse(h["m"]).merge("seq" => id.split("-").first.to_i)
+    args = ["FCALL", "jg_history", "0", channel.to_s, Integer(since).to_s]
+    args << Integer(limit).to_s if limit
+    redis.call(args).drop(1).each_slice(2).map do |seq, json|
+      JSON.parse(json).merge("seq" => seq.to_i)
     end
   end
 
   # The highest sequence number trimmed from +channel+'s history (0 when nothing was):
   # a history(channel, since: s) with s < floor has lost messages.
   def history_floor(channel)
-    redis.hget("jg:history-meta:#{channel}", "floor").to_i
+    redis.call(["FCALL", "jg_history", "0", channel.to_s, "0", "0"]).first.to_i
   end
 
   # Where the HTTP publish API is: the daemon's admin port, e.g.
