@@ -346,7 +346,7 @@ static int walk_packed(const char *text, size_t len, jg_cluster_seq_fn *fn, void
         return -1;
     p += 2;
     if (!read_number(&p, end, ' ', &first) || !read_number(&p, end, '\n', &n) || !first || !n ||
-        n > JG_CLUSTER_PACK_MAX)
+        n > JG_CLUSTER_PACK_MAX || first > UINT64_MAX - n)
         return -1;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t bytes;

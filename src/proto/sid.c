@@ -19,32 +19,16 @@
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* N random bytes from a pool that getrandom(2) refills 512 bytes at a time: one system call
- * per 32 handshakes, not one each. Every byte is used once and wiped. */
 static void fill_random(unsigned char *p, size_t n)
 {
-    static unsigned char pool[512];
-    static size_t left;
-    while (n) {
-        if (!left) {
-            size_t got = 0;
-            while (got < sizeof pool) {
-                ssize_t r = getrandom(pool + got, sizeof pool - got, 0);
-                if (r < 0) {
-                    jg_error("getrandom failed; cannot make session ids");
-                    abort();
-                }
-                got += (size_t)r;
-            }
-            left = sizeof pool;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0) {
+            jg_error("getrandom failed; cannot make session ids");
+            abort();
         }
-        size_t take = n < left ? n : left;
-        unsigned char *from = pool + sizeof pool - left;
-        memcpy(p, from, take);
-        OPENSSL_cleanse(from, take);
-        p += take;
-        n -= take;
-        left -= take;
+        got += (size_t)r;
     }
 }
 

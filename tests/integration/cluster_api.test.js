@@ -61,15 +61,7 @@ async function subscribed(c, ch, extra = {}) {
     before + 1, 5000, `subscribe event for ${ch}`);
 }
 
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await h.sleep(50);
-  }
-}
+const until = h.until;
 
 before(async () => {
   redis = await h.startRedis();
@@ -314,14 +306,6 @@ describe('history and recovery', () => {
   });
 });
 
-/* Polls PRED (async) until it holds, or fails after MS saying WHAT. */
-async function until(pred, ms, what) {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
-    await h.sleep(50);
-  }
-}
 
 describe('packed batches', () => {
   // entries of jg:log after ID (exclusive), oldest first

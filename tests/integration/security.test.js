@@ -36,15 +36,7 @@ async function clusterInstance(extra = {}) {
   return d;
 }
 
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await h.sleep(50);
-  }
-}
+const until = h.until;
 
 async function subscribed(c, ch, extra = {}) {
   const match = (e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.session_id === c.sid && e.json.channel === ch;

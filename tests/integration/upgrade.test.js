@@ -36,15 +36,7 @@ async function start(bin) {
   return d;
 }
 
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
-    await h.sleep(50);
-  }
-}
+const until = h.until;
 
 const leads = async (d) => (await h.getJson(d.base, '/stats')).json.cluster_leader;
 

@@ -207,19 +207,27 @@ static void test_leader_batches_a_loop_turn(void **state)
     assert_int_equal(c->role, LEADER);
 }
 
+/* This instance leads; legacy message M is heard and the loop turn ends: returns the index
+ * of the jg_sequence_packed call that carries it. */
+static int leader_sequences_one(struct fx *f, const char *m)
+{
+    struct jg_cluster *c = f->srv.cluster;
+    become_leader(f);
+    size_t mark = ncmds;
+    jg_cluster_legacy_message(c, m, strlen(m));
+    ev_invoke(f->loop, &c->batch, EV_PREPARE);
+    int seq = find_cmd("FCALL jg_sequence_packed", mark);
+    assert_true(seq >= 0);
+    return seq;
+}
+
 /* Another instance won the lease: NOTLEADER makes a leader step down, and what it had
  * handed to jg_sequence is pending again for the next leader. */
 static void test_notleader_steps_down(void **state)
 {
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
-    become_leader(f);
-    const char *m = "{\"channels\":[\"y\"],\"data\":3}";
-    size_t mark = ncmds;
-    jg_cluster_legacy_message(c, m, strlen(m));
-    ev_invoke(f->loop, &c->batch, EV_PREPARE);
-    int seq = find_cmd("FCALL jg_sequence_packed", mark);
-    assert_true(seq >= 0);
+    int seq = leader_sequences_one(f, "{\"channels\":[\"y\"],\"data\":3}");
     redisReply err = { .type = REDIS_REPLY_ERROR, .str = "NOTLEADER", .len = 9 };
     answer(seq, &err);
     assert_int_equal(c->role, FOLLOWER);
@@ -236,16 +244,11 @@ static void test_older_library_is_replaced(void **state)
 {
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
-    become_leader(f);
     const char *m = "{\"channels\":[\"y\"],\"data\":4}";
-    size_t mark = ncmds;
-    jg_cluster_legacy_message(c, m, strlen(m));
-    ev_invoke(f->loop, &c->batch, EV_PREPARE);
-    int seq = find_cmd("FCALL jg_sequence_packed", mark);
-    assert_true(seq >= 0);
+    int seq = leader_sequences_one(f, m);
     const char *text = "ERR Function not found";
     redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
-    mark = ncmds;
+    size_t mark = ncmds;
     answer(seq, &err);
     assert_int_equal(c->role, FOLLOWER);
     assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);

@@ -31,6 +31,18 @@ function daemonBinary() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/* Calls FN (async) every 50 ms until it returns something truthy, which it returns; throws
+ * after MS saying WHAT. */
+async function until(fn, ms, what) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await sleep(50);
+  }
+}
+
 function uid(prefix = 'c') {
   return `${prefix}-${crypto.randomBytes(5).toString('hex')}`;
 }
@@ -703,7 +715,7 @@ function closeAllClients() {
 }
 
 module.exports = Object.assign({
-  REPO, IS_REFERENCE, REF_DIR, daemonBinary, sleep, uid,
+  REPO, IS_REFERENCE, REF_DIR, daemonBinary, sleep, until, uid,
   freePort, tcpReady, startRedis, redisClient, eventCollector, numsub, EVENT_CHANNELS,
   startDaemon, configText, getJson, sioConnect, closeAllClients, SioClient,
   killAllSync, tempDir, waitExit,
