@@ -131,7 +131,9 @@ static void sequence_reply(void *user, redisReply *r, void *priv)
             jg_cluster_reload_library(c);
             jg_cluster_step_down(c, "the library in Redis was an older version's");
         } else {
-            jg_error("cluster: sequencing a batch failed: %s", r->str);
+            /* say Redis is out of memory: the batch stays pending, for the next leader */
+            jg_error("cluster: sequencing a batch failed: %s; it goes again once the lease is renewed", r->str);
+            jg_cluster_step_down(c, "sequencing failed");
         }
         return;
     }

@@ -69,7 +69,7 @@ describe('juggernautd.conf(5) and conf/juggernautd.conf', () => {
     // a sentence from each of three blocks, as gen-man.sh escapes it
     for (const phrase of ['A heartbeat not answered within this ends the session.',
       'Open client connections; beyond it a new connection gets "503" and is closed.',
-      'Entries kept in the Redis log jg:log (instances catch up from it after a gap).']) {
+      'Messages kept in the Redis log jg:log, by sequence number (instances catch up from it']) {
       assert.ok(read('conf/juggernautd.conf').includes(phrase), `the config file still says: ${phrase}`);
       assert.ok(pages.man5.replace(/\n/g, ' ').includes(roff(phrase)), `juggernautd.conf(5) says: ${phrase}`);
     }

@@ -236,6 +236,28 @@ static void test_notleader_steps_down(void **state)
     assert_false(l->sent);   /* the next leader sequences it */
 }
 
+/* Any other error (Redis out of memory, say) loses nothing: the leader steps down with the
+ * batch pending, and sends it again when it leads again. */
+static void test_failed_batch_goes_again(void **state)
+{
+    struct fx *f = *state;
+    struct jg_cluster *c = f->srv.cluster;
+    const char *m = "{\"channels\":[\"y\"],\"data\":5}";
+    int seq = leader_sequences_one(f, m);
+    const char *text = "OOM command not allowed when used memory > 'maxmemory'.";
+    redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
+    answer(seq, &err);
+    assert_int_equal(c->role, FOLLOWER);
+    assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
+    size_t mark = ncmds;
+    become_leader(f);
+    char want[160];
+    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 1 %s 1 y", jg_cluster_id(c), m);
+    int again = find_cmd("FCALL jg_sequence_packed 0 ", mark);
+    assert_true(again >= 0);
+    assert_string_equal(cmds[again].text, want);
+}
+
 /* An instance of an older version loaded its library last (it has no jg_sequence_packed):
  * the leader loads its own again (a superset), marks the older instance alive so nothing
  * packed reaches it, and steps down with what it sent pending again; leading again, it
@@ -626,6 +648,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_leader_change_sequences_pending_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_batches_a_loop_turn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notleader_steps_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_batch_goes_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_older_library_is_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_packed_batch_delivers_each_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gap_filled_from_a_packed_log_entry, setup, teardown),
