@@ -231,17 +231,27 @@ local function batch_ok(args, n)
   return i == #args + 1
 end
 
+-- A batch call NAME's fence (only the leader sequences) and arguments: their count N
+-- (MIN..MAX), or nil and the error to return.
+local function batch_args(args, name, min, max)
+  if redis.call('GET', 'jg:leader') ~= args[1] then
+    return nil, redis.error_reply('NOTLEADER')
+  end
+  local n = tonumber(args[2]) or -1
+  if n < min or n > (max or n) or not batch_ok(args, n) then
+    return nil, redis.error_reply('ERR ' .. name .. ': malformed arguments')
+  end
+  return n
+end
+
 -- FCALL jg_sequence_batch 0 <leader-id> <n> (<json> <nchannels> <channel>...) x n: the
 -- leader sequences the messages a loop turn brought, in order, in one call, each with its
 -- own log entry and internal message (what instances before packed batches read). Fenced
 -- like jg_sequence. Returns the last seq.
 local function jg_sequence_batch(keys, args)
-  if redis.call('GET', 'jg:leader') ~= args[1] then
-    return redis.error_reply('NOTLEADER')
-  end
-  local n = tonumber(args[2]) or 0
-  if not batch_ok(args, n) then
-    return redis.error_reply('ERR jg_sequence_batch: malformed arguments')
+  local n, err = batch_args(args, 'jg_sequence_batch', 0)
+  if not n then
+    return err
   end
   local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
   local h = history_new(cfg[2])
@@ -267,12 +277,9 @@ end
 -- version: jg:wire1-seen), it falls back to jg_sequence_batch. At most PACK_MAX messages,
 -- so a reader of the log knows an entry covers no seq below its id - PACK_MAX.
 local function jg_sequence_packed(keys, args)
-  if redis.call('GET', 'jg:leader') ~= args[1] then
-    return redis.error_reply('NOTLEADER')
-  end
-  local n = tonumber(args[2]) or 0
-  if n < 1 or n > PACK_MAX or not batch_ok(args, n) then
-    return redis.error_reply('ERR jg_sequence_packed: malformed arguments')
+  local n, err = batch_args(args, 'jg_sequence_packed', 1, PACK_MAX)
+  if not n then
+    return err
   end
   if redis.call('EXISTS', 'jg:wire1-seen') == 1 then
     return jg_sequence_batch(keys, args)

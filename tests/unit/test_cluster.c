@@ -236,6 +236,18 @@ static void test_notleader_steps_down(void **state)
     assert_false(l->sent);   /* the next leader sequences it */
 }
 
+/* After MARK the instance leads again and sends legacy message M once more, alone. */
+static void sent_again(struct fx *f, const char *m, size_t mark)
+{
+    struct jg_cluster *c = f->srv.cluster;
+    become_leader(f);
+    char want[160];
+    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 1 %s 1 y", jg_cluster_id(c), m);
+    int again = find_cmd("FCALL jg_sequence_packed 0 ", mark);
+    assert_true(again >= 0);
+    assert_string_equal(cmds[again].text, want);
+}
+
 /* Any other error (Redis out of memory, say) loses nothing: the leader steps down with the
  * batch pending, and sends it again when it leads again. */
 static void test_failed_batch_goes_again(void **state)
@@ -249,13 +261,7 @@ static void test_failed_batch_goes_again(void **state)
     answer(seq, &err);
     assert_int_equal(c->role, FOLLOWER);
     assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
-    size_t mark = ncmds;
-    become_leader(f);
-    char want[160];
-    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 1 %s 1 y", jg_cluster_id(c), m);
-    int again = find_cmd("FCALL jg_sequence_packed 0 ", mark);
-    assert_true(again >= 0);
-    assert_string_equal(cmds[again].text, want);
+    sent_again(f, m, ncmds);
 }
 
 /* An instance of an older version loaded its library last (it has no jg_sequence_packed):
@@ -281,12 +287,7 @@ static void test_older_library_is_replaced(void **state)
     int wire = find_cmd(want, mark);
     assert_true(wire > load);
 
-    mark = ncmds;
-    become_leader(f);
-    snprintf(want, sizeof want, "FCALL jg_sequence_packed 0 %s 1 %s 1 y", jg_cluster_id(c), m);
-    int again = find_cmd("FCALL jg_sequence_packed 0 ", mark);
-    assert_true(again >= 0);
-    assert_string_equal(cmds[again].text, want);
+    sent_again(f, m, ncmds);
 }
 
 /* The packed text of messages FIRST.. with data D[0..N): "B <first> <n>\n" + "L<bytes>:<json>"... */
