@@ -11,41 +11,27 @@
 const { before, after, test } = require('node:test');
 const assert = require('node:assert/strict');
 const h = require('./lib/harness');
+const pair = require('./lib/pair');
 const ops = require('./lib/ops');
 const raw = require('./lib/raw');
 
 const T_HOOK = { timeout: 60000 };
 const SECRET = 'claim-race-secret-0123456789abcdef';
 
-let redis;
+const P = {};
 let a;
 let b;
 let rc;
 let events;
 
 before(async () => {
-  redis = await h.startRedis();
-  const config = { cluster: 'yes', 'cluster-secret': SECRET, 'polling-duration': 5, 'instance-timeout': 2, 'leader-lease': 1,
-    'drain-period': 1 };
-  a = await h.startDaemon({ redisUrl: redis.url, config });
-  b = await h.startDaemon({ redisUrl: redis.url, config });
-  rc = await h.redisClient(redis);
-  events = await h.eventCollector(redis);
+  await pair.start(P, SECRET, { 'polling-duration': 5 });
+  ({ a, b, rc, events } = P);
 }, T_HOOK);
 
-after(async () => {
-  if (events) await events.close();
-  if (rc) rc.disconnect();
-  try {
-    for (const d of [a, b]) if (d) await d.stop();
-  } finally {
-    if (redis) await redis.stop();
-  }
-}, T_HOOK);
+after(() => pair.stop(P), T_HOOK);
 
-const poll = (d, sid, t, opts) => raw.httpRequest(d.port, 'GET', `/socket.io/1/xhr-polling/${sid}?t=${t}`, {}, undefined, opts);
-const post = (d, sid, t, text) => raw.httpRequest(d.port, 'POST', `/socket.io/1/xhr-polling/${sid}?t=${t}`,
-  { 'Content-Type': 'text/plain' }, text);
+const { poll, post } = pair;
 
 test('a subscribe POST that arrives while the instance claims its session back reaches the copy holding the GET', { timeout: 30000 }, async () => {
   const { sid } = await raw.handshake(a.port);       // a copy at A, not in Redis yet

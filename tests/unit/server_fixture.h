@@ -1,10 +1,12 @@
 /* server_fixture.h: a real struct jg_server for unit tests, with a temporary public directory
  * and Redis pointed at a closed port (the broker just keeps retrying; the loop is run by the
- * tests that need it). Header-only: each test binary is one .c file. */
+ * tests that need it). Header-only: each test binary is one .c file; include it after
+ * <cmocka.h>. */
 #ifndef JG_TEST_SERVER_FIXTURE_H
 #define JG_TEST_SERVER_FIXTURE_H
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "base/config.h"
 #include "app/router.h"
 #include "app/server.h"
+#include "transport/endpoint.h"
 
 /* A TCP port nobody listens on (bound then released), so the broker's connects fail fast. */
 static inline int fixture_closed_port(void)
@@ -93,6 +96,32 @@ static inline void fixture_server_stop(struct ev_loop *loop, struct jg_server *s
     jg_config_deinit(cfg);
     unlink(index);
     rmdir(dir);
+}
+
+/* A client connection to SRV on a socketpair, REQ written: returns our end (non-blocking). */
+static inline int fixture_client(struct jg_server *srv, const char *req)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
+    assert_non_null(jg_endpoint_accept(&srv->net, sv[0], "test"));
+    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+    return sv[1];
+}
+
+/* What the server wrote on FD so far (up to LEN - 1 bytes, NUL-terminated). */
+static inline size_t fixture_read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+    return got;
 }
 
 #endif /* JG_TEST_SERVER_FIXTURE_H */

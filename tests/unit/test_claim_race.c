@@ -25,45 +25,6 @@
 
 #include "fake_bus.h"
 
-/* The index of the first recorded command starting with PREFIX at or after FROM, or -1. */
-static int find_cmd(const char *prefix, size_t from)
-{
-    for (size_t i = from; i < ncmds; i++)
-        if (!strncmp(cmds[i].text, prefix, strlen(prefix)))
-            return (int)i;
-    return -1;
-}
-
-static void answer(int i, redisReply *r)
-{
-    assert_true(i >= 0);
-    assert_non_null(cmds[i].cb);
-    jg_broker_reply_fn *cb = cmds[i].cb;
-    cmds[i].cb = NULL;
-    cb(the_srv->cluster, r, cmds[i].priv);
-}
-
-static void answer_int(int i, long long v)
-{
-    redisReply r = { .type = REDIS_REPLY_INTEGER, .integer = v };
-    answer(i, &r);
-}
-
-/* A claim's reply: the record of a session (cursor 100, generation GEN) owned until now by
- * OWNER, with no subscription; SHORT as jg_claim answers an owner that has a copy. */
-static void answer_record(int i, const char *owner, const char *gen, bool is_short)
-{
-    redisReply k[10], *el[10];
-    const char *kv[10] = { "cursor", "100", "gen", gen, "connected", "1", "old_owner", owner, "short", "1" };
-    size_t n = is_short ? 10 : 8;
-    for (size_t j = 0; j < n; j++) {
-        k[j] = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)kv[j], .len = strlen(kv[j]) };
-        el[j] = &k[j];
-    }
-    redisReply rec = { .type = REDIS_REPLY_ARRAY, .elements = n, .element = el };
-    answer(i, &rec);
-}
-
 /* ---- fixture ---- */
 
 struct fx {
@@ -78,13 +39,8 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    if (fixture_server_prepare("claim_race", f->dir, f->index, &f->cfg) != 0)
+    if (fake_bus_server_start("claim_race", &f->loop, &f->srv, &f->cfg, f->dir, f->index) != 0)
         return -1;
-    f->cfg.cluster = true;
-    if (fixture_server_start(&f->loop, &f->srv, &f->cfg) != 0)
-        return -1;
-    the_srv = &f->srv;
-    ncmds = 0;
     *state = f;
     return 0;
 }
@@ -98,9 +54,7 @@ static void pump(struct fx *f)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    for (size_t i = 0; i < ncmds; i++)   /* commands never answered are given up */
-        if (cmds[i].cb)
-            answer((int)i, NULL);
+    fake_bus_give_up_all();
     for (size_t i = 0; i < f->nfds; i++)
         close(f->fds[i]);
     pump(f);
@@ -109,32 +63,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What the server wrote on FD so far (up to LEN - 1 bytes). */
-static size_t read_all(int fd, char *buf, size_t len)
-{
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + got, len - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    return got;
-}
-
 /* A client connection on a socketpair with REQ written: returns our end. */
 static int client_request(struct fx *f, const char *req)
 {
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
-    assert_non_null(jg_endpoint_accept(&f->srv.net, sv[0], "test"));
-    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
     assert_true(f->nfds < sizeof f->fds / sizeof f->fds[0]);
-    f->fds[f->nfds++] = sv[1];
-    return sv[1];
+    int fd = fixture_client(&f->srv, req);
+    f->fds[f->nfds++] = fd;
+    return fd;
 }
 
 /* ---- tests ---- */
@@ -180,7 +115,7 @@ static void test_post_during_own_claim_reaches_the_copy_that_stays(void **state)
         pump(f);
     }
     char out[4096];
-    read_all(post_fd, out, sizeof out);
+    fixture_read_all(post_fd, out, sizeof out);
     assert_non_null(strstr(out, "200 OK"));
     assert_true(find_cmd("FCALL jg_subscribe 0 " SID, mark) >= 0);
 
@@ -196,7 +131,7 @@ static void test_post_during_own_claim_reaches_the_copy_that_stays(void **state)
     assert_true(pend >= 0);
     answer_int(pend, 1);
     pump(f);
-    read_all(get, out, sizeof out);
+    fixture_read_all(get, out, sizeof out);
     assert_non_null(strstr(out, "hello"));
 }
 

@@ -48,35 +48,6 @@ void __wrap_jg_broker_start(struct jg_broker *b, const struct jg_broker_hooks *h
     __real_jg_broker_start(b, h, channels, nchannels);
 }
 
-/* The index of the first recorded command starting with PREFIX at or after FROM, or -1. */
-static int find_cmd(const char *prefix, size_t from)
-{
-    for (size_t i = from; i < ncmds; i++)
-        if (!strncmp(cmds[i].text, prefix, strlen(prefix)))
-            return (int)i;
-    return -1;
-}
-
-static void answer(int i, redisReply *r)
-{
-    assert_true(i >= 0);
-    if (cmds[i].cb)
-        cmds[i].cb(the_srv->cluster, r, cmds[i].priv);   /* the broker's user: the cluster */
-    cmds[i].cb = NULL;
-}
-
-static void answer_int(int i, long long v)
-{
-    redisReply r = { .type = REDIS_REPLY_INTEGER, .integer = v };
-    answer(i, &r);
-}
-
-static void answer_empty_array(int i)
-{
-    redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 0, .element = NULL };
-    answer(i, &r);
-}
-
 /* ---- fixture ---- */
 
 struct fx {
@@ -89,13 +60,8 @@ struct fx {
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
-    if (fixture_server_prepare("cluster", f->dir, f->index, &f->cfg) != 0)
+    if (fake_bus_server_start("cluster", &f->loop, &f->srv, &f->cfg, f->dir, f->index) != 0)
         return -1;
-    f->cfg.cluster = true;
-    if (fixture_server_start(&f->loop, &f->srv, &f->cfg) != 0)
-        return -1;
-    the_srv = &f->srv;
-    ncmds = 0;
     *state = f;
     return 0;
 }
@@ -103,9 +69,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    for (size_t i = 0; i < ncmds; i++)   /* commands never answered are given up */
-        if (cmds[i].cb)
-            answer((int)i, NULL);
+    fake_bus_give_up_all();
     fixture_server_stop(f->loop, &f->srv, &f->cfg, f->dir, f->index);
     free(f);
     return 0;
@@ -517,46 +481,12 @@ static void pump(struct fx *f)
     fixture_pump(f->loop, 0.02);
 }
 
-/* What the server wrote on FD so far (up to LEN - 1 bytes). */
-static size_t read_all(int fd, char *buf, size_t len)
-{
-    size_t got = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + got, len - 1 - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    buf[got] = '\0';
-    return got;
-}
-
-/* A claim's reply: the record of a session (cursor 100, generation GEN) owned until now by OWNER. */
-static void answer_record(int i, const char *owner, const char *gen, bool is_short)
-{
-    redisReply k[10], *el[10];
-    const char *kv[10] = { "cursor", "100", "gen", gen, "connected", "1", "old_owner", owner, "short", "1" };
-    size_t n = is_short ? 10 : 8;
-    for (size_t j = 0; j < n; j++) {
-        k[j] = (redisReply){ .type = REDIS_REPLY_STRING, .str = (char *)kv[j], .len = strlen(kv[j]) };
-        el[j] = &k[j];
-    }
-    redisReply rec = { .type = REDIS_REPLY_ARRAY, .elements = n, .element = el };
-    answer(i, &rec);
-}
-
 /* A client connection on a socketpair, its GET for SID written: returns our end. */
 static int poll_get(struct fx *f, const char *sid, int t)
 {
-    int sv[2];
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(fcntl(sv[i], F_SETFL, fcntl(sv[i], F_GETFL) | O_NONBLOCK), 0);
-    assert_non_null(jg_endpoint_accept(&f->srv.net, sv[0], "test"));
     char req[160];
     snprintf(req, sizeof req, "GET /socket.io/1/xhr-polling/%s?t=%d HTTP/1.1\r\nHost: x\r\n\r\n", sid, t);
-    assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
-    return sv[1];
+    return fixture_client(&f->srv, req);
 }
 
 /* A session held here, subscribed to "x" (cursor 100), with a GET held (t=5) on a
@@ -575,7 +505,7 @@ static int held_get_answering(struct fx *f, const char *sid, struct jg_session *
     answer_record(find_cmd("FCALL jg_claim 0", mark), c->id, "1", true);   /* ours: the GET is held */
     pump(f);
     char out[64];
-    assert_int_equal(read_all(fd, out, sizeof out), 0);
+    assert_int_equal(fixture_read_all(fd, out, sizeof out), 0);
     mark = ncmds;
     const char *msg = "101 D {\"channels\":[\"x\"],\"data\":\"hello\"}";
     jg_cluster_sequenced_message(c, msg, strlen(msg));
@@ -630,12 +560,12 @@ static void test_moved_while_answering_sends_the_recorded_answer(void **state)
     char out[4096];
     f->srv.core.bp_ops->hand_off(f->srv.core.bp, s);   /* the drain hands the session off meanwhile */
     pump(f);
-    assert_int_equal(read_all(fd, out, sizeof out), 0);   /* no 8:: in its place */
+    assert_int_equal(fixture_read_all(fd, out, sizeof out), 0);   /* no 8:: in its place */
     assert_non_null(jg_session_find(&f->srv.core, sid));
 
     answer_int(pend, 1);                     /* recorded: the answer goes out */
     pump(f);
-    read_all(fd, out, sizeof out);
+    fixture_read_all(fd, out, sizeof out);
     assert_non_null(strstr(out, "hello"));
     assert_null(strstr(out, "8::"));
     assert_null(jg_session_find(&f->srv.core, sid));   /* and the copy is gone */
