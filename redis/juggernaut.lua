@@ -73,14 +73,20 @@ local function history_rule(rules, channel)
 end
 
 -- The history writes of one call, gathered per channel and written at its end
--- (history_flush): per channel one RPUSH of its messages, one SET, one EXPIRE, and an
--- LTRIM once the list is full. A list, not a stream: a new stream costs Redis a 4 KB node
+-- (history_flush). A list per channel, not a stream: a new stream costs Redis a 4 KB node
 -- and ~16 us, and a chat has many channels with a few messages each. Each item is
 -- "<seq> <t-ms> <p> <json>", P the seq of the channel's previous message, so the oldest
--- item still held tells exactly what was trimmed before it (the floor of a "since");
--- jg:history-last:<channel> keeps the newest seq after the list itself has expired.
+-- item still held tells exactly what was trimmed before it (the floor of a "since").
+--
+-- Per channel and call that is one RPUSH, plus an LTRIM once the list is full and a
+-- PEXPIREAT when the list is new or its TTL is due: the TTL is 1.25 x the age and renewed
+-- once a quarter of the age has passed (readers drop items older than the age), so a busy
+-- channel does not pay an EXPIRE per call. The channels' newest seqs (for P, and the floor
+-- once a list has expired whole) and when their TTLs were set live in one hash per day,
+-- read and written once per call for all its channels (history_lasts): a key per channel
+-- cost Redis a SET per channel and call.
 local function history_new(rules)
-  return { rules = history_rules(rules), rule = {}, per_channel = {}, channels = {} }
+  return { text = rules or '', rules = history_rules(rules), rule = {}, per_channel = {}, channels = {} }
 end
 
 local function history_add(h, channel, seq, text)
@@ -105,34 +111,139 @@ local function history_add(h, channel, seq, text)
   l[#l + 1] = text
 end
 
+-- jg:history-lasts:<day> (day: unix time / 86400): field a channel, value "<seq> <until-ms>",
+-- its newest seq and when its list's TTL runs out. Written to today's hash, read from
+-- today's and yesterday's, so a channel is known one to two days after its last message.
+-- jg:history-lasts-from:<day>: the seq before the first message of that day's hash, so a
+-- channel missing from both hashes had no message after yesterday's (the horizon).
+-- jg:history-lasts-rules: "<seq> <history config>", the seq before the rules last changed:
+-- a channel may have had messages the lasts do not know of (its history was off) before it.
+local LASTS_DAY_S = 86400
+
+local function lasts_day(t_ms)
+  return math.floor(t_ms / 1000 / LASTS_DAY_S)
+end
+
+-- HMGET of FIELDS from KEY in chunks (unpack's stack): a table with the same indices.
+local function hmget_chunks(key, fields)
+  local out = {}
+  for i = 1, #fields, 500 do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 499, #fields)))
+    for k = 1, #part do
+      out[i + k - 1] = part[k]
+    end
+  end
+  return out
+end
+
+-- The newest seq of CHANNEL as history_flush recorded it, or nil; T_MS: now.
+local function history_lasts_get(channel, t_ms)
+  local day = lasts_day(t_ms)
+  local v = redis.call('HGET', 'jg:history-lasts:' .. day, channel) or
+      redis.call('HGET', 'jg:history-lasts:' .. (day - 1), channel)
+  return v and string.match(v, '^(%d+) ')
+end
+
+-- The highest seq a channel that keeps history and is missing from the lasts hashes may
+-- have had a message at (nil when no history was written for two days).
+local function history_horizon(t_ms)
+  local day = lasts_day(t_ms)
+  local from = redis.call('GET', 'jg:history-lasts-from:' .. (day - 1)) or
+      redis.call('GET', 'jg:history-lasts-from:' .. day)
+  local rules = redis.call('GET', 'jg:history-lasts-rules')
+  local reset = rules and string.match(rules, '^(%d+) ')
+  if from and reset and tonumber(reset) > tonumber(from) then
+    return reset
+  end
+  return from
+end
+
+-- The seq of a history list item (nil if it is not one).
+local function item_seq(item)
+  return item and string.match(item, '^(%d+) ')
+end
+
 local function history_flush(h)
-  if #h.channels == 0 then
+  local channels = h.channels
+  if #channels == 0 then
     return
   end
-  local now = num(now_ms())
-  for _, channel in ipairs(h.channels) do
+  local now = now_ms()
+  local now_s = num(now)
+  local day = lasts_day(now)
+  local today = 'jg:history-lasts:' .. day
+  local lasts = hmget_chunks(today, channels)
+  local missing = {}
+  for i = 1, #channels do
+    if not lasts[i] then
+      missing[#missing + 1] = channels[i]
+    end
+  end
+  local before_call = num(tonumber(h.per_channel[channels[1]][1]) - 1)
+  if #missing == #channels then   -- perhaps today's first call
+    redis.call('SET', 'jg:history-lasts-from:' .. day, before_call, 'NX', 'EX', 3 * LASTS_DAY_S)
+  end
+  local _, rules = string.match(redis.call('GET', 'jg:history-lasts-rules') or '', '^(%d+) (.*)$')
+  if rules ~= h.text then
+    redis.call('SET', 'jg:history-lasts-rules', before_call .. ' ' .. h.text)
+  end
+  local horizon
+  if #missing > 0 then
+    local older = hmget_chunks('jg:history-lasts:' .. (day - 1), missing)
+    local k = 0
+    for i = 1, #channels do
+      if not lasts[i] then
+        k = k + 1
+        lasts[i] = older[k]
+      end
+    end
+    horizon = history_horizon(now) or before_call
+  end
+  local kv = {}
+  for ci, channel in ipairs(channels) do
     local l, count, age = h.per_channel[channel], h.rule[channel][1], h.rule[channel][2]
     local key = 'jg:history-list:' .. channel
-    local prev = redis.call('SET', 'jg:history-last:' .. channel, l[#l - 1], 'EX', math.max(age * 10, 86400), 'GET')
-    if not prev then
-      -- a channel last written by a version before history lists kept it in the meta hash
-      prev = redis.call('HGET', 'jg:history-meta:' .. channel, 'last') or '0'
+    local prev, ttl_until
+    if lasts[ci] then
+      prev, ttl_until = string.match(lasts[ci], '^(%d+) (%d+)$')
+      ttl_until = tonumber(ttl_until)
     end
-    local items, len = {}, 0
+    -- unknown: no message after the horizon (or a list that outlived its lasts, fixed below)
+    prev = prev or horizon
+    local items, len, n = {}, 0, #l / 2
     for i = 1, #l, 2 do
-      items[#items + 1] = l[i] .. ' ' .. now .. ' ' .. prev .. ' ' .. l[i + 1]
+      items[#items + 1] = l[i] .. ' ' .. now_s .. ' ' .. prev .. ' ' .. l[i + 1]
       prev = l[i]
       if #items == 500 or i + 1 == #l then   -- unpack's stack: 500 at a time
         len = redis.call('RPUSH', key, unpack(items))
         items = {}
       end
     end
+    if not lasts[ci] and len > n then
+      -- the list outlived what the lasts know of it: its own last item is the predecessor
+      local before = item_seq(redis.call('LINDEX', key, -n - 1))
+      local first = redis.call('LINDEX', key, -n)
+      if before then
+        redis.call('LSET', key, -n, (string.gsub(first, '^(%d+ %d+ )%d+ ', '%1' .. before .. ' ', 1)))
+      end
+    end
     if len > count then
       redis.call('LTRIM', key, -count, -1)
     end
-    if age > 0 then
-      redis.call('EXPIRE', key, age)
+    -- a new list, or one that would expire within the age (the age may have grown)
+    if age > 0 and (len == n or not ttl_until or ttl_until - now < age * 1000) then
+      ttl_until = now + age * 1250
+      redis.call('PEXPIREAT', key, num(ttl_until))
     end
+    kv[#kv + 1] = channel
+    kv[#kv + 1] = l[#l - 1] .. ' ' .. num(ttl_until or 0)
+  end
+  local added = 0
+  for i = 1, #kv, 1000 do
+    added = added + redis.call('HSET', today, unpack(kv, i, math.min(i + 999, #kv)))
+  end
+  if added > 0 then
+    redis.call('EXPIREAT', today, num((day + 2) * LASTS_DAY_S))
   end
 end
 
@@ -843,8 +954,9 @@ end
 
 -- History of CHANNEL after seq SINCE, oldest first ({seq, t, text}, at most
 -- MAX_HISTORY_REPLY), true if some of what followed SINCE is gone, and the floor it was
--- judged by (the highest seq trimmed). SEQ_NOW: jg:seq.
-local function history_since(channel, since, seq_now)
+-- judged by (the highest seq trimmed). SEQ_NOW: jg:seq. HORIZON: the channel keeps history,
+-- so if the lasts do not know it, it had no message after their horizon.
+local function history_since(channel, since, seq_now, horizon)
   local s = tonumber(since)
   local items = redis.call('LRANGE', 'jg:history-list:' .. channel, 0, -1)
   local out, floor = {}, nil
@@ -859,9 +971,20 @@ local function history_since(channel, since, seq_now)
       out = stream_entries(channel, '(' .. since .. '-0', floor and (num(floor) .. '-0') or '+', MAX_HISTORY_REPLY)
       floor = tonumber(m[1]) or 0
     elseif not floor then
-      local last = redis.call('GET', 'jg:history-last:' .. channel) or m[2]
+      -- the list expired whole, or there never was one: the channel's newest seq is the floor
+      local now = now_ms()
+      local last = tonumber(history_lasts_get(channel, now))
+      if not last then
+        -- versions before the lasts kept it in a key of their own; the horizon bounds it
+        for _, v in ipairs({ redis.call('GET', 'jg:history-last:' .. channel) or '0', m[2] or '0',
+                             horizon and history_horizon(now) or '0' }) do
+          if tonumber(v) > 0 then
+            last = math.max(last or 0, tonumber(v))
+          end
+        end
+      end
       if last then
-        floor = tonumber(last)   -- the list expired whole
+        floor = last
       elseif s < tonumber(seq_now) then
         floor = tonumber(seq_now)   -- nothing known about this channel: cannot vouch for it
       else
@@ -913,7 +1036,7 @@ local function jg_history(keys, args)
     return redis.error_reply('ERR jg_history: <channel> [<since seq> [<limit>]]')
   end
   local limit = math.min(tonumber(args[3]) or MAX_HISTORY_REPLY, MAX_HISTORY_REPLY)
-  local entries, _, floor = history_since(channel, since, '0')
+  local entries, _, floor = history_since(channel, since, '0', false)
   local out = { num(floor) }
   for i = 1, math.min(#entries, limit) do
     out[#out + 1] = entries[i][1]
@@ -931,12 +1054,12 @@ local function jg_backfill(keys, args)
   local channel, since, count, want_presence = args[1], args[2], tonumber(args[3]) or 0, args[4] == '1'
   local out = { redis.call('GET', 'jg:seq') or '0', 0, 0 }
   local cfg = redis.call('HGET', 'jg:config', 'history')
-  local _, age = history_rule(cfg, channel)
+  local keeps, age = history_rule(cfg, channel)
   local oldest_ok = (age > 0) and (now_ms() - age * 1000) or 0
   local entries = {}
   if since ~= '' then
     local trimmed
-    entries, trimmed = history_since(channel, since, out[1])
+    entries, trimmed = history_since(channel, since, out[1], keeps > 0)
     if trimmed then
       out[2] = 1
     end

@@ -227,8 +227,10 @@ describe('history and recovery', () => {
     await pub.publish('juggernaut', JSON.stringify({ channel: ch, data: 2 }));
     await c.waitForMessages(2);
     const seqs = onChannel(c, ch).map((m) => m.seq);
+    // the list lives 1.25 x the age (readers drop what is older than the age)
+    assert.ok(await pub.pttl(`jg:history-list:${ch}`) <= 1250);
     await until(async () => (await pub.exists(`jg:history-list:${ch}`)) === 0, 5000, 'the history to expire');
-    assert.equal(await pub.get(`jg:history-last:${ch}`), String(seqs[1]));
+    assert.deepEqual(await pub.call('FCALL', 'jg_history', '0', ch), [String(seqs[1])], 'the floor: its newest seq');
     const d = await h.sioConnect(b.base, { transports: ['websocket'] });
     await subscribed(d, ch, { since: seqs[1] });
     await h.sleep(300);
@@ -238,6 +240,71 @@ describe('history and recovery', () => {
     await e.waitForMessages(1);
     assert.equal(parsed(e)[0].error, 'history trimmed');
     for (const x of [c, d, e]) x.close();
+  });
+
+  test('a list lives at least its age after its last message, without a PEXPIRE per message', async () => {
+    const publish = (ch, data) => pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data }));
+    const busy = h.uid('hour');   // "*": an hour, so the list's TTL is 75 minutes
+    await publish(busy, 1);
+    const first = await pub.pttl(`jg:history-list:${busy}`);
+    assert.ok(first > 3600 * 1000 && first <= 4500 * 1000, `TTL ${first} ms`);
+    await h.sleep(20);
+    await publish(busy, 2);
+    assert.ok(await pub.pttl(`jg:history-list:${busy}`) < first, 'not renewed: far from due');
+    const aged = h.uid('aged-');   // 1 s: 1.25 s, renewed once less than the age is left
+    await publish(aged, 1);
+    await h.sleep(400);
+    await publish(aged, 2);
+    const left = await pub.pttl(`jg:history-list:${aged}`);
+    assert.ok(left > 900, `renewed when due: ${left} ms left`);
+  });
+
+  test('a list that outlived what jg:history-lasts knows of it keeps an exact floor', async () => {
+    const ch = h.uid('short-');   // history keeps 3 on short-*
+    const publish = async (data) => String(await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: ch, data })));
+    const seqs = [await publish(1), await publish(2)];
+    // the lasts are kept one to two days; a channel with a longer age outlives them
+    for (const key of await pub.keys('jg:history-lasts:*')) await pub.hdel(key, ch);
+    for (const d of [3, 4, 5]) seqs.push(await publish(d));
+    const r = await pub.call('FCALL', 'jg_history', '0', ch);
+    assert.equal(r[0], seqs[1], 'trimmed up to message 2: the predecessor the list itself held');
+    const c = await h.sioConnect(b.base, { transports: ['websocket'] });
+    c.send({ type: 'subscribe', channel: ch, since: seqs[1] });
+    await c.waitForMessages(3);
+    await h.sleep(200);
+    assert.deepEqual(parsed(c).map((m) => m.data), [3, 4, 5], 'complete: no error');
+    const d = await h.sioConnect(b.base, { transports: ['websocket'] });
+    d.send({ type: 'subscribe', channel: ch, since: String(Number(seqs[1]) - 1) });
+    await d.waitForMessages(4);
+    assert.equal(parsed(d)[0].error, 'history trimmed');
+    for (const x of [c, d]) x.close();
+  });
+
+  test('a channel without messages is complete for a "since" after the horizon; a rules change moves the horizon', async () => {
+    const quiet = h.uid('quiet');   // keeps history ("*"), never published to
+    const seqNow = async () => Number(await pub.get('jg:seq'));
+    await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: h.uid('other'), data: 1 }));
+    const since = await seqNow();
+    await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: h.uid('other'), data: 2 }));
+    const answer = async (s) => {
+      const c = await h.sioConnect(b.base, { transports: ['websocket'] });
+      await subscribed(c, quiet, { since: s });
+      await h.sleep(300);
+      c.close();
+      return parsed(c).map((m) => m.error);
+    };
+    assert.deepEqual(await answer(since), [], 'nothing was published to it after the horizon');
+    assert.deepEqual(await answer(1), ['history trimmed'], 'before the horizon nobody can tell');
+    // new rules: a channel whose history was off may have had messages the lasts never saw
+    const rules = await pub.hget('jg:config', 'history');
+    try {
+      await pub.hset('jg:config', 'history', `${rules}; extra- 2 60`);
+      await pub.call('FCALL', 'jg_publish', '0', JSON.stringify({ channel: h.uid('other'), data: 3 }));
+      assert.deepEqual(await answer(since), ['history trimmed'], 'before the rules changed nobody can tell');
+      assert.deepEqual(await answer(await seqNow()), [], 'after it, complete');
+    } finally {
+      await pub.hset('jg:config', 'history', rules);
+    }
   });
 
   test('history a version before lists left in a stream is still served, joined to what follows it', async () => {
