@@ -1029,7 +1029,8 @@ end
 -- FCALL jg_history 0 <channel> [<since> [<limit>]]: the channel's history after seq SINCE (0:
 -- all of it), oldest first, at most LIMIT (and 1,000) messages, for publishers and tools
 -- (the Ruby client's Juggernaut.history), whatever the storage: {floor, seq1, json1, ...}.
--- FLOOR is the highest seq trimmed: a SINCE below it has lost messages (0: none trimmed).
+-- FLOOR is the highest seq at or below which messages may be gone: a SINCE below it has lost
+-- messages or cannot be vouched for (0: none trimmed, or a channel nothing is known of).
 local function jg_history(keys, args)
   local channel, since = args[1], args[2] or '0'
   if not channel or not string.match(since, '^%d+$') then

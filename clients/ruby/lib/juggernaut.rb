@@ -119,8 +119,9 @@ module Juggernaut
     end
   end
 
-  # The highest sequence number trimmed from +channel+'s history (0 when nothing was):
-  # a history(channel, since: s) with s < floor has lost messages.
+  # The highest sequence number at or below which +channel+'s history may have lost
+  # messages: a history(channel, since: s) with s < floor has lost messages, or cannot vouch
+  # that it has not (below the channel's first message when nothing of it was trimmed).
   def history_floor(channel)
     redis.call(["FCALL", "jg_history", "0", channel.to_s, "0", "0"]).first.to_i
   end

@@ -121,7 +121,7 @@ class JuggernautTest < Minitest::Test
     assert_equal %w[b c], after.map { |m| m["data"] }
     assert_equal %w[b], Juggernaut.history(@chan, since: seqs[0], limit: 1).map { |m| m["data"] }
     assert_equal [], Juggernaut.history(@chan, since: seqs[2])
-    assert_equal 0, Juggernaut.history_floor(@chan)
+    assert_operator Juggernaut.history_floor(@chan), :<, seqs[0], "nothing of the channel was trimmed"
   end
 
   def test_publish_http_delivers_returns_seq_and_wrong_token_raises
