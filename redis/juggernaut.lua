@@ -85,8 +85,9 @@ end
 -- once a list has expired whole) and when their TTLs were set live in one hash per day,
 -- read and written once per call for all its channels (history_lasts): a key per channel
 -- cost Redis a SET per channel and call.
-local function history_new(rules)
-  return { text = rules or '', rules = history_rules(rules), rule = {}, per_channel = {}, channels = {} }
+local function history_new(rules, rules_at)
+  return { text = rules or '', rules_at = rules_at, rules = history_rules(rules), rule = {}, per_channel = {},
+           channels = {} }
 end
 
 local function history_add(h, channel, seq, text)
@@ -116,8 +117,8 @@ end
 -- today's and yesterday's, so a channel is known one to two days after its last message.
 -- jg:history-lasts-from:<day>: the seq before the first message of that day's hash, so a
 -- channel missing from both hashes had no message after yesterday's (the horizon).
--- jg:history-lasts-rules: "<seq> <history config>", the seq before the rules last changed:
--- a channel may have had messages the lasts do not know of (its history was off) before it.
+-- jg:config's history-at: "<seq> <history rules>", the seq before the rules last changed: a
+-- channel may have had messages the lasts do not know of (its history was off) before it.
 local LASTS_DAY_S = 86400
 
 local function lasts_day(t_ms)
@@ -150,8 +151,7 @@ local function history_horizon(t_ms)
   local day = lasts_day(t_ms)
   local from = redis.call('GET', 'jg:history-lasts-from:' .. (day - 1)) or
       redis.call('GET', 'jg:history-lasts-from:' .. day)
-  local rules = redis.call('GET', 'jg:history-lasts-rules')
-  local reset = rules and string.match(rules, '^(%d+) ')
+  local reset = string.match(redis.call('HGET', 'jg:config', 'history-at') or '', '^(%d+) ')
   if from and reset and tonumber(reset) > tonumber(from) then
     return reset
   end
@@ -183,9 +183,9 @@ local function history_flush(h)
   if #missing == #channels then   -- perhaps today's first call
     redis.call('SET', 'jg:history-lasts-from:' .. day, before_call, 'NX', 'EX', 3 * LASTS_DAY_S)
   end
-  local _, rules = string.match(redis.call('GET', 'jg:history-lasts-rules') or '', '^(%d+) (.*)$')
+  local _, rules = string.match(h.rules_at or '', '^(%d+) (.*)$')
   if rules ~= h.text then
-    redis.call('SET', 'jg:history-lasts-rules', before_call .. ' ' .. h.text)
+    redis.call('HSET', 'jg:config', 'history-at', before_call .. ' ' .. h.text)
   end
   local horizon
   if #missing > 0 then
@@ -290,8 +290,8 @@ local function sequence_with(cfg, h, kind, text, channels)
 end
 
 local function sequence(kind, text, channels)
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
-  local h = history_new(cfg[2])
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history', 'history-at')
+  local h = history_new(cfg[2], cfg[3])
   local seq = sequence_with(cfg, h, kind, text, channels)
   history_flush(h)
   return seq
@@ -364,8 +364,8 @@ local function jg_sequence_batch(keys, args)
   if not n then
     return err
   end
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
-  local h = history_new(cfg[2])
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history', 'history-at')
+  local h = history_new(cfg[2], cfg[3])
   local i, last = 3, nil
   for _ = 1, n do
     local nch = tonumber(args[i + 1])
@@ -395,8 +395,8 @@ local function jg_sequence_packed(keys, args)
   if redis.call('EXISTS', 'jg:wire1-seen') == 1 then
     return jg_sequence_batch(keys, args)
   end
-  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history')
-  local h = history_new(cfg[2])
+  local cfg = redis.call('HMGET', 'jg:config', 'log-size', 'history', 'history-at')
+  local h = history_new(cfg[2], cfg[3])
   last_seq()
   local last = redis.call('INCRBY', 'jg:seq', n)
   local seq = last - n
