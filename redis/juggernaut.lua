@@ -785,9 +785,12 @@ local function jg_subscribe(keys, args)
   return { cur, 1 }
 end
 
+-- KEY: the session record to delete the subscription from (nil when the whole record goes).
 local function drop_sub(sid, key, channel, field_value, meta)
   local presence, chjson = string.match(field_value, '^%S+ (%S+) (.*)$')
-  redis.call('HDEL', key, 'sub:' .. channel)
+  if key then
+    redis.call('HDEL', key, 'sub:' .. channel)
+  end
   redis.call('PUBLISH', 'juggernaut:unsubscribe', channel_event(chjson, meta, sid))
   presence_leave(channel, chjson, sid)
   if presence == '1' then
@@ -825,10 +828,11 @@ local function jg_meta(keys, args)
   return 1
 end
 
--- Ends SID: one juggernaut:unsubscribe per channel, presence left, record deleted.
-local function end_session(sid, owner)
+-- Ends SID: one juggernaut:unsubscribe per channel, presence left, record deleted. ALL: its
+-- record (HGETALL), when the caller has read it.
+local function end_session(sid, owner, all)
   local key = skey(sid)
-  local all = redis.call('HGETALL', key)
+  all = all or redis.call('HGETALL', key)
   local meta
   for i = 1, #all, 2 do
     if all[i] == 'meta' then
@@ -838,7 +842,7 @@ local function end_session(sid, owner)
   for i = 1, #all, 2 do
     local channel = string.match(all[i], '^sub:(.*)$')
     if channel then
-      drop_sub(sid, key, channel, all[i + 1], meta)
+      drop_sub(sid, nil, channel, all[i + 1], meta)
     end
   end
   redis.call('DEL', key)
@@ -848,11 +852,17 @@ end
 
 -- FCALL jg_end 0 <sid> <me>: ME ends the session; nothing happens (0) if it moved.
 local function jg_end(keys, args)
-  if redis.call('HGET', skey(args[1]), 'owner') ~= args[2] then
+  local all, owner = redis.call('HGETALL', skey(args[1])), nil
+  for i = 1, #all, 2 do
+    if all[i] == 'owner' then
+      owner = all[i + 1]
+    end
+  end
+  if owner ~= args[2] then
     redis.call('SREM', 'jg:instance:' .. args[2] .. ':sessions', args[1])
     return 0
   end
-  end_session(args[1], args[2])
+  end_session(args[1], args[2], all)
   return 1
 end
 
