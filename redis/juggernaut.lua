@@ -82,9 +82,9 @@ end
 -- PEXPIREAT when the list is new or its TTL is due: the TTL is 1.25 x the age and renewed
 -- once a quarter of the age has passed (readers drop items older than the age), so a busy
 -- channel does not pay an EXPIRE per call. The channels' newest seqs (for P, and the floor
--- once a list has expired whole) and when their TTLs were set live in one hash per day,
--- read and written once per call for all its channels (history_lasts): a key per channel
--- cost Redis a SET per channel and call.
+-- once a list has expired whole) and when their TTLs run out live in one hash per day,
+-- read and written once per call for all its channels (jg:history-lasts, below): a key per
+-- channel cost Redis a SET per channel and call.
 local function history_new(rules, rules_at)
   return { text = rules or '', rules_at = rules_at, rules = history_rules(rules), rule = {}, per_channel = {},
            channels = {} }
@@ -964,9 +964,9 @@ end
 
 -- History of CHANNEL after seq SINCE, oldest first ({seq, t, text}, at most
 -- MAX_HISTORY_REPLY), true if some of what followed SINCE is gone, and the floor it was
--- judged by (the highest seq trimmed). SEQ_NOW: jg:seq. HORIZON: the channel keeps history,
--- so if the lasts do not know it, it had no message after their horizon.
-local function history_since(channel, since, seq_now, horizon)
+-- judged by (the highest seq trimmed). SEQ_NOW: jg:seq. USE_HORIZON: the channel keeps
+-- history, so if the lasts do not know it, it had no message after their horizon.
+local function history_since(channel, since, seq_now, use_horizon)
   local s = tonumber(since)
   local items = redis.call('LRANGE', 'jg:history-list:' .. channel, 0, -1)
   local out, floor = {}, nil
@@ -987,7 +987,7 @@ local function history_since(channel, since, seq_now, horizon)
       if not last then
         -- versions before the lasts kept it in a key of their own; the horizon bounds it
         for _, v in ipairs({ redis.call('GET', 'jg:history-last:' .. channel) or '0', m[2] or '0',
-                             horizon and history_horizon(now) or '0' }) do
+                             use_horizon and history_horizon(now) or '0' }) do
           if tonumber(v) > 0 then
             last = math.max(last or 0, tonumber(v))
           end
