@@ -16,6 +16,16 @@ static void grow(struct jg_pktq *q)
     q->seqs = jg_xrealloc(q->seqs, q->cap * sizeof *q->seqs);
 }
 
+/* An empty queue keeps no arrays: most sessions are idle most of the time. */
+static void release_if_empty(struct jg_pktq *q)
+{
+    if (q->len)
+        return;
+    free(q->pkts);
+    free(q->seqs);
+    *q = (struct jg_pktq){ 0 };
+}
+
 void jg_pktq_push(struct jg_pktq *q, struct jg_buf *pkt, uint64_t seq)
 {
     grow(q);
@@ -47,6 +57,7 @@ size_t jg_pktq_take(struct jg_pktq *q, uint64_t upto, struct jg_buf ***out)
         }
     }
     q->len = kept;
+    release_if_empty(q);
     *out = taken;
     return n;
 }
@@ -63,6 +74,7 @@ void jg_pktq_confirm(struct jg_pktq *q, uint64_t cursor)
         q->pkts[kept++] = q->pkts[i];
     }
     q->len = kept;
+    release_if_empty(q);
 }
 
 uint64_t jg_pktq_last_seq(const struct jg_pktq *q, uint64_t cap, bool *plain)
