@@ -409,7 +409,7 @@ local function jg_sequence_packed(keys, args)
     for k = 1, nch do
       history_add(h, args[i + 1 + k], s, text)
     end
-    out[#out + 1] = 'L' .. #text .. ':'
+    out[#out + 1] = string.format('L%d:', #text)   -- not the %.14g of a number's concatenation
     out[#out + 1] = text
     i = i + 2 + nch
   end
