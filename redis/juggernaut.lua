@@ -203,10 +203,10 @@ local function history_flush(h)
   for ci, channel in ipairs(channels) do
     local l, count, age = h.per_channel[channel], h.rule[channel][1], h.rule[channel][2]
     local key = 'jg:history-list:' .. channel
-    local prev, ttl_until
+    local prev, until_s, ttl_until
     if lasts[ci] then
-      prev, ttl_until = string.match(lasts[ci], '^(%d+) (%d+)$')
-      ttl_until = tonumber(ttl_until)
+      prev, until_s = string.match(lasts[ci], '^(%d+) (%d+)$')
+      ttl_until = tonumber(until_s)
     end
     -- unknown: no message after the horizon (or a list that outlived its lasts, fixed below)
     prev = prev or horizon
@@ -232,11 +232,11 @@ local function history_flush(h)
     end
     -- a new list, or one that would expire within the age (the age may have grown)
     if age > 0 and (len == n or not ttl_until or ttl_until - now < age * 1000) then
-      ttl_until = now + age * 1250
-      redis.call('PEXPIREAT', key, num(ttl_until))
+      until_s = num(now + age * 1250)
+      redis.call('PEXPIREAT', key, until_s)
     end
     kv[#kv + 1] = channel
-    kv[#kv + 1] = l[#l - 1] .. ' ' .. num(ttl_until or 0)
+    kv[#kv + 1] = l[#l - 1] .. ' ' .. (until_s or '0')
   end
   local added = 0
   for i = 1, #kv, 1000 do
