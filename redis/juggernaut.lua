@@ -127,6 +127,9 @@ end
 
 -- HMGET of FIELDS from KEY in chunks (unpack's stack): a table with the same indices.
 local function hmget_chunks(key, fields)
+  if #fields <= 500 then
+    return redis.call('HMGET', key, unpack(fields))
+  end
   local out = {}
   for i = 1, #fields, 500 do
     local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + 499, #fields)))
