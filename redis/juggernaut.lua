@@ -588,6 +588,15 @@ local function skey(sid)
   return 'jg:session:' .. sid
 end
 
+-- The value of FIELD in ALL, an HGETALL reply (nil if absent).
+local function record_field(all, field)
+  for i = 1, #all, 2 do
+    if all[i] == field then
+      return all[i + 1]
+    end
+  end
+end
+
 -- jg:spent:<sid>: the session ended. A signed sid is accepted by any instance for
 -- handshake-expiry after its issue; once its session ended it must not come back to life
 -- (a third party replaying it would get a new session under the victim's id): first use
@@ -836,12 +845,7 @@ end
 local function end_session(sid, owner, all)
   local key = skey(sid)
   all = all or redis.call('HGETALL', key)
-  local meta
-  for i = 1, #all, 2 do
-    if all[i] == 'meta' then
-      meta = all[i + 1]
-    end
-  end
+  local meta = record_field(all, 'meta')
   for i = 1, #all, 2 do
     local channel = string.match(all[i], '^sub:(.*)$')
     if channel then
@@ -855,13 +859,8 @@ end
 
 -- FCALL jg_end 0 <sid> <me>: ME ends the session; nothing happens (0) if it moved.
 local function jg_end(keys, args)
-  local all, owner = redis.call('HGETALL', skey(args[1])), nil
-  for i = 1, #all, 2 do
-    if all[i] == 'owner' then
-      owner = all[i + 1]
-    end
-  end
-  if owner ~= args[2] then
+  local all = redis.call('HGETALL', skey(args[1]))
+  if record_field(all, 'owner') ~= args[2] then
     redis.call('SREM', 'jg:instance:' .. args[2] .. ':sessions', args[1])
     return 0
   end

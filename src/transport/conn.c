@@ -277,7 +277,8 @@ static int flush(struct jg_conn *c)
     }
     want_write(c, false);
     if (c->out_cap) {
-        /* an idle connection keeps no ring (32 bytes and up, of about 900 it costs) */
+        /* an idle connection keeps no ring (32 bytes and up, of about 840 it costs); the
+         * next send allocates one again: a malloc and a free per flush, beside a writev */
         free(c->out);
         c->out = NULL;
         c->out_cap = c->out_head = 0;
