@@ -92,6 +92,12 @@ static inline void answer_int(int i, long long v)
     answer(i, &r);
 }
 
+static inline void answer_error(int i, const char *text)
+{
+    redisReply r = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
+    answer(i, &r);
+}
+
 static inline void answer_empty_array(int i)
 {
     redisReply r = { .type = REDIS_REPLY_ARRAY, .elements = 0, .element = NULL };

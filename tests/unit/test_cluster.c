@@ -192,8 +192,7 @@ static void test_notleader_steps_down(void **state)
     struct fx *f = *state;
     struct jg_cluster *c = f->srv.cluster;
     int seq = leader_sequences_one(f, "{\"channels\":[\"y\"],\"data\":3}");
-    redisReply err = { .type = REDIS_REPLY_ERROR, .str = "NOTLEADER", .len = 9 };
-    answer(seq, &err);
+    answer_error(seq, "NOTLEADER");
     assert_int_equal(c->role, FOLLOWER);
     assert_int_equal(f->srv.stats.cluster_leader, 0);
     struct legacy *l = jg_container_of(c->legacy.next, struct legacy, node);
@@ -220,9 +219,7 @@ static void test_failed_batch_goes_again(void **state)
     struct jg_cluster *c = f->srv.cluster;
     const char *m = "{\"channels\":[\"y\"],\"data\":5}";
     int seq = leader_sequences_one(f, m);
-    const char *text = "OOM command not allowed when used memory > 'maxmemory'.";
-    redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
-    answer(seq, &err);
+    answer_error(seq, "OOM command not allowed when used memory > 'maxmemory'.");
     assert_int_equal(c->role, FOLLOWER);
     assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
     sent_again(f, m, ncmds);
@@ -238,10 +235,8 @@ static void test_older_library_is_replaced(void **state)
     struct jg_cluster *c = f->srv.cluster;
     const char *m = "{\"channels\":[\"y\"],\"data\":4}";
     int seq = leader_sequences_one(f, m);
-    const char *text = "ERR Function not found";
-    redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *)text, .len = strlen(text) };
     size_t mark = ncmds;
-    answer(seq, &err);
+    answer_error(seq, "ERR Function not found");
     assert_int_equal(c->role, FOLLOWER);
     assert_false(jg_container_of(c->legacy.next, struct legacy, node)->sent);
     int load = find_cmd("FUNCTION LOAD REPLACE #!lua name=juggernaut", mark);
