@@ -22,7 +22,7 @@
 #   make deb        the Debian package in build/deb/ (built from a copy, checked by lintian)
 #   make deb-check  make deb, then install it here, run it against a real Redis, purge it
 
-PKGS      := hiredis jansson libcrypto libsodium
+PKGS      := hiredis jansson libcrypto libsodium liburing
 # libev, wslay and http-parser ship no pkg-config file on Debian
 LIBS_NOPC := -lev -lwslay -lhttp_parser -lm
 # The daemon's allocator. jemalloc keeps no header per allocation: about a fifth less memory
@@ -48,7 +48,7 @@ LIBOBJS   := $(filter-out $(BUILD)/app/main.o,$(OBJS))
 UNIT      := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 
 DEBIAN_BUILD_DEPS := build-essential pkg-config libev-dev libhiredis-dev libhttp-parser-dev \
-                     libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev libjemalloc-dev \
+                     libwslay-dev libjansson-dev libssl-dev libsodium-dev libcmocka-dev uthash-dev libjemalloc-dev liburing-dev \
                      redis-server
 DEBIAN_TEST_DEPS  := $(DEBIAN_BUILD_DEPS) nodejs npm chromium haproxy valgrind curl clang libclang-rt-14-dev prometheus \
                      man-db groff-base ruby ruby-redis ruby-minitest

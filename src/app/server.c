@@ -342,8 +342,10 @@ void jg_server_deinit(struct jg_server *srv)
     srv->single = NULL;
     jg_static_free(srv->files);
     srv->files = NULL;
-    if (srv->net.loop)
+    if (srv->net.loop) {
         jg_conn_close_all(&srv->net);
+        jg_net_deinit(&srv->net);
+    }
     ev_prepare_stop(srv->loop, &srv->flush_watcher);
     ev_check_stop(srv->loop, &srv->reap_watcher);
 }

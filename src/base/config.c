@@ -70,6 +70,7 @@ void jg_config_defaults(struct jg_config *cfg)
     cfg->admin_bind = jg_xstrdup("127.0.0.1");
     cfg->private_prefix = jg_xstrdup("private-");
     cfg->drain_period = 10;
+    cfg->io_uring = true;
     cfg->header_timeout = 10;
     cfg->keepalive_timeout = 60;
     cfg->log_level = JG_LOG_INFO;
@@ -349,6 +350,7 @@ static const struct key keys[] = {
     { "agent-port", K_PORT_OR_OFF, F(agent_port), 0, NULL, NULL },
     { "drain-period", K_SECONDS_OR_OFF, F(drain_period), 0.05, NULL, NULL },
     { "reuse-port", K_BOOL, F(reuse_port), 0, NULL, NULL },
+    { "io-uring", K_BOOL, F(io_uring), 0, NULL, NULL },
     { "daemonize", K_BOOL, F(daemonize), 0, NULL, NULL },
     { "auth-secret", K_SECRET, F(auth_secret), 0, "the secret the Rails app signs with", NULL },
     { "private-prefix", K_NONEMPTY, F(private_prefix), 0, "a channel name prefix such as private-", NULL },
@@ -552,6 +554,7 @@ void jg_config_keep_fixed(struct jg_config *fresh, struct jg_config *live, char 
     KEEP_INT(agent_port, "agent-port");
     KEEP_STR(agent_bind, "agent-bind");
     KEEP_INT(reuse_port, "reuse-port");
+    KEEP_INT(io_uring, "io-uring");
     KEEP_STR(redis_host, "redis-url");
     KEEP_INT(redis_port, "redis-url");
     KEEP_STR(redis_password, "redis-url");

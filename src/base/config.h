@@ -67,6 +67,7 @@ struct jg_config {
     int agent_port;              /* 0 = no HAProxy agent-check port */
     double drain_period;         /* s: SIGTERM spreads session ends over this long */
     bool reuse_port;             /* SO_REUSEPORT: two instances may share the port */
+    bool io_uring;               /* write to many clients in one system call (transport/uring.h) */
     bool daemonize;              /* fork into the background (non-systemd hosts) */
     /* authorization */
     char *auth_secret;           /* owned; NULL = no private channels, no signed meta */

@@ -40,6 +40,7 @@
     X(redis_commands_dropped_bytes, counter, redis_commands_dropped_bytes_total, "Redis commands dropped because redis-queue-bytes was reached") \
     X(bytes_out, counter, sent_bytes_total, "Bytes written to clients") \
     X(writev_calls, counter, writev_calls_total, "writev system calls made to clients") \
+    X(send_batches, counter, send_batches_total, "io_uring calls that each sent to many clients (io-uring)") \
     X(slow_consumers, counter, slow_consumers_total, "Connections closed because their output buffer passed max-output-buffer") \
     X(output_budget_cuts, counter, output_budget_cuts_total, "Connections closed, slowest first, because all unsent output passed max-output-total") \
     X(session_queue_overflows, counter, session_queue_overflows_total, "Sessions ended because their poll queue passed max-session-queue") \

@@ -1,6 +1,7 @@
 /* conn.c: client connections. Reads are handed to net->input (HTTP or WebSocket); output is a ring
- * of shared buffer references written with writev from the loop's prepare phase, so a burst
- * of publishes costs one syscall per client (style.md §3). Closed connections are freed
+ * of shared buffer references written from the loop's prepare phase, so a burst of publishes
+ * costs one send per client (style.md §3), and the sends of many clients share one io_uring
+ * call (transport/uring.h), or are a writev each. Closed connections are freed
  * from the check phase, never under a callback that may still hold them. */
 #include "transport/conn.h"
 
@@ -16,9 +17,10 @@
 #include "base/xalloc.h"
 #include "core/session.h"
 #include "transport/net.h"
+#include "transport/uring.h"
 
 #define READ_CHUNK 65536          /* bytes per read(2) */
-#define IOV_BATCH 64              /* buffers per writev(2) */
+#define IOV_BATCH 64              /* buffers per writev(2) or batched send */
 #define FLUSH_CAP (4 << 20)       /* bytes written per connection per flush: fairness */
 #define LINGER_TIMEOUT 2.0        /* s to wait for the peer's EOF after our last byte */
 
@@ -129,6 +131,10 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
     c->closing = true;
     jg_debug("c#%llu %s closed: %s", (unsigned long long)c->id, c->peer, reason);
     ev_io_stop(net->loop, &c->io);
+    /* the descriptor goes now, the struct after the callbacks: left open until then, a
+     * peer's EOF would wake the loop again and libev would spend an epoll_ctl on it */
+    close(c->fd);
+    c->fd = -1;
     ev_timer_stop(net->loop, &c->timer);
     jg_list_remove(&c->resume_node);
     jg_list_remove(&c->all_node);
@@ -199,7 +205,6 @@ static void close_reset(struct jg_conn *c, const char *reason)
     jg_conn_close(c, reason);
 }
 
-/* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
 static bool waiting_to_write(const struct jg_conn *c)
 {
     return (c->io.events & EV_WRITE) != 0;
@@ -218,63 +223,56 @@ static void want_write(struct jg_conn *c, bool on)
         ev_io_start(c->net->loop, &c->io);
 }
 
-static int flush(struct jg_conn *c)
+/* Fills IOV with up to MAX of C's queued buffers, from where the last write stopped. */
+static int out_iov(const struct jg_conn *c, struct iovec *iov, int max)
 {
-    struct jg_net *net = c->net;
-    size_t written_now = 0;
-    if (c->overflowed) {
-        net->stats->slow_consumers++;
-        jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
-                (unsigned long long)c->id, c->peer, c->out_bytes, net->cfg->max_output_buffer);
-        close_reset(c, "slow consumer");
-        return -1;
+    int n = 0;
+    for (unsigned i = 0; i < c->out_count && n < max; i++) {
+        struct jg_buf *b = c->out[(c->out_head + i) & (c->out_cap - 1)];
+        size_t off = i == 0 ? c->head_off : 0;
+        iov[n].iov_base = b->data + off;
+        iov[n].iov_len = b->len - off;
+        n++;
     }
-    while (c->out_count) {
-        struct iovec iov[IOV_BATCH];
-        int n = 0;
-        for (unsigned i = 0; i < c->out_count && n < IOV_BATCH; i++) {
-            struct jg_buf *b = c->out[(c->out_head + i) & (c->out_cap - 1)];
-            size_t off = i == 0 ? c->head_off : 0;
-            iov[n].iov_base = b->data + off;
-            iov[n].iov_len = b->len - off;
-            n++;
+    return n;
+}
+
+/* W bytes of C's queue went out: drops the buffers they finish. */
+static void out_consume(struct jg_conn *c, size_t w)
+{
+    c->net->stats->bytes_out += w;
+    c->out_bytes -= w;
+    c->net->out_bytes -= w;
+    while (w) {
+        struct jg_buf *b = c->out[c->out_head];
+        size_t rest = b->len - c->head_off;
+        if (w < rest) {
+            c->head_off += w;
+            break;
         }
-        ssize_t w = writev(c->fd, iov, n);
-        net->stats->writev_calls++;
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                want_write(c, true);
-                return 0;
-            }
-            jg_conn_close(c, strerror(errno));
-            return -1;
-        }
-        net->stats->bytes_out += w;
-        c->out_bytes -= (size_t)w;
-        net->out_bytes -= (size_t)w;
-        written_now += (size_t)w;
-        size_t left = (size_t)w;
-        while (left) {
-            struct jg_buf *b = c->out[c->out_head];
-            size_t rest = b->len - c->head_off;
-            if (left < rest) {
-                c->head_off += left;
-                break;
-            }
-            left -= rest;
-            jg_buf_unref(b);
-            c->out_head = (c->out_head + 1) & (c->out_cap - 1);
-            c->out_count--;
-            c->head_off = 0;
-        }
-        if (written_now >= FLUSH_CAP && c->out_count) {
-            /* let others write; continue when the socket is writable again */
-            want_write(c, true);
-            return 0;
-        }
+        w -= rest;
+        jg_buf_unref(b);
+        c->out_head = (c->out_head + 1) & (c->out_cap - 1);
+        c->out_count--;
+        c->head_off = 0;
     }
+}
+
+/* A write failed with ERR (not EINTR). Returns 0 when C waits to be writable, -1 when
+ * it was closed. */
+static int write_failed(struct jg_conn *c, int err)
+{
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+        want_write(c, true);
+        return 0;
+    }
+    jg_conn_close(c, strerror(err));
+    return -1;
+}
+
+/* C's queue is empty. */
+static void flushed(struct jg_conn *c)
+{
     want_write(c, false);
     if (c->out_cap) {
         /* an idle connection keeps no ring (32 bytes and up, of about 840 it costs); the
@@ -285,6 +283,46 @@ static int flush(struct jg_conn *c)
     }
     if (c->close_after_flush && c->mode != JG_CONN_LINGER)
         start_linger(c);
+}
+
+/* Passed max-output-buffer: closed at once. Returns true when it was. */
+static bool close_if_overflowed(struct jg_conn *c)
+{
+    if (!c->overflowed)
+        return false;
+    c->net->stats->slow_consumers++;
+    jg_info("c#%llu %s: slow consumer, %zu bytes unsent (max-output-buffer %zu); closing",
+            (unsigned long long)c->id, c->peer, c->out_bytes, c->net->cfg->max_output_buffer);
+    close_reset(c, "slow consumer");
+    return true;
+}
+
+/* Writes as much as the socket takes. Returns 0, or -1 when the connection was closed. */
+static int flush(struct jg_conn *c)
+{
+    struct jg_net *net = c->net;
+    size_t written_now = 0;
+    if (close_if_overflowed(c))
+        return -1;
+    while (c->out_count) {
+        struct iovec iov[IOV_BATCH];
+        int n = out_iov(c, iov, IOV_BATCH);
+        ssize_t w = writev(c->fd, iov, n);
+        net->stats->writev_calls++;
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return write_failed(c, errno);
+        }
+        out_consume(c, (size_t)w);
+        written_now += (size_t)w;
+        if (written_now >= FLUSH_CAP && c->out_count) {
+            /* let others write; continue when the socket is writable again */
+            want_write(c, true);
+            return 0;
+        }
+    }
+    flushed(c);
     return 0;
 }
 
@@ -323,8 +361,67 @@ static void enforce_output_budget(struct jg_net *net)
     free(v);
 }
 
+/* One io_uring call for up to JG_NET_SEND_BATCH of the connections waiting to write, each sending
+ * its first IOV_BATCH buffers. One that has more left after that (a short send, or a long
+ * queue) goes on with writev. */
+static void flush_batch(struct jg_net *net)
+{
+    static struct jg_conn *conns[JG_NET_SEND_BATCH];
+    static int fds[JG_NET_SEND_BATCH];
+    static struct msghdr msgs[JG_NET_SEND_BATCH];
+    static struct iovec iovs[JG_NET_SEND_BATCH][IOV_BATCH];
+    static ssize_t res[JG_NET_SEND_BATCH];
+    unsigned n = 0;
+    while (n < JG_NET_SEND_BATCH && !jg_list_empty(&net->pending_write)) {
+        struct jg_conn *c = jg_container_of(net->pending_write.next, struct jg_conn, pending_node);
+        jg_list_remove(&c->pending_node);
+        if (close_if_overflowed(c) || waiting_to_write(c))
+            continue;
+        if (!c->out_count) {
+            flushed(c);
+            continue;
+        }
+        memset(&msgs[n], 0, sizeof msgs[n]);
+        msgs[n].msg_iov = iovs[n];
+        msgs[n].msg_iovlen = (size_t)out_iov(c, iovs[n], IOV_BATCH);
+        fds[n] = c->fd;
+        conns[n++] = c;
+    }
+    if (n == 1) {   /* one send: the same system call either way */
+        flush(conns[0]);
+        return;
+    }
+    if (n == 0)
+        return;
+    int failed = jg_uring_sendmsgs(net->uring, fds, msgs, res, n);
+    net->stats->send_batches++;
+    if (failed) {
+        jg_error("io_uring failed (%s); writing to clients with writev from now on", strerror(-failed));
+        jg_uring_free(net->uring);
+        net->uring = NULL;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct jg_conn *c = conns[i];
+        if (c->closing)   /* closed by what an earlier result did: its queue is gone */
+            continue;
+        if (res[i] == -EAGAIN && failed)
+            mark_pending(c);   /* never sent: writev takes it */
+        else if (res[i] < 0)
+            write_failed(c, (int)-res[i]);
+        else {
+            out_consume(c, (size_t)res[i]);
+            if (c->out_count)
+                flush(c);
+            else
+                flushed(c);
+        }
+    }
+}
+
 void jg_conn_flush_all(struct jg_net *net)
 {
+    while (net->uring && !jg_list_empty(&net->pending_write))
+        flush_batch(net);
     while (!jg_list_empty(&net->pending_write)) {
         struct jg_conn *c = jg_container_of(net->pending_write.next, struct jg_conn, pending_node);
         jg_list_remove(&c->pending_node);

@@ -1,5 +1,5 @@
 /* conn.h: one client TCP connection: its watchers, the HTTP parser state, a bounded output
- * queue of shared buffers flushed with writev before the loop sleeps, and deferred freeing.
+ * queue of shared buffers flushed before the loop sleeps, and deferred freeing.
  * What the bytes mean is decided elsewhere (net->input: http.c, ws.c). The struct is the
  * transport layer's: its modules share it. Loop thread only. */
 #ifndef JG_CONN_H

@@ -1,13 +1,16 @@
 /* net.c: the transport layer's context (net.h) and the per-address connection counts. */
 #include "transport/net.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/xalloc.h"
+#include "transport/uring.h"
 
 struct jg_addr_count {
     unsigned char key[17];          /* family (4 or 6), then the address */
@@ -27,6 +30,15 @@ void jg_net_init(struct jg_net *net, struct ev_loop *loop, const struct jg_confi
     jg_list_init(&net->closing);
     jg_list_init(&net->resume);
     jg_list_init(&net->conns);
+    if (cfg->io_uring && !(net->uring = jg_uring_new(JG_NET_SEND_BATCH)))
+        jg_warn("io_uring is not available (%s): writing to clients with one writev(2) each; "
+                "set io-uring no to say so on purpose", strerror(errno));
+}
+
+void jg_net_deinit(struct jg_net *net)
+{
+    jg_uring_free(net->uring);
+    net->uring = NULL;
 }
 
 static void addr_key(const struct sockaddr_storage *ss, unsigned char key[17])

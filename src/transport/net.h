@@ -17,7 +17,10 @@
 struct jg_conn;
 struct jg_core;
 struct jg_addr_count;
+struct jg_uring;
 struct sockaddr_storage;
+
+#define JG_NET_SEND_BATCH 256             /* connections written per io_uring call */
 
 struct jg_net {
     struct ev_loop *loop;                 /* borrowed */
@@ -29,6 +32,7 @@ struct jg_net {
     struct jg_list resume;                /* conns with buffered input to parse (jg_conn.resume_node) */
     struct jg_list conns;                 /* every open conn (jg_conn.all_node) */
     size_t out_bytes;                     /* unsent bytes of every conn (max-output-total) */
+    struct jg_uring *uring;               /* owned: sends in batches (io-uring), or NULL: writev */
     struct jg_addr_count *by_addr;        /* open client connections per address (uthash) */
     uint64_t next_conn_id;
     char transports_list[96];             /* enabled transports, handshake field 4 */
@@ -41,8 +45,10 @@ struct jg_net {
     void (*dispatch)(struct jg_conn *c, const char *rest, size_t restlen);
 };
 
+/* With io-uring, opens the ring (or logs why it cannot and goes on without). */
 void jg_net_init(struct jg_net *net, struct ev_loop *loop, const struct jg_config *cfg, struct jg_stats *stats,
                  struct jg_core *core);
+void jg_net_deinit(struct jg_net *net);
 /* max-connections-per-ip: counts a new client connection from SS; NULL if that address
  * already has as many as allowed (the caller refuses it). */
 struct jg_addr_count *jg_net_addr_take(struct jg_net *net, const struct sockaddr_storage *ss);

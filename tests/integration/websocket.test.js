@@ -12,6 +12,10 @@ const T_HOOK = { timeout: 60000 };
 // SIGTERM drains sessions over drain-period (default 10 s); the tests here do not test
 // draining, so keep stop() quick. Every other setting is the default unless stated.
 const FAST_STOP = { 'drain-period': 1 };
+// The cluster-mode daemon writes to its clients through io_uring (io-uring yes, the
+// default); the other one with a writev(2) per client (io-uring no), as on a kernel that
+// refuses io_uring: the core list holds for both ways of writing.
+const WRITEV = { 'io-uring': 'no' };
 const { defineCoreSuite, fix } = require('./lib/core-suite');
 
 let redis;
@@ -25,7 +29,7 @@ let startedAt;
 
 before(async () => {
   redis = await h.startRedis();
-  daemon = await h.startDaemon({ redisUrl: redis.url, config: FAST_STOP });
+  daemon = await h.startDaemon({ redisUrl: redis.url, config: { ...FAST_STOP, ...WRITEV } });
   clusterDaemon = await h.startDaemon({ redisUrl: redis.url, config: { ...FAST_STOP, cluster: 'yes' } });
   events = await h.eventCollector(redis);
   pub = await h.redisClient(redis);
@@ -68,4 +72,31 @@ describe('websocket idle client', { timeout: T_TEST }, () => {
       await pub.publish('juggernaut', JSON.stringify({ channels: [sentinelChannel], data: 'still here' }));
       assert.equal(await sentinel.nthMessage(1, 5000), `{"data":"still here","channel":"${sentinelChannel}"}`);
     });
+});
+
+describe('websocket writes: io_uring batches, or writev', { timeout: T_TEST }, () => {
+  test('a message to 20 subscribers goes out in io_uring batches by default, with writev under io-uring no', async () => {
+    for (const [d, batched] of [[clusterDaemon, true], [daemon, false]]) {
+      const ch = h.uid('batch');
+      const clients = [];
+      for (let i = 0; i < 20; i++) {
+        const c = await h.sioConnect(d.base, { transports: ['websocket'], stripSeq: batched });
+        c.subscribe(ch);
+        clients.push(c);
+      }
+      await events.waitForCount((e) => e.channel === 'juggernaut:subscribe' && e.json && e.json.channel === ch, 20, 5000);
+      const s0 = (await h.getJson(d.base, '/stats')).json;
+      await pub.publish('juggernaut', JSON.stringify({ channels: [ch], data: 'to all' }));
+      for (const c of clients)
+        assert.equal(await c.nthMessage(1, 5000), `{"data":"to all","channel":"${ch}"}`);
+      const s1 = (await h.getJson(d.base, '/stats')).json;
+      if (batched) {
+        assert.ok(s1.send_batches > s0.send_batches, `send_batches grew: ${s0.send_batches} -> ${s1.send_batches}`);
+      } else {
+        assert.equal(s1.send_batches, 0, 'io-uring no: no batch was sent');
+        assert.ok(s1.writev_calls - s0.writev_calls >= 20, `a writev per client: ${s0.writev_calls} -> ${s1.writev_calls}`);
+      }
+      for (const c of clients) c.close();
+    }
+  });
 });
