@@ -11,7 +11,7 @@
 BENCH_OUT    := build/bench
 BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
                 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
-BENCH_PKGS   := hiredis jansson libcrypto
+BENCH_PKGS   := hiredis jansson libcrypto liburing
 BENCH_LIBS   := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null) -lev -lwslay -lhttp_parser -lm
 BENCH_INC    := -Ibench $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
 BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/ceiling

@@ -1,6 +1,7 @@
 /* ceiling.c: the kernel's limit for fan-out on this machine. Writes one prebuilt
  * ~100-byte WebSocket frame per message to each of N connected loopback sockets: one
- * write(2) per socket per message, or (--coalesce K) one writev(2) carrying K frames.
+ * write(2) per socket per message, or (--coalesce K) one writev(2) carrying K frames, or
+ * (--uring B) the sends of B sockets in one io_uring call, as juggernautd makes them.
  * Nothing else happens in the writer (no parsing, no queues, no event loop), so no server
  * can do better with the same system calls. Reader processes, pinned to another CPU, drain
  * the sockets and report when every byte has arrived.
@@ -22,10 +23,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "bench.h"
 
 #define MAX_READERS 16
 #define MAX_COALESCE 64
+#define MAX_URING 4096
 
 struct reader_report {
     int64_t t_done;   /* CLOCK_MONOTONIC when the last expected byte arrived (0 = never) */
@@ -90,11 +94,12 @@ static void reader_main(int port, int count, uint64_t expect, int cpu, int ready
 
 int main(int argc, char **argv)
 {
-    int n = 1000, coalesce = 1, size = 100, readers = 0, wcpu = -1, rcpu = -1;
+    int n = 1000, coalesce = 1, size = 100, readers = 0, wcpu = -1, rcpu = -1, batch = 0;
     long messages = 1000;
     static const struct option lo[] = {
         {"messages", 1, 0, 'm'}, {"coalesce", 1, 0, 'k'}, {"size", 1, 0, 's'},
         {"readers", 1, 0, 'r'}, {"writer-cpu", 1, 0, 'W'}, {"reader-cpu", 1, 0, 'R'},
+        {"uring", 1, 0, 'U'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "n:m:k:s:r:", lo, NULL)) != -1) {
@@ -106,13 +111,15 @@ int main(int argc, char **argv)
         case 'r': readers = atoi(optarg); break;
         case 'W': wcpu = atoi(optarg); break;
         case 'R': rcpu = atoi(optarg); break;
+        case 'U': batch = atoi(optarg); break;
         default:
             fprintf(stderr, "usage: ceiling -n SOCKETS -m MESSAGES [--coalesce K] [--size B]\n"
-                            "               [--readers R] [--writer-cpu C] [--reader-cpu C]\n");
+                            "               [--readers R] [--writer-cpu C] [--reader-cpu C] [--uring B]\n");
             return 2;
         }
     }
-    if (coalesce < 1 || coalesce > MAX_COALESCE || size < 3 || size > 125 + 2 || n < 1)
+    if (coalesce < 1 || coalesce > MAX_COALESCE || size < 3 || size > 125 + 2 || n < 1 || batch < 0 ||
+        batch > MAX_URING || (batch && coalesce > 1))
         return fprintf(stderr, "ceiling: bad arguments\n"), 2;
     messages -= messages % coalesce;
     if (readers <= 0)
@@ -186,7 +193,33 @@ int main(int argc, char **argv)
     int64_t cpu0 = bench_self_cpu_ns();
     int64_t t0 = bench_now_ns();
     uint64_t calls = 0;
-    for (long m = 0; m < messages; m += coalesce) {
+    struct io_uring ring;
+    if (batch && io_uring_queue_init(MAX_URING, &ring, 0) != 0)
+        die("io_uring_queue_init");
+    for (long m = 0; batch && m < messages; m++) {
+        /* a batch of sends, one call; every one must have gone whole (blocking sockets) */
+        for (int i = 0; i < n;) {
+            int k = 0;
+            for (; k < batch && i < n; k++, i++)
+                io_uring_prep_send(io_uring_get_sqe(&ring), fds[i], frame, (size_t)size, 0);
+            if (io_uring_submit_and_wait(&ring, (unsigned)k) < 0)
+                die("io_uring_submit_and_wait");
+            calls++;
+            struct io_uring_cqe *cqe;
+            unsigned head, seen = 0;
+            io_uring_for_each_cqe(&ring, head, cqe) {
+                if (cqe->res != size) {
+                    errno = cqe->res < 0 ? -cqe->res : EIO;
+                    die("send");
+                }
+                seen++;
+            }
+            io_uring_cq_advance(&ring, seen);
+            if ((int)seen != k)
+                die("io_uring: missing completions");
+        }
+    }
+    for (long m = 0; !batch && m < messages; m += coalesce) {
         for (int i = 0; i < n; i++) {
             ssize_t w = coalesce == 1 ? write(fds[i], frame, (size_t)size)
                                       : writev(fds[i], iov, coalesce);

@@ -91,7 +91,7 @@ static void presence(struct jg_conn *c, const char *encoded)
 static void admin_request(struct jg_conn *c, const char *path)
 {
     bool get = c->req->method == HTTP_GET || c->req->method == HTTP_HEAD;
-    if (c->req->upgrade_websocket || c->parser.upgrade) {
+    if (c->req->upgrade_websocket || c->http->parser.upgrade) {
         jg_conn_close_after_flush(c);
         return;
     }
@@ -125,7 +125,7 @@ void jg_router_dispatch(struct jg_conn *c, const char *rest, size_t restlen)
         jg_endpoint_request(c, path + strlen(RESOURCE), rest, restlen);
         return;
     }
-    if (req->upgrade_websocket || c->parser.upgrade) {
+    if (req->upgrade_websocket || c->http->parser.upgrade) {
         /* "destroy upgrade" (§2.1): no answer outside the socket.io resource */
         c->net->stats->http_errors++;
         jg_conn_close_after_flush(c);

@@ -38,16 +38,52 @@ static int64_t *transport_gauge(struct jg_conn *c)
         return &c->net->stats->polls_pending;
     }
 }
-void jg_conn_set_deadline(struct jg_conn *c, double seconds)
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* C's HTTP state, made if it has none (a WebSocket about to linger). */
+static struct jg_conn_http *conn_http(struct jg_conn *c)
 {
-    ev_timer_stop(c->net->loop, &c->timer);
-    if (seconds > 0 && !c->closing && c->mode != JG_CONN_LINGER) {
-        ev_timer_set(&c->timer, seconds, 0);
-        ev_timer_start(c->net->loop, &c->timer);
+    if (!c->http) {
+        struct jg_conn_http *h = jg_xcalloc(1, sizeof *h);
+        h->conn = c;
+        jg_list_init(&h->resume_node);
+        ev_timer_init(&h->timer, timer_cb, 0, 0);
+        h->timer.data = c;
+        c->http = h;
     }
+    return c->http;
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+/* Stops what C's HTTP state has running and frees it. */
+static void http_free(struct jg_conn *c)
+{
+    struct jg_conn_http *h = c->http;
+    if (!h)
+        return;
+    ev_timer_stop(c->net->loop, &h->timer);
+    jg_list_remove(&h->resume_node);
+    if (h->waiter)
+        *h->waiter = NULL;
+    jg_sb_free(&h->held_input);
+    free(h);
+    c->http = NULL;
+}
+
+void jg_conn_http_done(struct jg_conn *c)
+{
+    http_free(c);
+}
+
+void jg_conn_set_deadline(struct jg_conn *c, double seconds)
+{
+    if (!c->http)   /* a WebSocket: its session keeps the time */
+        return;
+    ev_timer_stop(c->net->loop, &c->http->timer);
+    if (seconds > 0 && !c->closing && c->mode != JG_CONN_LINGER) {
+        ev_timer_set(&c->http->timer, seconds, 0);
+        ev_timer_start(c->net->loop, &c->http->timer);
+    }
+}
 
 struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer)
 {
@@ -57,12 +93,10 @@ struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer)
     c->id = ++net->next_conn_id;
     snprintf(c->peer, sizeof c->peer, "%s", peer);
     jg_list_init(&c->pending_node);
-    jg_list_init(&c->resume_node);
     jg_list_add_tail(&net->conns, &c->all_node);
     ev_io_init(&c->io, io_cb, fd, EV_READ);
     c->io.data = c;
-    ev_timer_init(&c->timer, timer_cb, 0, 0);
-    c->timer.data = c;
+    conn_http(c);   /* every connection begins with an HTTP request */
     ev_io_start(net->loop, &c->io);
     jg_conn_set_deadline(c, net->cfg->header_timeout);
     net->stats->connections++;
@@ -135,16 +169,18 @@ void jg_conn_close(struct jg_conn *c, const char *reason)
      * peer's EOF would wake the loop again and libev would spend an epoll_ctl on it */
     close(c->fd);
     c->fd = -1;
-    ev_timer_stop(net->loop, &c->timer);
-    jg_list_remove(&c->resume_node);
+    if (c->http) {
+        ev_timer_stop(net->loop, &c->http->timer);
+        jg_list_remove(&c->http->resume_node);
+        if (c->http->waiter) {
+            *c->http->waiter = NULL;
+            c->http->waiter = NULL;
+        }
+    }
     jg_list_remove(&c->all_node);
     jg_list_remove(&c->pending_node);
     jg_list_add_tail(&net->closing, &c->pending_node);
     out_clear(c);   /* nothing more goes out; the bytes leave the output budget now */
-    if (c->waiter) {
-        *c->waiter = NULL;
-        c->waiter = NULL;
-    }
     if (c->session)
         jg_session_transport_lost(c->session, c);   /* detaches (jg_conn_detached) */
 }
@@ -157,7 +193,7 @@ static void conn_free(struct jg_conn *c)
         jg_net_addr_release(c->net, c->addr);
     out_clear(c);
     c->net->release(c);   /* the request, the WebSocket parser */
-    jg_sb_free(&c->held_input);
+    http_free(c);
     c->net->stats->connections--;
     free(c);
 }
@@ -176,11 +212,12 @@ void jg_conn_reap(struct jg_net *net)
  * destroys the answer in flight. */
 static void start_linger(struct jg_conn *c)
 {
+    struct ev_timer *t = &conn_http(c)->timer;
     c->mode = JG_CONN_LINGER;
     shutdown(c->fd, SHUT_WR);
-    ev_timer_stop(c->net->loop, &c->timer);
-    ev_timer_set(&c->timer, LINGER_TIMEOUT, 0);
-    ev_timer_start(c->net->loop, &c->timer);
+    ev_timer_stop(c->net->loop, t);
+    ev_timer_set(t, LINGER_TIMEOUT, 0);
+    ev_timer_start(c->net->loop, t);
     if (!ev_is_active(&c->io))
         ev_io_start(c->net->loop, &c->io);
 }
@@ -435,21 +472,22 @@ void jg_conn_flush_all(struct jg_net *net)
 
 void jg_conn_resume(struct jg_conn *c)
 {
-    if (c->closing || jg_list_linked(&c->resume_node))
+    if (c->closing || !c->http || jg_list_linked(&c->http->resume_node))
         return;
-    jg_list_add_tail(&c->net->resume, &c->resume_node);
+    jg_list_add_tail(&c->net->resume, &c->http->resume_node);
 }
 
 void jg_conn_process_resumed(struct jg_net *net)
 {
     while (!jg_list_empty(&net->resume)) {
-        struct jg_conn *c = jg_container_of(net->resume.next, struct jg_conn, resume_node);
-        jg_list_remove(&c->resume_node);
-        if (c->closing || c->held || c->mode != JG_CONN_HTTP || !c->held_input.len)
+        struct jg_conn_http *h = jg_container_of(net->resume.next, struct jg_conn_http, resume_node);
+        struct jg_conn *c = h->conn;
+        jg_list_remove(&h->resume_node);
+        if (c->closing || c->held || c->mode != JG_CONN_HTTP || !h->held_input.len)
             continue;
         /* take the bytes out first: feeding may hold again and store a new rest */
-        struct jg_sb in = c->held_input;
-        memset(&c->held_input, 0, sizeof c->held_input);
+        struct jg_sb in = h->held_input;
+        memset(&h->held_input, 0, sizeof h->held_input);
         net->input(c, in.data, in.len);
         jg_sb_free(&in);
     }

@@ -28,6 +28,20 @@ enum jg_conn_mode {
     JG_CONN_LINGER,       /* output done and write side shut: discarding input until EOF */
 };
 
+/* What a connection needs only while it speaks HTTP, and the timer of its deadline (the
+ * header and keep-alive timeouts, and the linger before any connection closes). A
+ * WebSocket drops it at the upgrade, so an idle subscriber's connection is 256 bytes, not
+ * 384 (bench/RESULTS.md "idle"); it is made again only if the WebSocket lingers. */
+struct jg_conn_http {
+    struct jg_conn *conn;                /* the connection it belongs to */
+    ev_timer timer;                      /* header/idle timeout, or linger deadline */
+    http_parser parser;
+    struct jg_sb held_input;             /* bytes that arrived while a request was held */
+    struct jg_list resume_node;          /* in net->resume while held_input waits */
+    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
+                                            of an asynchronous answer waiting for it */
+};
+
 /* Fields are grouped so that the struct has no holes: an idle WebSocket subscriber costs
  * this struct, its session and its subscription (bench/RESULTS.md "idle"). */
 struct jg_conn {
@@ -37,10 +51,8 @@ struct jg_conn {
     struct jg_net *net;                  /* borrowed */
     struct jg_addr_count *addr;          /* its address's count (max-connections-per-ip), or NULL */
     ev_io io;                            /* EV_READ always; EV_WRITE too after EAGAIN */
-    ev_timer timer;                      /* header/idle timeout, or linger deadline */
-    http_parser parser;
+    struct jg_conn_http *http;           /* owned; NULL for a WebSocket that is not lingering */
     struct jg_http_req *req;             /* owned: request being parsed or being answered */
-    struct jg_sb held_input;             /* bytes that arrived while a request was held */
     /* output queue: ring of buf refs; the head buf is written from head_off */
     struct jg_buf **out;                 /* owned array of owned refs */
     unsigned out_head;                   /* index of the oldest entry */
@@ -56,10 +68,7 @@ struct jg_conn {
     uint64_t ws_unparsed;                /* bytes given to wslay not yet part of a whole frame */
     uint64_t ws_frame_len;               /* bytes (header + payload) of the frame being read */
     struct jg_list pending_node;         /* in net->pending_write or net->closing */
-    struct jg_list resume_node;          /* in net->resume while held_input waits */
     struct jg_list all_node;             /* in net->conns until closed */
-    struct jg_conn **waiter;             /* set to NULL when the connection closes: the slot
-                                            of an asynchronous answer waiting for it */
     bool ws_msg_open;                    /* a fragmented message awaits its last frame */
     bool held;                           /* a request is held open (long-poll, stream) */
     bool claimed;                        /* c->req's session claim is done (backplane.h) */
@@ -68,8 +77,12 @@ struct jg_conn {
     bool close_after_flush;              /* close once the queue is empty */
     bool overflowed;                     /* passed max-output-buffer: close on next flush */
     bool admin;                          /* accepted on the admin port: health/stats only */
-    char peer[56];                       /* "ip:port" or "[ip6]:port" for log lines */
+    char peer[48];                       /* "ip:port" or "[ip6]:port" for log lines (inet_ntop
+                                            writes at most 39 characters of an IPv6 address) */
 };
+/* One jemalloc size class: a field more costs every idle WebSocket 64 bytes (the next
+ * class is 320); move what only HTTP needs to struct jg_conn_http instead. */
+_Static_assert(sizeof(struct jg_conn) <= 256, "struct jg_conn outgrew its 256-byte size class");
 
 /* Accepted socket FD (non-blocking) becomes a connection; its input goes to net->input. */
 struct jg_conn *jg_conn_new(struct jg_net *net, int fd, const char *peer);
@@ -98,6 +111,9 @@ void jg_conn_resume(struct jg_conn *c);
 /* (Re)arms the connection's deadline: after SECONDS it is closed ("idle timeout").
  * 0 stops it. */
 void jg_conn_set_deadline(struct jg_conn *c, double seconds);
+
+/* C became a WebSocket: its HTTP state (and deadline) is freed. */
+void jg_conn_http_done(struct jg_conn *c);
 
 /* Loop hooks, called by app/server.c: write queued output before the loop sleeps, free
  * closed connections after callbacks return, parse input that waited behind a request. */

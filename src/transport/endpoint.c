@@ -29,15 +29,15 @@ static void input(struct jg_conn *c, const char *data, size_t n)
         jg_ws_feed(c, (const unsigned char *)data, n);
         break;
     case JG_CONN_HTTP:
-        if (c->held || c->held_input.len) {
+        if (c->held || c->http->held_input.len) {
             /* a request is being held: pipelined input waits, bounded */
-            if (c->held_input.len + n > c->net->cfg->max_header_size + c->net->cfg->max_post_body) {
+            if (c->http->held_input.len + n > c->net->cfg->max_header_size + c->net->cfg->max_post_body) {
                 jg_info("c#%llu %s: too much pipelined input behind a held request; closing",
                         (unsigned long long)c->id, c->peer);
                 jg_conn_close(c, "pipelined input limit");
                 return;
             }
-            jg_sb_append(&c->held_input, data, n);
+            jg_sb_append(&c->http->held_input, data, n);
         } else {
             jg_http_feed(c, data, n);
         }
@@ -192,16 +192,16 @@ static void resume_claimed(struct jg_conn *c)
     /* bytes that came behind the request wait in held_input: a WebSocket's first frames,
      * or pipelined requests (parsed once this one is answered) */
     struct jg_sb rest = JG_SB_INIT;
-    if (c->req->upgrade_websocket || c->parser.upgrade) {
-        rest = c->held_input;
-        c->held_input = (struct jg_sb)JG_SB_INIT;
+    if (c->req->upgrade_websocket || c->http->parser.upgrade) {
+        rest = c->http->held_input;
+        c->http->held_input = (struct jg_sb)JG_SB_INIT;
     }
     c->held = false;
     c->claimed = true;
     c->net->dispatch(c, rest.data, rest.len);
     c->claimed = false;
     jg_sb_free(&rest);
-    if (!c->closing && !c->held && c->mode == JG_CONN_HTTP && c->held_input.len)
+    if (!c->closing && !c->held && c->mode == JG_CONN_HTTP && c->http->held_input.len)
         jg_conn_resume(c);
 }
 

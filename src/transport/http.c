@@ -168,8 +168,8 @@ static const http_parser_settings settings = {
 
 void jg_http_conn_init(struct jg_conn *c)
 {
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    http_parser_init(&c->http->parser, HTTP_REQUEST);
+    c->http->parser.data = c;
 }
 
 static void answer_error(struct jg_conn *c, int status, const char *why)
@@ -190,12 +190,12 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
 {
     /* after an answer that closes the connection, nothing behind it is read */
     while (len > 0 && !c->closing && !c->close_after_flush && c->mode == JG_CONN_HTTP && !c->held) {
-        size_t n = http_parser_execute(&c->parser, &settings, data, len);
-        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+        size_t n = http_parser_execute(&c->http->parser, &settings, data, len);
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->http->parser);
         data += n;
         len -= n;
         if (err == HPE_PAUSED) {
-            http_parser_pause(&c->parser, 0);
+            http_parser_pause(&c->http->parser, 0);
             if (c->req->error_status) {
                 answer_error(c, c->req->error_status,
                              c->req->error_status == 413 ? "request body over max-post-body"
@@ -209,7 +209,7 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
             if (c->mode != JG_CONN_HTTP)
                 return;   /* upgraded: the rest went to the WebSocket layer */
             if (c->held && len && !c->closing) {
-                jg_sb_append(&c->held_input, data, len);
+                jg_sb_append(&c->http->held_input, data, len);
                 return;
             }
             continue;
@@ -218,7 +218,7 @@ void jg_http_feed(struct jg_conn *c, const char *data, size_t len)
             answer_error(c, 400, http_errno_description(err));
             return;
         }
-        if (c->parser.upgrade && c->req && c->req->complete) {
+        if (c->http->parser.upgrade && c->req && c->req->complete) {
             jg_conn_set_deadline(c, 0);
             c->net->dispatch(c, data, len);
             return;
@@ -311,12 +311,12 @@ static void finish(struct jg_conn *c)
     bool was_held = c->held;
     c->held = false;
     if (!keep_alive) {
-        jg_sb_free(&c->held_input);   /* requests pipelined behind a "close" are not served */
+        jg_sb_free(&c->http->held_input);   /* requests pipelined behind a "close" are not served */
         jg_conn_close_after_flush(c);
         return;
     }
     jg_conn_set_deadline(c, c->net->cfg->keepalive_timeout);
-    if (was_held && c->held_input.len)
+    if (was_held && c->http->held_input.len)
         jg_conn_resume(c);
 }
 
@@ -421,7 +421,7 @@ struct jg_http_wait *jg_http_wait_begin(struct jg_conn *c, size_t size)
 {
     struct jg_http_wait *w = jg_xcalloc(1, sizeof *w + size);
     w->conn = c;
-    c->waiter = &w->conn;
+    c->http->waiter = &w->conn;
     jg_http_hold(c);
     return w;
 }
@@ -437,13 +437,13 @@ struct jg_conn *jg_http_wait_end(struct jg_http_wait *w)
     w->conn = NULL;
     if (!c)
         return NULL;
-    c->waiter = NULL;
+    c->http->waiter = NULL;
     return c->closing ? NULL : c;   /* still held: the answer releases it */
 }
 
 void jg_http_wait_free(struct jg_http_wait *w)
 {
     if (w && w->conn)
-        w->conn->waiter = NULL;
+        w->conn->http->waiter = NULL;
     free(w);
 }

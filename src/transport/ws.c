@@ -179,6 +179,7 @@ void jg_ws_upgrade(struct jg_conn *c, struct jg_session *s, const char *rest, si
     jg_http_req_free(c->req);
     c->req = NULL;
     c->mode = JG_CONN_WS;   /* the wslay context is made when the first frame arrives */
+    jg_conn_http_done(c);   /* the parser, the deadline: a subscriber keeps neither */
     if (!s) {
         /* unknown sid (§10.6): error packet, then a close frame, then close */
         c->net->stats->unknown_sid++;

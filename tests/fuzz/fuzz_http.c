@@ -61,7 +61,7 @@ static void send_chunk(unsigned slot, const char *p, size_t n)
     if (!c)
         return;
     bool direct = !(flags & 8);
-    if (direct && c->mode == JG_CONN_HTTP && !c->held && !c->held_input.len) {
+    if (direct && c->mode == JG_CONN_HTTP && !c->held && !c->http->held_input.len) {
         jg_http_feed(c, p, n);
     } else if (direct && c->mode == JG_CONN_WS) {
         jg_ws_feed(c, (const unsigned char *)p, n);
@@ -119,8 +119,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_fire_sessions(FZ_CLOSE_TIMER);
             break;
         case 5:
-            if (c)
-                fz_timer_fire(&c->timer);
+            if (c && c->http)   /* a WebSocket has no deadline until it lingers */
+                fz_timer_fire(&c->http->timer);
             break;
         case 6:
             fz_drain(slot, NULL, 0, NULL);

@@ -77,8 +77,8 @@ static void request(unsigned slot, const char *fmt, const char *sid, int times)
         c = fz_conn_open(slot, false);
     for (int i = 0; i < times && c && !c->closing; i++) {
         int n = snprintf(req, sizeof req, fmt, sid);
-        if (c->held || c->held_input.len)
-            jg_sb_append(&c->held_input, req, (size_t)n);   /* as read_cb does */
+        if (c->held || c->http->held_input.len)
+            jg_sb_append(&c->http->held_input, req, (size_t)n);   /* as read_cb does */
         else
             jg_http_feed(c, req, (size_t)n);
     }
