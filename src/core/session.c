@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/hash.h"
 #include "base/log.h"
+#include "base/strtab.h"
 #include "base/xalloc.h"
 #include "core/backplane.h"
 #include "core/pktq.h"
@@ -27,7 +27,6 @@ struct jg_session {
     bool moved;                          /* another instance holds it: ends without events */
     bool hb_waiting;                     /* "2::" sent, reply not yet received */
     bool answering;                      /* a polling answer is being recorded */
-    UT_hash_handle hh;                   /* in the sid table */
     struct jg_core *core;                /* borrowed */
     struct jg_session_subs subs;         /* linked by channel.c */
     json_t *meta;                        /* owned ref; NULL until the client sends meta */
@@ -46,10 +45,10 @@ struct jg_session {
     struct jg_list end_node;             /* in the table's end-later list */
     const char *end_reason;              /* why it is to be ended later */
 };
+_Static_assert(sizeof(struct jg_session) <= 256, "every idle subscriber has one: keep it in jemalloc's 256 class");
 
 struct jg_session_table {
-    struct jg_session *by_sid;    /* uthash head */
-    size_t count;
+    struct jg_strtab by_sid;      /* every session, by its sid (.live: how many) */
     struct jg_unused *unused;     /* handshaken, no transport request yet */
     struct jg_list end_later;     /* sessions to end from the check phase */
     struct jg_spent_set *spent;
@@ -79,9 +78,15 @@ enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s)
 
 /* ---- the table ---- */
 
+static const char *sid_of(const void *session)
+{
+    return ((const struct jg_session *)session)->sid;
+}
+
 struct jg_session_table *jg_session_table_new(void)
 {
     struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
+    jg_strtab_init(&t->by_sid, sid_of);
     jg_list_init(&t->end_later);
     t->spent = jg_spent_new();
     t->unused = jg_unused_new();
@@ -94,12 +99,13 @@ void jg_session_table_free(struct jg_session_table *t)
         return;
     jg_spent_free(t->spent);
     jg_unused_free(t->unused);
+    jg_strtab_free(&t->by_sid);
     free(t);
 }
 
 size_t jg_session_count(const struct jg_core *core)
 {
-    return core->sessions->count;
+    return core->sessions->by_sid.live;
 }
 
 size_t jg_session_unused_count(const struct jg_core *core)
@@ -144,8 +150,7 @@ static struct jg_session *session_new(struct jg_core *core, const char *sid)
             jg_sid_new(jg_core_sid_secret(core), ev_now(core->loop), s->sid);
         } while (jg_session_find(core, s->sid));
     }
-    HASH_ADD_STR(t->by_sid, sid, s);
-    t->count++;
+    jg_strtab_add(&t->by_sid, s);
     core->stats->sessions++;
     ev_timer_init(&s->timer, timer_cb, 0, 0);
     s->timer.data = s;
@@ -210,17 +215,15 @@ struct jg_session *jg_session_adopt(struct jg_core *core, const char *sid)
 
 struct jg_session *jg_session_find(struct jg_core *core, const char *sid)
 {
-    struct jg_session *s = NULL;
-    HASH_FIND_STR(core->sessions->by_sid, sid, s);
+    struct jg_session *s = jg_strtab_find(&core->sessions->by_sid, sid);
     return s && !s->ended ? s : NULL;
 }
 
 void jg_session_each(struct jg_core *core, void (*fn)(struct jg_session *s, void *arg), void *arg)
 {
-    struct jg_session *s, *tmp;
-    HASH_ITER(hh, core->sessions->by_sid, s, tmp) {
+    size_t pos = 0;
+    for (struct jg_session *s; (s = jg_strtab_next(&core->sessions->by_sid, &pos));)
         fn(s, arg);
-    }
 }
 
 /* ---- accessors ---- */
@@ -489,8 +492,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     if (jg_core_sid_secret(core) && !s->moved)   /* a signed sid: never adopted again */
         jg_spent_add(core->sessions->spent, s->sid,
                      ev_now(core->loop) + core->cfg->handshake_expiry + SPENT_SKEW, ev_now(core->loop));
-    HASH_DEL(core->sessions->by_sid, s);
-    core->sessions->count--;
+    jg_strtab_remove(&core->sessions->by_sid, s);
     core->stats->sessions--;
     if (s->meta)
         json_decref(s->meta);
@@ -525,8 +527,8 @@ void jg_session_reap(struct jg_core *core)
 
 void jg_session_end_some(struct jg_core *core, size_t n, const char *reason)
 {
-    struct jg_session *s, *tmp;
-    HASH_ITER(hh, core->sessions->by_sid, s, tmp) {
+    size_t pos = 0;
+    for (struct jg_session *s; (s = jg_strtab_next(&core->sessions->by_sid, &pos));) {
         if (n-- == 0)
             break;
         if (core->shared && (!s->transport || !s->ops->streaming))
@@ -538,10 +540,9 @@ void jg_session_end_some(struct jg_core *core, size_t n, const char *reason)
 
 void jg_session_end_all(struct jg_core *core, const char *reason)
 {
-    struct jg_session *s, *tmp;
-    HASH_ITER(hh, core->sessions->by_sid, s, tmp) {
+    size_t pos = 0;
+    for (struct jg_session *s; (s = jg_strtab_next(&core->sessions->by_sid, &pos));)
         jg_session_end(s, reason, false);
-    }
 }
 
 /* ---- timers ---- */
