@@ -19,35 +19,16 @@
 
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* Random bytes from the kernel, fetched RANDOM_POOL at a time: a system call per
- * handshake is a tenth of what a handshake costs (bench/RESULTS.md, churn). Bytes handed
- * out are wiped from the pool. */
-#define RANDOM_POOL 512
-
 static void fill_random(unsigned char *p, size_t n)
 {
-    static unsigned char pool[RANDOM_POOL];
-    static size_t left;   /* unused bytes at the end of pool */
-    while (n) {
-        if (!left) {
-            size_t got = 0;
-            while (got < sizeof pool) {
-                ssize_t r = getrandom(pool + got, sizeof pool - got, 0);
-                if (r < 0) {
-                    jg_error("getrandom failed; cannot make session ids");
-                    abort();
-                }
-                got += (size_t)r;
-            }
-            left = sizeof pool;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(p + got, n - got, 0);
+        if (r < 0) {
+            jg_error("getrandom failed; cannot make session ids");
+            abort();
         }
-        size_t take = n < left ? n : left;
-        unsigned char *from = pool + sizeof pool - left;
-        memcpy(p, from, take);
-        OPENSSL_cleanse(from, take);
-        p += take;
-        n -= take;
-        left -= take;
+        got += (size_t)r;
     }
 }
 
