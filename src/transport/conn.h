@@ -112,7 +112,7 @@ void jg_conn_resume(struct jg_conn *c);
  * 0 stops it. */
 void jg_conn_set_deadline(struct jg_conn *c, double seconds);
 
-/* C became a WebSocket: its HTTP state (and deadline) is freed. */
+/* C became a WebSocket (or is being freed): its HTTP state and deadline go. */
 void jg_conn_http_done(struct jg_conn *c);
 
 /* Loop hooks, called by app/server.c: write queued output before the loop sleeps, free
