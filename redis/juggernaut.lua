@@ -204,22 +204,31 @@ local function history_flush(h)
   end
   local kv = {}
   for ci, channel in ipairs(channels) do
-    local l, count, age = h.per_channel[channel], h.rule[channel][1], h.rule[channel][2]
+    local l, rule = h.per_channel[channel], h.rule[channel]
+    local count, age = rule[1], rule[2]
     local key = 'jg:history-list:' .. channel
-    local prev, until_s, ttl_until
-    if lasts[ci] then
-      prev, until_s = string.match(lasts[ci], '^(%d+) (%d+)$')
-      ttl_until = tonumber(until_s)
+    local prev, until_s
+    local last = lasts[ci]
+    if last then   -- "<seq> <until-ms>": a plain find, not a pattern (it runs per channel)
+      local sp = string.find(last, ' ', 1, true)
+      if sp then
+        prev, until_s = string.sub(last, 1, sp - 1), string.sub(last, sp + 1)
+      end
     end
     -- unknown: no message after the horizon (or a list that outlived its lasts, fixed below)
     prev = prev or horizon
-    local items, len, n = {}, 0, #l / 2
-    for i = 1, #l, 2 do
-      items[#items + 1] = l[i] .. ' ' .. now_s .. ' ' .. prev .. ' ' .. l[i + 1]
-      prev = l[i]
-      if #items == 500 or i + 1 == #l then   -- unpack's stack: 500 at a time
-        len = redis.call('RPUSH', key, unpack(items))
-        items = {}
+    local len, n = 0, #l / 2
+    if n == 1 then   -- the usual case: one message on the channel in this call
+      len = redis.call('RPUSH', key, l[1] .. ' ' .. now_s .. ' ' .. prev .. ' ' .. l[2])
+    else
+      local items = {}
+      for i = 1, #l, 2 do
+        items[#items + 1] = l[i] .. ' ' .. now_s .. ' ' .. prev .. ' ' .. l[i + 1]
+        prev = l[i]
+        if #items == 500 or i + 1 == #l then   -- unpack's stack: 500 at a time
+          len = redis.call('RPUSH', key, unpack(items))
+          items = {}
+        end
       end
     end
     if not lasts[ci] and len > n then
@@ -234,7 +243,7 @@ local function history_flush(h)
       redis.call('LTRIM', key, -count, -1)
     end
     -- a new list, or one that would expire within the age (the age may have grown)
-    if age > 0 and (len == n or not ttl_until or ttl_until - now < age * 1000) then
+    if age > 0 and (len == n or not until_s or tonumber(until_s) - now < age * 1000) then
       until_s = num(now + age * 1250)
       redis.call('PEXPIREAT', key, until_s)
     end
