@@ -21,7 +21,7 @@ void jg_core_init(struct jg_core *core, struct ev_loop *loop, const struct jg_co
     core->loop = loop;
     core->cfg = cfg;
     core->stats = stats;
-    core->sessions = jg_session_table_new();
+    core->sessions = jg_session_table_new(loop);
     core->channels = jg_channel_registry_new(stats);
     core->session_ending = jg_pubsub_session_ended;
     core->pkts.connect = const_buf("1::");

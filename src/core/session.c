@@ -12,6 +12,7 @@
 #include "base/strtab.h"
 #include "base/xalloc.h"
 #include "core/backplane.h"
+#include "core/deadline.h"
 #include "core/pktq.h"
 #include "core/spent.h"
 #include "core/unused.h"
@@ -38,30 +39,29 @@ struct jg_session {
     uint64_t poll_t;                     /* "t" of the held GET (jg_session_poll_key) */
     uint64_t serial;                     /* unique per copy */
     struct jg_backplane_state bp;        /* the backplane's, never read here */
-    ev_timer timer;                      /* the one deadline a session has at a time: while
+    struct jg_deadline deadline;         /* the one deadline a session has at a time: while
                                             detached, handshake expiry or close timeout; on a
                                             stream, heartbeat interval then timeout; on a held
                                             GET, the polling duration (jg_session_timer_kind) */
     struct jg_list end_node;             /* in the table's end-later list */
     const char *end_reason;              /* why it is to be ended later */
 };
-_Static_assert(sizeof(struct jg_session) <= 256, "every idle subscriber has one: keep it in jemalloc's 256 class");
+_Static_assert(sizeof(struct jg_session) <= 224, "every idle subscriber has one: keep it in jemalloc's 224 class");
 
 struct jg_session_table {
     struct jg_strtab by_sid;      /* every session, by its sid (.live: how many) */
+    struct jg_deadlines deadlines;  /* every session's deadline */
     struct jg_unused *unused;     /* handshaken, no transport request yet */
     struct jg_list end_later;     /* sessions to end from the check phase */
     struct jg_spent_set *spent;
 };
 
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-/* (Re)arms the session's one timer; its meaning follows from the transport state. */
-static void set_timer(struct jg_session *s, double seconds)
-{
-    ev_timer_stop(s->core->loop, &s->timer);
-    ev_timer_set(&s->timer, seconds, 0);
-    ev_timer_start(s->core->loop, &s->timer);
-}
+static void timer_cb(struct jg_deadline *d);
+/* The session's one timer is its entry in the table's deadlines; what it means follows from
+ * the transport state (timer_meaning). */
+static struct jg_deadlines *deadlines(const struct jg_session *s) { return &s->core->sessions->deadlines; }
+static void set_timer(struct jg_session *s, double seconds) { jg_deadline_set(deadlines(s), &s->deadline, seconds); }
+static void stop_timer(struct jg_session *s) { jg_deadline_stop(deadlines(s), &s->deadline); }
 
 /* What the timer means in the session's current state, running or not. */
 static enum jg_session_timer_kind timer_meaning(const struct jg_session *s)
@@ -73,7 +73,7 @@ static enum jg_session_timer_kind timer_meaning(const struct jg_session *s)
 
 enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s)
 {
-    return ev_is_active(&s->timer) ? timer_meaning(s) : JG_TIMER_NONE;
+    return jg_deadline_armed(&s->deadline) ? timer_meaning(s) : JG_TIMER_NONE;
 }
 
 /* ---- the table ---- */
@@ -83,10 +83,11 @@ static const char *sid_of(const void *session)
     return ((const struct jg_session *)session)->sid;
 }
 
-struct jg_session_table *jg_session_table_new(void)
+struct jg_session_table *jg_session_table_new(struct ev_loop *loop)
 {
     struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
     jg_strtab_init(&t->by_sid, sid_of);
+    jg_deadlines_init(&t->deadlines, loop, timer_cb);
     jg_list_init(&t->end_later);
     t->spent = jg_spent_new();
     t->unused = jg_unused_new();
@@ -100,6 +101,7 @@ void jg_session_table_free(struct jg_session_table *t)
     jg_spent_free(t->spent);
     jg_unused_free(t->unused);
     jg_strtab_free(&t->by_sid);
+    jg_deadlines_free(&t->deadlines);
     free(t);
 }
 
@@ -152,8 +154,6 @@ static struct jg_session *session_new(struct jg_core *core, const char *sid)
     }
     jg_strtab_add(&t->by_sid, s);
     core->stats->sessions++;
-    ev_timer_init(&s->timer, timer_cb, 0, 0);
-    s->timer.data = s;
     set_timer(s, core->cfg->handshake_expiry);
     return s;
 }
@@ -234,7 +234,7 @@ bool jg_session_used(const struct jg_session *s) { return s->used; }
 bool jg_session_holds_poll(const struct jg_session *s) { return s->transport && !s->ops->streaming; }
 bool jg_session_streaming(const struct jg_session *s) { return s->transport && s->ops->streaming; }
 size_t jg_session_queue_len(const struct jg_session *s) { return s->queue.len; }
-struct ev_timer *jg_session_timer_watcher(struct jg_session *s) { return &s->timer; }
+void jg_session_fire_timer(struct jg_session *s) { jg_deadline_fire(deadlines(s), &s->deadline); }
 uint64_t jg_session_serial(const struct jg_session *s) { return s->serial; }
 json_t *jg_session_meta(const struct jg_session *s) { return s->meta; }
 struct jg_session_subs *jg_session_subs(struct jg_session *s) { return &s->subs; }
@@ -359,7 +359,7 @@ static void *detach(struct jg_session *s)
     if (!t)
         return NULL;
     s->transport = NULL;
-    ev_timer_stop(s->core->loop, &s->timer);
+    stop_timer(s);
     s->hb_waiting = false;
     s->ops->detached(t);
     return t;
@@ -388,7 +388,7 @@ bool jg_session_open_transport(struct jg_session *s, void *t, const struct jg_tr
             old_ops->end(old);
         }
     }
-    ev_timer_stop(core->loop, &s->timer);
+    stop_timer(s);
     s->used = true;
     unused_release(s);
     s->transport = t;
@@ -471,7 +471,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     struct jg_core *core = s->core;
     s->ended = true;
     jg_debug("session %s ended: %s", s->sid, reason);
-    ev_timer_stop(core->loop, &s->timer);
+    stop_timer(s);
     if (s->transport) {
         const struct jg_transport_ops *ops = s->ops;
         void *t = s->transport;
@@ -484,7 +484,7 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
             ops->end(t);
         }
     }
-    ev_timer_stop(core->loop, &s->timer);
+    stop_timer(s);
     core->session_ending(s, s->moved);
     jg_pktq_clear(&s->queue);
     jg_list_remove(&s->end_node);
@@ -581,9 +581,9 @@ static void heartbeat_due(struct jg_session *s)
     set_timer(s, core->cfg->heartbeat_timeout);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void timer_cb(struct jg_deadline *d)
 {
-    struct jg_session *s = w->data;
+    struct jg_session *s = jg_container_of(d, struct jg_session, deadline);
     switch (timer_meaning(s)) {
     case JG_TIMER_CLOSE:
         close_timeout(s);

@@ -51,7 +51,7 @@ enum jg_session_timer_kind {
     JG_TIMER_POLL,           /* polling duration: a GET is held */
 };
 
-struct jg_session_table *jg_session_table_new(void);
+struct jg_session_table *jg_session_table_new(struct ev_loop *loop);
 /* Frees the table; its sessions must have been ended (jg_session_end_all). */
 void jg_session_table_free(struct jg_session_table *t);
 size_t jg_session_count(const struct jg_core *core);
@@ -92,8 +92,9 @@ bool jg_session_holds_poll(const struct jg_session *s);
 bool jg_session_streaming(const struct jg_session *s);
 /* What the session's running timer means (for tests and debugging). */
 enum jg_session_timer_kind jg_session_timer_kind(const struct jg_session *s);
-/* The session's one timer, for tests and the fuzzing harnesses that fire it by hand. */
-struct ev_timer *jg_session_timer_watcher(struct jg_session *s);
+/* Runs what the session's timer would do when it falls due, now (if it is running): for the
+ * fuzzing harnesses, which fire timers by hand. */
+void jg_session_fire_timer(struct jg_session *s);
 /* Packets waiting for a transport (for tests). */
 size_t jg_session_queue_len(const struct jg_session *s);
 /* Unique per copy: a reply meant for an ended copy never reaches a newer one with the sid. */

@@ -342,7 +342,7 @@ void fz_fire_sessions(enum fz_timer which)
                                                                   : JG_TIMER_POLL;
         if (jg_session_timer_kind(s) != want)
             continue;
-        fz_timer_fire(jg_session_timer_watcher(s));
+        jg_session_fire_timer(s);
         fz_hooks();
     }
 }
