@@ -229,10 +229,7 @@ static void http_bytes(unsigned slot, bool admin, const char *s, size_t len)
         c = fz_conn_open(slot, admin);
     if (!c || c->closing)
         return;
-    if (c->held || c->http->held_input.len)
-        jg_sb_append(&c->http->held_input, s, len);   /* as read_cb does */
-    else
-        jg_http_feed(c, s, len);
+    c->net->input(c, s, len);   /* as a read does: by the connection's mode (HTTP, held, WebSocket) */
     fz_hooks();
 }
 

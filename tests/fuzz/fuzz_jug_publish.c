@@ -77,10 +77,7 @@ static void request(unsigned slot, const char *fmt, const char *sid, int times)
         c = fz_conn_open(slot, false);
     for (int i = 0; i < times && c && !c->closing; i++) {
         int n = snprintf(req, sizeof req, fmt, sid);
-        if (c->held || c->http->held_input.len)
-            jg_sb_append(&c->http->held_input, req, (size_t)n);   /* as read_cb does */
-        else
-            jg_http_feed(c, req, (size_t)n);
+        c->net->input(c, req, (size_t)n);   /* as a read does: by the connection's mode */
     }
     fz_hooks();
 }
