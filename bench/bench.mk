@@ -1,6 +1,6 @@
 # bench/bench.mk: benchmark tools and runs, included by the Makefile (bench/README.md).
 #
-#   make bench-tools     build/bench/loadgen and build/bench/ceiling
+#   make bench-tools     build/bench/loadgen, build/bench/ceiling and build/bench/churnfloor
 #   make bench           juggernautd vs Nchan vs the kernel's ceiling, 3 repetitions (20-30 min)
 #   make bench QUICK=1   smaller sizes, shorter runs (~5 min)
 #   make bench BENCH_CLUSTER=yes    only cluster yes (default both: yes leads, no beside it)
@@ -14,7 +14,7 @@ BENCH_CFLAGS := -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 BENCH_PKGS   := hiredis jansson libcrypto liburing
 BENCH_LIBS   := $(shell pkg-config --libs $(BENCH_PKGS) 2>/dev/null) -lev -lwslay -lhttp_parser -lm
 BENCH_INC    := -Ibench $(shell pkg-config --cflags $(BENCH_PKGS) 2>/dev/null)
-BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/ceiling
+BENCH_TOOLS  := $(BENCH_OUT)/loadgen $(BENCH_OUT)/ceiling $(BENCH_OUT)/churnfloor
 # BENCH_EXTRA: more compiler flags (debian/rules passes dpkg-buildflags' hardening ones)
 BENCH_EXTRA  ?=
 
@@ -29,6 +29,11 @@ $(BENCH_OUT)/ceiling: bench/ceiling.c bench/common.c bench/bench.h bench/bench.m
 	@mkdir -p $(@D)
 	@echo "  CC   $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_EXTRA) $(BENCH_INC) $(LDFLAGS) -o $@ bench/ceiling.c bench/common.c $(BENCH_LIBS)
+
+$(BENCH_OUT)/churnfloor: bench/churnfloor.c bench/bench.mk
+	@mkdir -p $(@D)
+	@echo "  CC   $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) $(BENCH_EXTRA) $(LDFLAGS) -o $@ bench/churnfloor.c
 
 bench:
 	@$(MAKE) --no-print-directory all bench-tools

@@ -32,6 +32,7 @@ OUT=$ROOT/build/bench
 JUGG=$ROOT/build/release/juggernautd
 LG=$OUT/loadgen
 CEIL=$OUT/ceiling
+FLOOR=$OUT/churnfloor
 QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
 REPS=${REPS:-}
@@ -56,7 +57,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 
 sh scripts/install-deps.sh nginx libnginx-mod-nchan redis-server redis-tools iproute2 procps \
     gnuplot-nox >&2
-for f in "$JUGG" "$LG" "$CEIL"; do
+for f in "$JUGG" "$LG" "$CEIL" "$FLOOR"; do
     [ -x "$f" ] || { log "missing $f: run 'make all bench-tools' first"; exit 1; }
 done
 NCHAN_SO=/usr/lib/nginx/modules/ngx_nchan_module.so
@@ -171,6 +172,7 @@ start_redis() {
 }
 
 JP=$(free_port); TAKEN="$TAKEN$JP "
+FP=$(free_port); TAKEN="$TAKEN$FP "   # churnfloor's
 JUGG_CLUSTER=${JMODES%% *}   # "cluster" of the juggernautd that start_jugg starts
 JUGG_OBUF=16m                # its max-output-buffer
 JUGG_BIN=new                 # which binary: new (this build) or base (BENCH_BASELINE)
@@ -409,6 +411,9 @@ scenario() { # scenario NAME REP
         # shellcheck disable=SC2046
         record channels nchan "$rep" "$LG" $(lg_nchan) --mode channels -n "$N_CH" --channels "$N_CH" \
             --burst "$M_CH" "${READY_N[@]}"
+        # the kernel's floor: one send per delivery, 256 sockets' sends per io_uring call
+        record channels ceilu "$rep" "$CEIL" -n "$N_CH" -m $(( M_CH / N_CH )) --uring 256 \
+            --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
         local payload rb
         payload=$(printf 'x%.0s' $(seq 100))   # ~100 B like the benchmark messages; no comma (CSV)
         rb=$(taskset -c "$SRV_CPU" redis-benchmark -p "$RP" -n "$RB_N" -P 16 -q --csv \
@@ -460,6 +465,16 @@ scenario() { # scenario NAME REP
         # shellcheck disable=SC2046
         record churn nchan "$rep" "$LG" $(lg_nchan) --mode churn --concurrency "$CHURN_CONC" \
             --duration "$CHURN_SECS"
+        # the kernel's floor for the same cycles: a server that only accepts, reads, answers
+        # with prebuilt bytes and closes (bench/churnfloor.c); socket.io's cycle, then Nchan's
+        taskset -c "$SRV_CPU" "$FLOOR" "$FP" >"$TMP/floor.log" 2>&1 &
+        PID[floor]=$!
+        wait_port "$FP" floor
+        record churn floorsio "$rep" "$LG" --proto sio --port "$FP" --server-pid "${PID[floor]}" \
+            --mode churn --concurrency "$CHURN_CONC" --duration "$CHURN_SECS"
+        record churn floorws "$rep" "$LG" --proto ws --port "$FP" --server-pid "${PID[floor]}" \
+            --mode churn --concurrency "$CHURN_CONC" --duration "$CHURN_SECS"
+        stop floor
         ;;
     slow)
         restart_servers "$SLOW_OBUF"

@@ -2,7 +2,9 @@
 # Input lines: "label SCEN text", "version KEY text", "scen=S target=T rep=R key=value ...".
 # Targets: juggc / jugg (juggernautd, cluster yes / no), juggbc / juggb (the same for the
 # BENCH_BASELINE binary), nchan, ceil1 (one write per delivery), ceil16 (writev of 16
-# frames), redisbench (redis-benchmark PUBLISH). The main table leads with the juggernautd
+# frames), ceilu (one send per delivery, 256 sockets per io_uring call), floorsio / floorws
+# (bench/churnfloor.c: churn cycles of socket.io / of Nchan's shape against a server that
+# does nothing but the system calls), redisbench (redis-benchmark PUBLISH). The main table leads with the juggernautd
 # target of "version lead" (cluster yes unless BENCH_CLUSTER=no) and shows the other mode
 # beside it; more tables: cluster mode cost (both modes ran), baseline vs this build
 # (BENCH_BASELINE), the offered-load sweeps (scenarios sweep-RATE, chatsweep-RATE).
@@ -216,9 +218,10 @@ function small_channels(s, extra,    j, n, c) {
     j = med(s, L, "pub_rate"); n = med(s, "nchan", "pub_rate")
     row("", "messages/s accepted by the publish path", frate(j), o2(s, "pub_rate", "rate"), frate(n),
         "-", ratio(j, n), "", "juggernautd: Redis PUBLISH; Nchan: pipelined HTTP POST")
-    j = med(s, L, "srv_cpu_us"); n = med(s, "nchan", "srv_cpu_us")
-    row("", "server CPU µs/delivery", fnum(j, 3), o2(s, "srv_cpu_us", "n3"), fnum(n, 3), "-",
-        ratio(j, n), "", "target: juggernautd <= 3")
+    j = med(s, L, "srv_cpu_us"); n = med(s, "nchan", "srv_cpu_us"); c = med(s, "ceilu", "srv_cpu_us")
+    row("", "server CPU µs/delivery", fnum(j, 3), o2(s, "srv_cpu_us", "n3"), fnum(n, 3),
+        isnum(c) ? fnum(c, 3) " (one send each, io_uring)" : "-", ratio(j, n), isnum(c) ? ratio(j, c) : "",
+        "target: juggernautd <= 3")
     j = writes(s, L); n = writes(s, "nchan")
     row("", "write syscalls/delivery", fnum(j, 3), O == "" ? "-" : fnum(writes(s, O), 3), fnum(n, 3),
         "-", ratio(j, n), "", "")
@@ -321,7 +324,7 @@ END {
     print "The juggernautd column ran with `" mode_name(L) "`" (L == "juggc" ? " (the shipped default)" : "") \
           (O != "" ? "; the next column with `" mode_name(O) "`." : ".")
     print ""
-    print "Medians of the repetitions. Ceiling = a bare C writer: one write(2) per delivery / one writev(2) of 16 frames."
+    print "Medians of the repetitions. Ceiling = a bare C writer: one write(2) per delivery / one writev(2) of 16 frames (channels: one send per delivery in io_uring batches); churn: a bare server's floor (bench/churnfloor.c)."
     print ""
     if (O != "") {
         print "| scenario | metric | juggernautd (" mode_name(L) ") | " mode_name(O) " | Nchan | ceiling | jugg/Nchan | jugg/ceiling | notes (" mode_name(L) " / " mode_name(O) " / Nchan) |"
@@ -368,12 +371,19 @@ END {
     if ("churn" in seen) {
         s = "churn"
         j = med(s, L, "cycles_per_s"); n = med(s, "nchan", "cycles_per_s")
-        row(label[s], "cycles/s", frate(j), o2(s, "cycles_per_s", "rate"), frate(n), "-", ratio(j, n), "",
+        fs = med(s, "floorsio", "cycles_per_s"); fw = med(s, "floorws", "cycles_per_s")
+        row(label[s], "cycles/s", frate(j), o2(s, "cycles_per_s", "rate"), frate(n),
+            isnum(fs) ? frate(fs) " / " frate(fw) " (floor: socket.io / Nchan's cycle)" : "-", ratio(j, n),
+            isnum(fs) ? ratio(j, fs) : "",
             sprintf("server CPU %s; loadgen CPU %s; failed %s", per3(s, "busy"), per3(s, "lg"),
                     per3(s, "failed")))
         j = med(s, L, "srv_cpu_us_per_cycle"); n = med(s, "nchan", "srv_cpu_us_per_cycle")
-        row("", "server CPU µs/cycle", fnum(j, 1), o2(s, "srv_cpu_us_per_cycle", "n1"), fnum(n, 1), "-",
-            ratio(j, n), "", "juggernautd: 2 connections + 2 Redis events per cycle")
+        fs = med(s, "floorsio", "srv_cpu_us_per_cycle"); fw = med(s, "floorws", "srv_cpu_us_per_cycle")
+        row("", "server CPU µs/cycle", fnum(j, 1), o2(s, "srv_cpu_us_per_cycle", "n1"), fnum(n, 1),
+            isnum(fs) ? fnum(fs, 1) " / " fnum(fw, 1) : "-", ratio(j, n), isnum(fs) ? ratio(j, fs) : "",
+            "juggernautd: 2 connections + 2 Redis events per cycle" \
+            (isnum(fw) && isnum(n) ? "; Nchan ÷ its floor " ratio(n, fw) "; target (half Nchan's) ÷ socket.io's floor " \
+             ratio(n / 2, fs) : ""))
         j = med(s, L, "redis_cmds_per_cycle")
         row("", "Redis commands/cycle (INFO commandstats)", fnum(j, 2), o2(s, "redis_cmds_per_cycle", "n2"),
             "-", "-", "", "", "per cycle, last rep: " strv[s, L, "redis_cmds"] \

@@ -104,7 +104,7 @@ describe('the Debian package', () => {
     for (const f of ['/usr/share/juggernautd/public/application.js', '/usr/share/juggernautd/public/index.html',
       '/usr/share/doc/juggernautd/examples/haproxy.cfg', '/usr/share/doc/juggernautd/examples/grafana-juggernautd.json',
       '/usr/lib/juggernautd/bench/loadgen',
-      '/usr/lib/juggernautd/bench/ceiling']) {
+      '/usr/lib/juggernautd/bench/ceiling', '/usr/lib/juggernautd/bench/churnfloor']) {
       assert.ok(exists(f), f);
     }
     const lg = run('/usr/lib/juggernautd/bench/loadgen', ['--help']);
