@@ -14,6 +14,7 @@
 #include "base/hash.h"
 
 #include "base/config.h"
+#include "base/hashcount.h"
 #include "base/list.h"
 #include "base/sb.h"
 #include "base/stats.h"
@@ -37,16 +38,9 @@ struct legacy {
                                        jg_sequence, and the whole of it to the ring when it
                                        comes back sequenced */
     uint64_t hash;                  /* of the text */
-    struct text_count *same_hash;   /* the count of pending entries with this hash */
     double at;                      /* ev_now when heard */
     bool sent;                      /* handed to Redis to sequence by this instance as leader */
     char text[];                    /* LEN bytes and a NUL, in the same allocation */
-};
-
-struct text_count {
-    uint64_t hash;
-    size_t n;
-    UT_hash_handle hh;
 };
 
 struct held_seq {                   /* a sequenced message waiting for a catch-up to finish */
@@ -86,7 +80,7 @@ struct jg_cluster {
     size_t nlegacy;
     size_t nunsent;                 /* of those, not handed to Redis to sequence: always the
                                        newest ones (a suffix of the list) */
-    struct text_count *pending_texts;   /* uthash: entries of LEGACY per text hash */
+    struct jg_hashcount pending_texts;  /* entries of LEGACY per text hash */
     struct jg_ring ring;            /* recent sequenced messages */
     ev_timer beat;
     ev_prepare batch;               /* the leader sequences what a loop turn brought, at once */

@@ -27,26 +27,9 @@ static uint64_t text_hash(const char *text, size_t len)
     return jg_hash(text, len);
 }
 
-/* How many pending entries have text hash H (so a text that is not pending costs no scan). */
-static struct text_count *text_count(struct jg_cluster *c, uint64_t h, bool create)
-{
-    struct text_count *t = NULL;
-    HASH_FIND(hh, c->pending_texts, &h, sizeof h, t);
-    if (!t && create) {
-        t = jg_xcalloc(1, sizeof *t);
-        t->hash = h;
-        HASH_ADD(hh, c->pending_texts, hash, sizeof t->hash, t);
-    }
-    return t;
-}
-
 static void legacy_remove(struct jg_cluster *c, struct legacy *l)
 {
-    struct text_count *t = l->same_hash;
-    if (--t->n == 0) {
-        HASH_DEL(c->pending_texts, t);
-        free(t);
-    }
+    jg_hashcount_remove(&c->pending_texts, l->hash);
     jg_list_remove(&l->node);
     c->nlegacy--;
     if (!l->sent)
@@ -77,7 +60,7 @@ static bool legacy_seen(struct jg_cluster *c, const char *text, size_t len, stru
      * was not heard here and needs no scan */
     struct legacy *oldest = jg_list_empty(&c->legacy) ? NULL : jg_container_of(c->legacy.next, struct legacy, node);
     bool at_head = oldest && oldest->hash == h && oldest->len == len && !memcmp(oldest->text, text, len);
-    if (!at_head && !text_count(c, h, false))
+    if (!at_head && !jg_hashcount_get(&c->pending_texts, h))
         return false;
     double too_old = ev_now(c->loop) - 3 * c->cfg->leader_lease;
     struct jg_list *pos, *n;
@@ -237,8 +220,7 @@ void jg_cluster_legacy_message(struct jg_cluster *c, const char *text, size_t le
     l->len = len;
     l->p = p;
     l->hash = text_hash(text, len);
-    l->same_hash = text_count(c, l->hash, true);
-    l->same_hash->n++;
+    jg_hashcount_add(&c->pending_texts, l->hash);
     l->at = ev_now(c->loop);
     jg_list_add_tail(&c->legacy, &l->node);
     c->nlegacy++;
@@ -538,6 +520,7 @@ void jg_cluster_seq_free(struct jg_cluster *c)
     ev_prepare_stop(c->loop, &c->batch);
     while (!jg_list_empty(&c->legacy))
         legacy_remove(c, jg_container_of(c->legacy.next, struct legacy, node));
+    jg_hashcount_free(&c->pending_texts);
     while (c->held_head) {
         struct held_seq *h = c->held_head;
         c->held_head = h->next;
