@@ -314,6 +314,8 @@ fanout_case() { # fanout_case SCEN N K REP: K bursts of $BURST messages to N sub
     record "$scen" ceil1 "$rep" "$CEIL" -n "$n" -m "$m" --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
     record "$scen" ceil16 "$rep" "$CEIL" -n "$n" -m $(( (m + 15) / 16 * 16 )) --coalesce 16 \
         --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
+    record "$scen" ceilu "$rep" "$CEIL" -n "$n" -m "$m" --uring 256 \
+        --writer-cpu "$SRV_CPU" --reader-cpu "$LG_CPU"
 }
 
 RATE=""

@@ -105,16 +105,18 @@ function notes(s) {
 
 function p5099(s, t) { return fms(med(s, t, "p50_us")) " / " fms(med(s, t, "p99_us")) }
 
-function fanout(s,    j, n, c1, c16, jc, nc, js, ns) {
+function fanout(s,    j, n, c1, c16, cu, jc, nc, js, ns) {
     if (!(s in seen)) return
     j = med(s, L, "rate"); n = med(s, "nchan", "rate")
-    c1 = med(s, "ceil1", "rate"); c16 = med(s, "ceil16", "rate")
-    row(label[s], "deliveries/s", frate(j), o2(s, "rate", "rate"), frate(n), frate(c1) " / " frate(c16),
-        ratio(j, n), ratio(j, c1) " / " ratio(j, c16), notes(s))
+    c1 = med(s, "ceil1", "rate"); c16 = med(s, "ceil16", "rate"); cu = med(s, "ceilu", "rate")
+    row(label[s], "deliveries/s", frate(j), o2(s, "rate", "rate"), frate(n),
+        frate(c1) " / " frate(c16) " / " frate(cu),
+        ratio(j, n), ratio(j, c1) " / " ratio(j, c16) " / " ratio(j, cu), notes(s))
     j = med(s, L, "srv_cpu_us"); n = med(s, "nchan", "srv_cpu_us")
-    c1 = med(s, "ceil1", "srv_cpu_us"); c16 = med(s, "ceil16", "srv_cpu_us")
+    c1 = med(s, "ceil1", "srv_cpu_us"); c16 = med(s, "ceil16", "srv_cpu_us"); cu = med(s, "ceilu", "srv_cpu_us")
     row("", "server CPU µs/delivery", fnum(j, 3), o2(s, "srv_cpu_us", "n3"), fnum(n, 3),
-        fnum(c1, 3) " / " fnum(c16, 3), ratio(j, n), ratio(j, c1) " / " ratio(j, c16), "")
+        fnum(c1, 3) " / " fnum(c16, 3) " / " fnum(cu, 3), ratio(j, n),
+        ratio(j, c1) " / " ratio(j, c16) " / " ratio(j, cu), "")
     j = writes(s, L); n = writes(s, "nchan")
     c1 = med(s, "ceil1", "srv_writes"); c16 = med(s, "ceil16", "srv_writes")
     row("", "write syscalls/delivery", fnum(j, 3), O == "" ? "-" : fnum(writes(s, O), 3), fnum(n, 3),
@@ -324,7 +326,7 @@ END {
     print "The juggernautd column ran with `" mode_name(L) "`" (L == "juggc" ? " (the shipped default)" : "") \
           (O != "" ? "; the next column with `" mode_name(O) "`." : ".")
     print ""
-    print "Medians of the repetitions. Ceiling = a bare C writer: one write(2) per delivery / one writev(2) of 16 frames (channels: one send per delivery in io_uring batches); churn: a bare server's floor (bench/churnfloor.c)."
+    print "Medians of the repetitions. Ceiling = a bare C writer: one write(2) per delivery / one writev(2) of 16 frames / one send per delivery in io_uring calls of 256 (channels: the last one); churn: a bare server's floor (bench/churnfloor.c)."
     print ""
     if (O != "") {
         print "| scenario | metric | juggernautd (" mode_name(L) ") | " mode_name(O) " | Nchan | ceiling | jugg/Nchan | jugg/ceiling | notes (" mode_name(L) " / " mode_name(O) " / Nchan) |"
