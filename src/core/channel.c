@@ -22,14 +22,60 @@ struct jg_channel {
 
 struct jg_sub {
     struct jg_list channel_node; /* in channel->subs */
-    struct jg_list session_node; /* in the session's jg_session_subs */
+    struct jg_sub *session_next; /* the next in the session's ring (jg_session_subs) */
     struct jg_channel *channel;  /* borrowed */
     struct jg_session *session;  /* borrowed */
-    /* shared backplane */
-    uint64_t seq_hi;             /* highest seq delivered on this subscription */
-    bool presence;               /* wants presence snapshot/join/leave */
-    bool backfilling;            /* history/presence fetch in flight: live messages wait */
+    /* shared backplane; the three share 8 bytes (set_seq_hi says why 62 bits are enough) */
+    uint64_t seq_hi : 62;        /* highest seq delivered on this subscription */
+    uint64_t presence : 1;       /* wants presence snapshot/join/leave */
+    uint64_t backfilling : 1;    /* history/presence fetch in flight: live messages wait */
 };
+_Static_assert(sizeof(struct jg_sub) <= 48, "every idle subscriber has one: keep it in jemalloc's 48 class");
+
+/* Largest seq_hi can hold. Seqs are the counter of redis/juggernaut.lua, which starts at the
+ * time in microseconds (under 2^51 in 2026) and counts one per message: 2^62 is more than
+ * 100,000 years of a million messages a second away. */
+#define SEQ_HI_MAX ((UINT64_C(1) << 62) - 1)
+
+/* Stores SEQ in SUB->seq_hi. A seq past SEQ_HI_MAX (a corrupt counter) is kept as
+ * SEQ_HI_MAX rather than cut to its low bits, which would make the subscription take the
+ * ring's messages again. */
+static void set_seq_hi(struct jg_sub *sub, uint64_t seq)
+{
+    sub->seq_hi = seq < SEQ_HI_MAX ? seq : SEQ_HI_MAX;
+}
+
+/* ---- a session's subscriptions: a singly linked ring ----
+ * jg_session_subs holds the newest (last); last->session_next is the oldest, so iterating
+ * in subscription order and appending are O(1) with one pointer per subscription. Taking
+ * one out walks the ring to its predecessor: O(subscriptions of the session), at most
+ * max-subscriptions (pubsub.c refuses more; 1000 by default), and O(1) for the oldest, which
+ * is how a session's end removes them all (jg_pubsub_session_ended). */
+
+static void session_add(struct jg_sub *sub)
+{
+    struct jg_session_subs *ss = jg_session_subs(sub->session);
+    if (ss->last) {
+        sub->session_next = ss->last->session_next;
+        ss->last->session_next = sub;
+    } else {
+        sub->session_next = sub;
+    }
+    ss->last = sub;
+    ss->n++;
+}
+
+static void session_remove(struct jg_sub *sub)
+{
+    struct jg_session_subs *ss = jg_session_subs(sub->session);
+    struct jg_sub *prev = ss->last;
+    while (prev->session_next != sub)
+        prev = prev->session_next;
+    prev->session_next = sub->session_next;
+    if (ss->last == sub)
+        ss->last = prev == sub ? NULL : prev;   /* prev == sub: it was the only one */
+    ss->n--;
+}
 
 struct jg_channel_registry {
     struct jg_channel *by_name;   /* uthash head */
@@ -53,8 +99,7 @@ void jg_channel_registry_free(struct jg_channel_registry *reg)
         struct jg_list *pos, *n;
         jg_list_each_safe(pos, n, &ch->subs) {
             struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
-            jg_list_remove(&sub->session_node);
-            jg_session_subs(sub->session)->n--;
+            session_remove(sub);
             free(sub);
         }
         HASH_DEL(reg->by_name, ch);
@@ -107,16 +152,12 @@ void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb
 static struct jg_sub *find_sub(struct jg_channel *ch, struct jg_session *s)
 {
     /* Walk the shorter list: a session has few channels, a channel may have thousands. */
-    struct jg_list *pos;
-    struct jg_session_subs *ss = jg_session_subs(s);
-    if (ss->n <= ch->nsubs) {
-        for (pos = ss->head.next; pos != &ss->head; pos = pos->next) {
-            struct jg_sub *sub = jg_container_of(pos, struct jg_sub, session_node);
+    if (jg_session_subs(s)->n <= ch->nsubs) {
+        for (struct jg_sub *sub = jg_sub_first(s); sub; sub = jg_sub_next(s, sub))
             if (sub->channel == ch)
                 return sub;
-        }
     } else {
-        for (pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
+        for (struct jg_list *pos = ch->subs.next; pos != &ch->subs; pos = pos->next) {
             struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
             if (sub->session == s)
                 return sub;
@@ -144,10 +185,8 @@ struct jg_sub *jg_channel_subscribe(struct jg_channel_registry *reg, const char 
     sub->channel = ch;
     sub->session = s;
     jg_list_add_tail(&ch->subs, &sub->channel_node);
-    struct jg_session_subs *ss = jg_session_subs(s);
-    jg_list_add_tail(&ss->head, &sub->session_node);
+    session_add(sub);
     ch->nsubs++;
-    ss->n++;
     if (reg->stats)
         reg->stats->subscriptions++;
     return sub;
@@ -157,9 +196,8 @@ void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
 {
     struct jg_channel *ch = sub->channel;
     jg_list_remove(&sub->channel_node);
-    jg_list_remove(&sub->session_node);
+    session_remove(sub);
     ch->nsubs--;
-    jg_session_subs(sub->session)->n--;
     free(sub);
     if (reg->stats)
         reg->stats->subscriptions--;
@@ -215,7 +253,7 @@ size_t jg_channel_publish_seq(struct jg_channel *ch, struct jg_buf *pkt, char *c
         struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
         if (sub->seq_hi >= seq || sub->backfilling || (presence_only && !sub->presence))
             continue;
-        sub->seq_hi = seq;
+        set_seq_hi(sub, seq);
         if (nexcept && excepted(sub->session, except, nexcept))
             continue;
         jg_session_send_seq(sub->session, pkt, &frame, seq);
@@ -254,18 +292,22 @@ size_t jg_channel_subscribers(const struct jg_channel *ch) { return ch->nsubs; }
 
 /* ---- one subscription ---- */
 
-static struct jg_sub *sub_at(struct jg_session *s, struct jg_list *pos)
+struct jg_sub *jg_sub_first(struct jg_session *s)
 {
-    return pos == &jg_session_subs(s)->head ? NULL : jg_container_of(pos, struct jg_sub, session_node);
+    struct jg_sub *last = jg_session_subs(s)->last;
+    return last ? last->session_next : NULL;
 }
 
-struct jg_sub *jg_sub_first(struct jg_session *s) { return sub_at(s, jg_session_subs(s)->head.next); }
-struct jg_sub *jg_sub_next(struct jg_session *s, struct jg_sub *sub) { return sub_at(s, sub->session_node.next); }
+struct jg_sub *jg_sub_next(struct jg_session *s, struct jg_sub *sub)
+{
+    return sub == jg_session_subs(s)->last ? NULL : sub->session_next;
+}
+
 struct jg_session *jg_sub_session(const struct jg_sub *sub) { return sub->session; }
 struct jg_channel *jg_sub_channel(const struct jg_sub *sub) { return sub->channel; }
 const char *jg_sub_channel_name(const struct jg_sub *sub) { return sub->channel->name; }
 uint64_t jg_sub_seq_hi(const struct jg_sub *sub) { return sub->seq_hi; }
-void jg_sub_set_seq_hi(struct jg_sub *sub, uint64_t seq) { sub->seq_hi = seq; }
+void jg_sub_set_seq_hi(struct jg_sub *sub, uint64_t seq) { set_seq_hi(sub, seq); }
 bool jg_sub_presence(const struct jg_sub *sub) { return sub->presence; }
 void jg_sub_set_presence(struct jg_sub *sub, bool on) { sub->presence = on; }
 bool jg_sub_backfilling(const struct jg_sub *sub) { return sub->backfilling; }

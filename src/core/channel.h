@@ -1,8 +1,10 @@
 /* channel.h: channel name -> subscribed sessions, and the fan-out of one encoded packet to
- * every subscriber. A subscription is one node in two lists (the channel's and the
- * session's), so unsubscribe and disconnect cost O(1) per subscription; a channel is
- * dropped when its last subscriber leaves (Fix J2). The structs are this module's: others
- * use the functions below. No sockets here. */
+ * every subscriber. A subscription is one node in two lists: the channel's (doubly linked:
+ * O(1) out of a channel of any size) and the session's (singly linked: a session has at most
+ * max-subscriptions), so a disconnect costs O(1) per subscription and an unsubscribe
+ * O(subscriptions of the session); a channel is dropped when its last subscriber leaves
+ * (Fix J2). The structs are this module's: others use the functions below. No sockets
+ * here. */
 #ifndef JG_CHANNEL_H
 #define JG_CHANNEL_H
 #include <stdbool.h>
@@ -60,7 +62,8 @@ struct jg_sub *jg_sub_next(struct jg_session *s, struct jg_sub *sub);
 struct jg_session *jg_sub_session(const struct jg_sub *sub);
 struct jg_channel *jg_sub_channel(const struct jg_sub *sub);
 const char *jg_sub_channel_name(const struct jg_sub *sub);
-/* Shared backplane: the highest seq delivered on this subscription. */
+/* Shared backplane: the highest seq delivered on this subscription (62 bits: a larger seq
+ * is kept as 2^62 - 1; channel.c says why none comes). */
 uint64_t jg_sub_seq_hi(const struct jg_sub *sub);
 void jg_sub_set_seq_hi(struct jg_sub *sub, uint64_t seq);
 /* It wants presence snapshot/join/leave. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "base/strtab.h"
 #include "base/xalloc.h"
@@ -143,7 +144,6 @@ static struct jg_session *session_new(struct jg_core *core, const char *sid)
     struct jg_session *s = jg_xcalloc(1, sizeof *s);
     s->core = core;
     s->serial = ++serial;
-    jg_list_init(&s->subs.head);
     jg_list_init(&s->end_node);
     if (sid) {
         snprintf(s->sid, sizeof s->sid, "%s", sid);

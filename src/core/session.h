@@ -11,13 +11,13 @@
 
 #include <jansson.h>
 
-#include "base/list.h"
 #include "core/context.h"
 
 struct jg_buf;
 struct jg_session;
 struct jg_session_table;
 struct jg_backplane_state;
+struct jg_sub;
 
 /* What a transport does with packets. T is the transport's own handle (a connection): the
  * core passes it back and never looks into it. */
@@ -37,11 +37,12 @@ struct jg_transport_ops {
     void (*end)(void *t);
 };
 
-/* The subscriptions of one session: the head of the list is the session's, the nodes and
- * the linking belong to core/channel.c. */
+/* The subscriptions of one session: this is the session's, the subscriptions and their
+ * linking (a singly linked ring, in subscription order) belong to core/channel.c. Zeroed =
+ * none. */
 struct jg_session_subs {
-    struct jg_list head;         /* struct jg_sub, in subscription order */
-    size_t n;
+    struct jg_sub *last;         /* the newest, or NULL; its next is the oldest */
+    size_t n;                    /* how many */
 };
 
 enum jg_session_timer_kind {

@@ -257,7 +257,7 @@ static void test_unsubscribe(void **state)
     assert_gauges(f, 2, 2);
     assert_non_null(jg_channel_find(reg, "c"));                   /* b still there */
     assert_int_equal(jg_session_subs(a)->n, 0);
-    assert_true(jg_list_empty(&jg_session_subs(a)->head));
+    assert_null(jg_session_subs(a)->last);
     assert_null(jg_sub_first(a));
     assert_int_equal(jg_channel_unsubscribe(reg, "c", a), 0);
 
@@ -268,7 +268,7 @@ static void test_unsubscribe(void **state)
     assert_null(jg_channel_find(reg, "d"));
     assert_gauges(f, 0, 0);
     assert_int_equal(jg_session_subs(b)->n, 0);
-    assert_true(jg_list_empty(&jg_session_subs(b)->head));
+    assert_null(jg_session_subs(b)->last);
     assert_null(jg_sub_first(b));
 
     /* a channel can come back after being dropped */
@@ -334,7 +334,7 @@ static void test_remove_sub(void **state)
     jg_channel_remove_sub(reg, second);
     assert_null(jg_channel_find(reg, "d"));   /* emptied: dropped */
     assert_gauges(f, 1, 1);
-    assert_true(jg_list_empty(&jg_session_subs(a)->head));
+    assert_null(jg_session_subs(a)->last);
     assert_null(jg_sub_first(a));
     /* from the channel side */
     struct jg_channel *c = jg_channel_find(reg, "c");
@@ -346,6 +346,75 @@ static void test_remove_sub(void **state)
     assert_null(jg_channel_find(reg, "c"));
     assert_gauges(f, 0, 0);
     assert_int_equal(jg_session_subs(b)->n, 0);
+}
+
+/* A session's subscriptions are a singly linked ring: taking one out of the middle, the
+ * newest or the oldest keeps the order of the others, and the next subscribe goes last. */
+static void test_session_order_after_removals(void **state)
+{
+    struct fixture *f = *state;
+    struct jg_session *a = jg_session_create(&f->srv.core);
+    struct jg_channel_registry *reg = f->srv.core.channels;
+    char chans[64];
+    const char *names[] = { "a", "b", "c", "d", "e" };
+    for (size_t i = 0; i < 5; i++)
+        assert_non_null(jg_channel_subscribe(reg, names[i], a, false));
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "a,b,c,d,e");
+    assert_int_equal(jg_channel_unsubscribe(reg, "c", a), 1);   /* the middle */
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "a,b,d,e");
+    assert_int_equal(jg_channel_unsubscribe(reg, "e", a), 1);   /* the newest */
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "a,b,d");
+    assert_non_null(jg_channel_subscribe(reg, "f", a, false));  /* goes after d */
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "a,b,d,f");
+    assert_int_equal(jg_channel_unsubscribe(reg, "a", a), 1);   /* the oldest */
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "b,d,f");
+    assert_int_equal(jg_channel_unsubscribe(reg, "b", a), 1);
+    assert_int_equal(jg_channel_unsubscribe(reg, "f", a), 1);
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "d");
+    assert_int_equal(jg_channel_unsubscribe(reg, "d", a), 1);   /* the only one */
+    assert_null(jg_sub_first(a));
+    assert_null(jg_session_subs(a)->last);
+    assert_non_null(jg_channel_subscribe(reg, "g", a, false));
+    session_channels(a, chans, sizeof chans);
+    assert_string_equal(chans, "g");
+    assert_gauges(f, 1, 1);
+}
+
+/* seq_hi shares its 8 bytes with the two flags: neither write touches the others, and a
+ * seq past its 62 bits stays the largest it holds instead of wrapping to a small one. */
+static void test_sub_seq_hi_and_flags(void **state)
+{
+    struct fixture *f = *state;
+    struct jg_session *a = jg_session_create(&f->srv.core);
+    struct jg_sub *sub = jg_channel_subscribe(f->srv.core.channels, "c", a, false);
+    assert_int_equal(jg_sub_seq_hi(sub), 0);
+    assert_false(jg_sub_presence(sub));
+    assert_false(jg_sub_backfilling(sub));
+    jg_sub_set_presence(sub, true);
+    jg_sub_set_seq_hi(sub, 1775000000000000ULL);   /* a microsecond clock, as the counter starts */
+    assert_true(jg_sub_presence(sub));
+    assert_false(jg_sub_backfilling(sub));
+    jg_sub_set_backfilling(sub, true);
+    assert_int_equal(jg_sub_seq_hi(sub), 1775000000000000ULL);
+    jg_sub_set_presence(sub, false);
+    assert_true(jg_sub_backfilling(sub));
+    uint64_t max = (UINT64_C(1) << 62) - 1;
+    jg_sub_set_seq_hi(sub, max);
+    assert_int_equal(jg_sub_seq_hi(sub), max);
+    jg_sub_set_seq_hi(sub, UINT64_C(1) << 62);
+    assert_int_equal(jg_sub_seq_hi(sub), max);
+    jg_sub_set_seq_hi(sub, UINT64_MAX);
+    assert_int_equal(jg_sub_seq_hi(sub), max);
+    assert_true(jg_sub_backfilling(sub));
+    assert_false(jg_sub_presence(sub));
+    jg_sub_set_seq_hi(sub, 7);
+    assert_int_equal(jg_sub_seq_hi(sub), 7);
 }
 
 /* Ending a session drops its subscriptions and the channels it alone used. */
@@ -385,7 +454,7 @@ static void test_registry_without_stats(void **state)
     assert_int_equal(jg_channel_count(reg), 1);
     /* freeing with subscriptions left unlinks them from the sessions */
     jg_channel_registry_free(reg);
-    assert_true(jg_list_empty(&jg_session_subs(b)->head));
+    assert_null(jg_session_subs(b)->last);
     assert_null(jg_sub_first(b));
     jg_channel_registry_free(NULL);
 }
@@ -640,6 +709,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsubscribe, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_unsubscribe_duplicates, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_remove_sub, setup_server, teardown_server),
+        cmocka_unit_test_setup_teardown(test_session_order_after_removals, setup_server, teardown_server),
+        cmocka_unit_test_setup_teardown(test_sub_seq_hi_and_flags, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_session_end_drops_subs, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_registry_without_stats, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_publish_queues, setup_server, teardown_server),
