@@ -14,6 +14,7 @@
 #include "base/xalloc.h"
 #include "core/backplane.h"
 #include "core/deadline.h"
+#include "core/endlater.h"
 #include "core/pktq.h"
 #include "core/spent.h"
 #include "core/unused.h"
@@ -22,13 +23,15 @@
 #define SPENT_SKEW 60.0           /* s of clock skew jg_sid_verify tolerates */
 struct jg_session {
     char sid[JG_SID_MAX + 1];
-    bool connected;                      /* "1::" has been sent */
-    bool used;                           /* a transport request has been seen */
-    bool unused_counted;                 /* counted in max-unused-sessions (until used or ended) */
-    bool ended;
-    bool moved;                          /* another instance holds it: ends without events */
-    bool hb_waiting;                     /* "2::" sent, reply not yet received */
-    bool answering;                      /* a polling answer is being recorded */
+    /* bits: they and end_pos fill the 7 bytes after the sid */
+    bool connected : 1;                  /* "1::" has been sent */
+    bool used : 1;                       /* a transport request has been seen */
+    bool unused_counted : 1;             /* counted in max-unused-sessions (until used or ended) */
+    bool ended : 1;
+    bool moved : 1;                      /* another instance holds it: ends without events */
+    bool hb_waiting : 1;                 /* "2::" sent, reply not yet received */
+    bool answering : 1;                  /* a polling answer is being recorded */
+    uint32_t end_pos;                    /* its jg_endlater position, 0 = not to end later */
     struct jg_core *core;                /* borrowed */
     struct jg_session_subs subs;         /* linked by channel.c */
     json_t *meta;                        /* owned ref; NULL until the client sends meta */
@@ -44,16 +47,14 @@ struct jg_session {
                                             detached, handshake expiry or close timeout; on a
                                             stream, heartbeat interval then timeout; on a held
                                             GET, the polling duration (jg_session_timer_kind) */
-    struct jg_list end_node;             /* in the table's end-later list */
-    const char *end_reason;              /* why it is to be ended later */
 };
-_Static_assert(sizeof(struct jg_session) <= 224, "every idle subscriber has one: keep it in jemalloc's 224 class");
+_Static_assert(sizeof(struct jg_session) <= 192, "every idle subscriber has one: keep it in jemalloc's 192 class");
 
 struct jg_session_table {
     struct jg_strtab by_sid;      /* every session, by its sid (.live: how many) */
     struct jg_deadlines deadlines;  /* every session's deadline */
     struct jg_unused *unused;     /* handshaken, no transport request yet */
-    struct jg_list end_later;     /* sessions to end from the check phase */
+    struct jg_endlater end_later; /* sessions to end from the check phase */
     struct jg_spent_set *spent;
 };
 
@@ -89,7 +90,6 @@ struct jg_session_table *jg_session_table_new(struct ev_loop *loop)
     struct jg_session_table *t = jg_xcalloc(1, sizeof *t);
     jg_strtab_init(&t->by_sid, sid_of);
     jg_deadlines_init(&t->deadlines, loop, timer_cb);
-    jg_list_init(&t->end_later);
     t->spent = jg_spent_new();
     t->unused = jg_unused_new();
     return t;
@@ -103,6 +103,7 @@ void jg_session_table_free(struct jg_session_table *t)
     jg_unused_free(t->unused);
     jg_strtab_free(&t->by_sid);
     jg_deadlines_free(&t->deadlines);
+    jg_endlater_deinit(&t->end_later);
     free(t);
 }
 
@@ -144,7 +145,6 @@ static struct jg_session *session_new(struct jg_core *core, const char *sid)
     struct jg_session *s = jg_xcalloc(1, sizeof *s);
     s->core = core;
     s->serial = ++serial;
-    jg_list_init(&s->end_node);
     if (sid) {
         snprintf(s->sid, sizeof s->sid, "%s", sid);
     } else {
@@ -451,7 +451,7 @@ void jg_session_send_seq(struct jg_session *s, struct jg_buf *pkt, struct jg_buf
         return;
     }
     if (s->queue.len >= s->core->cfg->max_session_queue) {
-        if (!jg_list_linked(&s->end_node)) {
+        if (!s->end_pos) {
             s->core->stats->session_queue_overflows++;
             jg_warn("session " JG_SID_LOG ": %u packets waiting for a poll (max-session-queue); ending it", s->sid,
                     s->queue.len);
@@ -487,7 +487,8 @@ void jg_session_end(struct jg_session *s, const char *reason, bool send_disconne
     stop_timer(s);
     core->session_ending(s, s->moved);
     jg_pktq_clear(&s->queue);
-    jg_list_remove(&s->end_node);
+    if (s->end_pos)
+        jg_endlater_remove(&core->sessions->end_later, s->end_pos);
     unused_release(s);
     if (jg_core_sid_secret(core) && !s->moved)   /* a signed sid: never adopted again */
         jg_spent_add(core->sessions->spent, s->sid,
@@ -509,19 +510,16 @@ void jg_session_end_moved(struct jg_session *s, const char *why)
 
 void jg_session_end_later(struct jg_session *s, const char *reason)
 {
-    if (s->ended || jg_list_linked(&s->end_node))
-        return;
-    s->end_reason = reason;
-    jg_list_add_tail(&s->core->sessions->end_later, &s->end_node);
+    if (!s->ended && !s->end_pos)
+        s->end_pos = jg_endlater_add(&s->core->sessions->end_later, s, reason);
 }
 
 void jg_session_reap(struct jg_core *core)
 {
-    struct jg_list *head = &core->sessions->end_later;
-    while (!jg_list_empty(head)) {
-        struct jg_session *s = jg_container_of(head->next, struct jg_session, end_node);
-        jg_list_remove(&s->end_node);
-        jg_session_end(s, s->end_reason, false);
+    const char *reason;
+    for (struct jg_session *s; (s = jg_endlater_next(&core->sessions->end_later, &reason));) {
+        s->end_pos = 0;
+        jg_session_end(s, reason, false);
     }
 }
 

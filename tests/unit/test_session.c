@@ -299,6 +299,35 @@ static void end_later_runs_once(void **state)
     assert_int_equal(f->bp.nevents, 2);   /* subscribe, one unsubscribe */
 }
 
+/* The ends run in the order asked; one that ended meanwhile by other means is skipped. */
+static void end_later_in_order_skips_ended(void **state)
+{
+    struct fx *f = *state;
+    struct jg_session *s[4];
+    const char *names[] = { "a", "b", "c", "d" };
+    for (int i = 0; i < 4; i++) {
+        s[i] = connected_session(f);
+        subscribe(s[i], names[i]);
+    }
+    assert_int_equal(f->bp.nevents, 4);
+    jg_session_end_later(s[2], "overflow");
+    jg_session_end_later(s[0], "overflow");
+    jg_session_end_later(s[1], "overflow");
+    jg_session_end(s[0], "transport closed", false);   /* ends first: its entry goes */
+    assert_int_equal(f->bp.nevents, 5);
+    assert_non_null(strstr(f->bp.events[4].json, "\"a\""));
+    jg_session_reap(&f->core);
+    assert_int_equal(jg_session_count(&f->core), 1);
+    assert_int_equal(f->bp.nevents, 7);
+    assert_non_null(strstr(f->bp.events[5].json, "\"c\""));   /* asked first */
+    assert_non_null(strstr(f->bp.events[6].json, "\"b\""));
+    jg_session_end_later(s[3], "again");   /* the emptied list takes more */
+    jg_session_reap(&f->core);
+    assert_int_equal(jg_session_count(&f->core), 0);
+    assert_int_equal(f->bp.nevents, 8);
+    assert_non_null(strstr(f->bp.events[7].json, "\"d\""));
+}
+
 /* ---- ending ---- */
 
 static void end_with_disconnect_on_stream(void **state)
@@ -815,6 +844,7 @@ int main(void)
         LOCAL(polling_session_gets_no_heartbeat),
         LOCAL(queue_overflow_ends_session_later),
         LOCAL(end_later_runs_once),
+        LOCAL(end_later_in_order_skips_ended),
         LOCAL(end_with_disconnect_on_stream),
         LOCAL(end_with_disconnect_on_held_get),
         LOCAL(client_disconnect_packet),
