@@ -1,8 +1,9 @@
-/* hash.h: the keyed hash behind every hash table of the daemon (uthash, and strtab.h's for
- * the sessions). Tables are keyed by what clients and publishers choose (channel names,
- * session ids, message texts): with an unkeyed hash anyone can compute names that all land
- * in one bucket and turn every lookup into a list walk (hash flooding). SipHash-2-4 (libsodium's crypto_shorthash) with a key
- * drawn at random once per process makes collisions unpredictable from outside.
+/* hash.h: the keyed hash behind every hash table of the daemon (uthash, strtab.h's for the
+ * sessions and channels, hashcount.h's keys). Tables are keyed by what clients and
+ * publishers choose (channel names, session ids, message texts): with an unkeyed hash
+ * anyone can compute names that all land in one bucket and turn every lookup into a list
+ * walk (hash flooding). SipHash-2-4 (libsodium's crypto_shorthash) with a key drawn at
+ * random once per process makes collisions unpredictable from outside.
  * Include this header instead of <uthash.h>: every table must use the same function. */
 #ifndef JG_HASH_H
 #define JG_HASH_H

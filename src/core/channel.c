@@ -1,4 +1,4 @@
-/* channel.c: the channel registry (uthash) and the fan-out loop. The loop does no
+/* channel.c: the channel registry (strtab) and the fan-out loop. The loop does no
  * encoding of its own: one packet, one shared frame, a reference per subscriber. */
 #include "core/channel.h"
 
@@ -6,18 +6,19 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/hash.h"
 #include "base/list.h"
 #include "base/stats.h"
+#include "base/strtab.h"
 #include "base/xalloc.h"
 #include "core/session.h"
 #include "proto/sio.h"
 
+/* The name is in the same allocation: a lookup by name (every delivery) touches the
+ * table's slot and this struct, nothing else. */
 struct jg_channel {
-    char *name;                  /* owned */
-    UT_hash_handle hh;
     struct jg_list subs;         /* struct jg_sub.channel_node, in subscription order */
     size_t nsubs;
+    char name[];                 /* NUL-terminated */
 };
 
 struct jg_sub {
@@ -78,14 +79,19 @@ static void session_remove(struct jg_sub *sub)
 }
 
 struct jg_channel_registry {
-    struct jg_channel *by_name;   /* uthash head */
-    size_t count;
+    struct jg_strtab by_name;     /* every channel with a subscriber (.live: how many) */
     struct jg_stats *stats;       /* borrowed, may be NULL */
 };
+
+static const char *name_of(const void *channel)
+{
+    return ((const struct jg_channel *)channel)->name;
+}
 
 struct jg_channel_registry *jg_channel_registry_new(struct jg_stats *stats)
 {
     struct jg_channel_registry *reg = jg_xcalloc(1, sizeof *reg);
+    jg_strtab_init(&reg->by_name, name_of);
     reg->stats = stats;
     return reg;
 }
@@ -94,31 +100,35 @@ void jg_channel_registry_free(struct jg_channel_registry *reg)
 {
     if (!reg)
         return;
-    struct jg_channel *ch, *tmp;
-    HASH_ITER(hh, reg->by_name, ch, tmp) {
+    size_t at = 0;
+    for (struct jg_channel *ch; (ch = jg_strtab_next(&reg->by_name, &at));) {
         struct jg_list *pos, *n;
         jg_list_each_safe(pos, n, &ch->subs) {
             struct jg_sub *sub = jg_container_of(pos, struct jg_sub, channel_node);
             session_remove(sub);
             free(sub);
         }
-        HASH_DEL(reg->by_name, ch);
-        free(ch->name);
         free(ch);
     }
+    jg_strtab_free(&reg->by_name);
     free(reg);
 }
 
 struct jg_channel *jg_channel_find(struct jg_channel_registry *reg, const char *name)
 {
-    struct jg_channel *ch = NULL;
-    HASH_FIND_STR(reg->by_name, name, ch);
-    return ch;
+    return jg_strtab_find(&reg->by_name, name);
 }
 
 size_t jg_channel_count(const struct jg_channel_registry *reg)
 {
-    return reg->count;
+    return reg->by_name.live;
+}
+
+/* Whether A goes before B in top_channels: more subscribers, or as many and a smaller name
+ * (the table's order is its hash's, which differs between processes). */
+static bool busier(const struct jg_channel *a, const struct jg_channel *b)
+{
+    return a->nsubs != b->nsubs ? a->nsubs > b->nsubs : strcmp(a->name, b->name) < 0;
 }
 
 void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb *out)
@@ -126,14 +136,14 @@ void jg_channel_top_json(struct jg_channel_registry *reg, size_t n, struct jg_sb
     /* a small insertion-sorted selection: N is tiny, the registry may be large */
     struct jg_channel **top = jg_xcalloc(n ? n : 1, sizeof *top);
     size_t have = 0;
-    struct jg_channel *ch, *tmp;
-    HASH_ITER(hh, reg->by_name, ch, tmp) {
+    size_t at = 0;
+    for (struct jg_channel *ch; (ch = jg_strtab_next(&reg->by_name, &at));) {
         size_t i = have < n ? have++ : n;
-        if (i == n && (n == 0 || top[n - 1]->nsubs >= ch->nsubs))
+        if (i == n && (n == 0 || !busier(ch, top[n - 1])))
             continue;
         if (i == n)
             i = n - 1;
-        while (i > 0 && top[i - 1]->nsubs < ch->nsubs) {
+        while (i > 0 && busier(ch, top[i - 1])) {
             top[i] = top[i - 1];
             i--;
         }
@@ -171,11 +181,12 @@ struct jg_sub *jg_channel_subscribe(struct jg_channel_registry *reg, const char 
 {
     struct jg_channel *ch = jg_channel_find(reg, name);
     if (!ch) {
-        ch = jg_xcalloc(1, sizeof *ch);
-        ch->name = jg_xstrdup(name);
+        size_t len = strlen(name);
+        ch = jg_xmalloc(sizeof *ch + len + 1);
+        ch->nsubs = 0;
+        memcpy(ch->name, name, len + 1);
         jg_list_init(&ch->subs);
-        HASH_ADD_KEYPTR(hh, reg->by_name, ch->name, strlen(ch->name), ch);
-        reg->count++;
+        jg_strtab_add(&reg->by_name, ch);
         if (reg->stats)
             reg->stats->channels++;
     } else if (!allow_duplicate && find_sub(ch, s)) {
@@ -202,11 +213,9 @@ void jg_channel_remove_sub(struct jg_channel_registry *reg, struct jg_sub *sub)
     if (reg->stats)
         reg->stats->subscriptions--;
     if (ch->nsubs == 0) {
-        HASH_DEL(reg->by_name, ch);
-        reg->count--;
+        jg_strtab_remove(&reg->by_name, ch);
         if (reg->stats)
             reg->stats->channels--;
-        free(ch->name);
         free(ch);
     }
 }
