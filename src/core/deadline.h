@@ -1,9 +1,9 @@
 /* deadline.h: many one-shot deadlines behind one libev timer. Every session has a deadline
  * (handshake expiry, close timeout, heartbeat, polling duration); as a libev timer each
  * costs a 48-byte watcher and a 16-byte entry in libev's heap, as a struct jg_deadline 16
- * bytes and an 8-byte entry here (an idle session fits jemalloc's 224-byte class instead
- * of 256: bench/RESULTS.md "idle"). A binary min-heap of the armed deadlines; the libev
- * timer is armed for the earliest. Loop thread only. */
+ * bytes and an 8-byte entry here (48 bytes less per session: bench/RESULTS.md "idle"). A
+ * binary min-heap of the armed deadlines; the libev timer is armed for the earliest. Loop
+ * thread only. */
 #ifndef JG_DEADLINE_H
 #define JG_DEADLINE_H
 #include <stdbool.h>
